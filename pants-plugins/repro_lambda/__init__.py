@@ -1,0 +1,1 @@
+"""repro-lambda: byte-reproducible, content-addressed AWS Lambda artifacts for Pants."""

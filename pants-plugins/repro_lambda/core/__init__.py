@@ -1,0 +1,1 @@
+"""Pure-Python core of the deterministic AWS Lambda zip packer (no Pants imports)."""

@@ -1,0 +1,41 @@
+"""Checks that the core imports nothing from Pants and only `deflate` from third parties."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+CORE_DIR = Path(__file__).parent
+CORE_MODULES = sorted(CORE_DIR.glob("*.py"))
+ALLOWED_THIRD_PARTY = {"deflate", "repro_lambda"}
+ALLOWED_IN_TESTS = {"pytest", "hypothesis"}
+
+
+def imported_top_level_names(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_scans_every_core_module() -> None:
+    assert {"pack.py", "tree.py", "zip_writer.py", "metadata.py"} <= {path.name for path in CORE_MODULES}
+
+
+@pytest.mark.parametrize("path", CORE_MODULES, ids=lambda path: path.name)
+def test_core_module_does_not_import_pants(path: Path) -> None:
+    assert "pants" not in imported_top_level_names(path)
+
+
+@pytest.mark.parametrize("path", CORE_MODULES, ids=lambda path: path.name)
+def test_core_module_imports_only_stdlib_and_deflate(path: Path) -> None:
+    allowed = sys.stdlib_module_names | ALLOWED_THIRD_PARTY
+    if path.name.endswith("_test.py"):
+        allowed |= ALLOWED_IN_TESTS
+    assert imported_top_level_names(path) <= allowed

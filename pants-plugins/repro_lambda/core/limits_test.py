@@ -1,0 +1,39 @@
+"""Tests for the Lambda size limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from repro_lambda.core.errors import PackError
+from repro_lambda.core.limits import (
+    DIRECT_UPLOAD_LIMIT,
+    LAMBDA_UNZIPPED_LIMIT,
+    check_unzipped_size,
+    direct_upload_warning,
+)
+
+
+def test_limits_match_aws() -> None:
+    assert LAMBDA_UNZIPPED_LIMIT == 262_144_000
+    assert DIRECT_UPLOAD_LIMIT == 52_428_800
+
+
+def test_unzipped_size_at_limit_is_accepted() -> None:
+    check_unzipped_size(LAMBDA_UNZIPPED_LIMIT)
+
+
+def test_unzipped_size_over_limit_names_size_limit_and_remedy() -> None:
+    with pytest.raises(PackError) as error:
+        check_unzipped_size(LAMBDA_UNZIPPED_LIMIT + 1)
+    message = str(error.value)
+    assert "262,144,001 bytes" in message
+    assert "262,144,000 bytes" in message
+    assert "layers" in message
+
+
+def test_direct_upload_warning_only_above_limit() -> None:
+    assert direct_upload_warning(DIRECT_UPLOAD_LIMIT) is None
+    warning = direct_upload_warning(DIRECT_UPLOAD_LIMIT + 1)
+    assert warning is not None
+    assert "direct upload limit" in warning
+    assert "publish via S3" in warning

@@ -1,0 +1,59 @@
+"""Deterministic JSON metadata describing a built zip."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+
+from repro_lambda.core.errors import PackError
+
+DEFAULT_KEY_PREFIX = "lambdas"
+
+_KEY_SEGMENT = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9._-]+")
+"""One S3 key segment: letters, digits, '.', '_' and '-', but not '.' or '..'."""
+
+
+def validate_key_parts(logical_name: str, key_prefix: str) -> None:
+    """Raise PackError unless the logical name and key prefix are safe S3 key segments."""
+    if not _KEY_SEGMENT.fullmatch(logical_name):
+        raise PackError(f"invalid logical name {logical_name!r}: use letters, digits, '.', '_' and '-'")
+    if not all(_KEY_SEGMENT.fullmatch(segment) for segment in key_prefix.split("/")):
+        raise PackError(
+            f"invalid key prefix {key_prefix!r}: use '/'-separated segments of letters, digits, '.', '_', '-'"
+        )
+
+
+def build_metadata(
+    zip_bytes: bytes,
+    *,
+    logical_name: str,
+    runtime: str,
+    architecture: str,
+    handler: str,
+    entry_count: int,
+    uncompressed_size: int,
+    key_prefix: str = DEFAULT_KEY_PREFIX,
+) -> dict[str, str | int]:
+    """Describe `zip_bytes`; `code_sha256` is the base64 SHA-256 digest, as Lambda's CodeSha256."""
+    validate_key_parts(logical_name, key_prefix)
+    digest = hashlib.sha256(zip_bytes)
+    return {
+        "logical_name": logical_name,
+        "sha256": digest.hexdigest(),
+        "code_sha256": base64.b64encode(digest.digest()).decode("ascii"),
+        "size": len(zip_bytes),
+        "uncompressed_size": uncompressed_size,
+        "runtime": runtime,
+        "architecture": architecture,
+        "handler": handler,
+        "entry_count": entry_count,
+        "s3_key": f"{key_prefix}/{logical_name}/{digest.hexdigest()}.zip",
+    }
+
+
+def render_metadata(metadata: Mapping[str, str | int]) -> str:
+    """Serialise metadata as ASCII-safe JSON with sorted keys, indent 2 and a trailing newline."""
+    return json.dumps(metadata, sort_keys=True, indent=2, ensure_ascii=True) + "\n"

@@ -1,0 +1,124 @@
+"""Command-line entry point: pack input directories into a deterministic Lambda zip and its metadata."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from repro_lambda.core.errors import PackError
+from repro_lambda.core.limits import check_unzipped_size, direct_upload_warning
+from repro_lambda.core.metadata import DEFAULT_KEY_PREFIX, build_metadata, render_metadata, validate_key_parts
+from repro_lambda.core.tree import InputRoot, collect_tree, load_entries
+from repro_lambda.core.zip_writer import build_zip
+
+ARCHITECTURES = ("x86_64", "arm64")
+USER_ERROR_EXIT_CODE = 2
+
+
+@dataclass(frozen=True)
+class PackRequest:
+    """Everything that determines one packed artifact and where to write it."""
+
+    output: Path
+    metadata: Path
+    logical_name: str
+    runtime: str
+    architecture: str
+    handler: str
+    sources: tuple[Path, ...] = ()
+    site_packages: tuple[Path, ...] = ()
+    hash_extra: str = ""
+    key_prefix: str = DEFAULT_KEY_PREFIX
+
+
+@dataclass(frozen=True)
+class PackResult:
+    """The metadata written next to the zip and the warnings to show the user."""
+
+    metadata: dict[str, str | int]
+    warnings: tuple[str, ...]
+
+
+def pack(request: PackRequest) -> PackResult:
+    """Build the zip and metadata files for `request`; raise PackError on a user error."""
+    validate_key_parts(request.logical_name, request.key_prefix)
+    roots = [InputRoot(path, third_party=False) for path in request.sources]
+    roots += [InputRoot(path, third_party=True) for path in request.site_packages]
+    tree = collect_tree(roots)
+    if not tree.files:
+        raise PackError("no files to pack: the input directories are empty")
+    check_unzipped_size(sum(file.size for file in tree.files))
+    entries = load_entries(tree.files)
+    zip_bytes = build_zip(entries, comment=request.hash_extra.encode("utf-8"))
+    metadata = build_metadata(
+        zip_bytes,
+        logical_name=request.logical_name,
+        runtime=request.runtime,
+        architecture=request.architecture,
+        handler=request.handler,
+        entry_count=len(entries),
+        uncompressed_size=sum(len(entry.data) for entry in entries),
+        key_prefix=request.key_prefix,
+    )
+    _write_file(request.output, zip_bytes)
+    _write_file(request.metadata, render_metadata(metadata).encode("ascii"))
+    upload_warning = direct_upload_warning(len(zip_bytes))
+    warnings = tree.warnings if upload_warning is None else (*tree.warnings, upload_warning)
+    return PackResult(metadata=metadata, warnings=warnings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the packer CLI; return 0 on success and 2 after printing one `error:` line."""
+    try:
+        result = pack(_parse_request(argv))
+    except (PackError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USER_ERROR_EXIT_CODE
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise PackError(message)
+
+
+def _parse_request(argv: Sequence[str] | None) -> PackRequest:
+    parser = _ArgumentParser(prog="python -m repro_lambda.core.pack", description=__doc__)
+    parser.add_argument("--output", type=Path, required=True, help="zip file to write")
+    parser.add_argument("--metadata", type=Path, required=True, help="JSON metadata file to write")
+    parser.add_argument("--logical-name", required=True, help="name of the function or layer")
+    parser.add_argument("--runtime", required=True, help="Lambda runtime, e.g. python3.11")
+    parser.add_argument("--architecture", required=True, choices=ARCHITECTURES)
+    parser.add_argument("--handler", required=True, help="Lambda handler, e.g. app.handler")
+    parser.add_argument("--hash-extra", default="", help="text stored as the zip comment, changing its hash")
+    parser.add_argument("--key-prefix", default=DEFAULT_KEY_PREFIX, help="S3 key prefix (default: %(default)s)")
+    parser.add_argument("--sources", type=Path, action="append", default=[], help="first-party root")
+    parser.add_argument("--site-packages", type=Path, action="append", default=[], help="third-party root")
+    args = parser.parse_args(argv)
+    return PackRequest(
+        output=args.output,
+        metadata=args.metadata,
+        logical_name=args.logical_name,
+        runtime=args.runtime,
+        architecture=args.architecture,
+        handler=args.handler,
+        sources=tuple(args.sources),
+        site_packages=tuple(args.site_packages),
+        hash_extra=args.hash_extra,
+        key_prefix=args.key_prefix,
+    )
+
+
+def _write_file(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""End-to-end tests of the packer CLI: determinism, outputs, warnings and user errors."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from repro_lambda.core import limits
+from repro_lambda.core.pack import main
+
+PLUGINS_DIR = Path(__file__).resolve().parents[2]
+COMMON_ARGS = ["--logical-name", "orders", "--runtime", "python3.11", "--architecture", "x86_64", "--handler", "app.h"]
+
+
+def write(path: Path, content: bytes = b"x", mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    path.chmod(mode)
+
+
+def make_project(base: Path) -> tuple[Path, Path]:
+    sources, site = base / "sources", base / "site-packages"
+    write(sources / "app.py", b"def h(event, context):\n    return 1\n")
+    write(sources / "scripts/run.sh", b"#!/bin/sh\n", mode=0o755)
+    write(site / "dep/__init__.py", b"VALUE = 1\n" * 50)
+    write(site / "dep-1.0.dist-info/METADATA", b"Name: dep\n")
+    write(site / "dep-1.0.dist-info/RECORD", b"dep/__init__.py,sha256=...\n")
+    return sources, site
+
+
+def run_main(base: Path, *extra: str, roots: tuple[Path, Path] | None = None) -> tuple[int, bytes, dict[str, object]]:
+    sources, site = roots or make_project(base)
+    args = ["--output", str(base / "out/fn.zip"), "--metadata", str(base / "out/fn.json"), *COMMON_ARGS]
+    code = main([*args, "--sources", str(sources), "--site-packages", str(site), *extra])
+    if code:
+        return code, b"", {}
+    return code, (base / "out/fn.zip").read_bytes(), json.loads((base / "out/fn.json").read_text())
+
+
+def test_writes_zip_and_matching_metadata(tmp_path: Path) -> None:
+    code, zip_bytes, metadata = run_main(tmp_path)
+    assert code == 0
+    archive = zipfile.ZipFile(io.BytesIO(zip_bytes))
+    assert archive.testzip() is None
+    assert archive.namelist() == ["app.py", "dep-1.0.dist-info/METADATA", "dep/__init__.py", "scripts/run.sh"]
+    assert archive.getinfo("scripts/run.sh").external_attr >> 16 == 0o100755
+    assert archive.comment == b""
+    digest = hashlib.sha256(zip_bytes)
+    assert metadata == {
+        "logical_name": "orders",
+        "sha256": digest.hexdigest(),
+        "code_sha256": base64.b64encode(digest.digest()).decode(),
+        "size": len(zip_bytes),
+        "uncompressed_size": sum(info.file_size for info in archive.infolist()),
+        "runtime": "python3.11",
+        "architecture": "x86_64",
+        "handler": "app.h",
+        "entry_count": 4,
+        "s3_key": f"lambdas/orders/{digest.hexdigest()}.zip",
+    }
+
+
+def test_hash_extra_is_the_comment_and_changes_the_hash(tmp_path: Path) -> None:
+    roots = make_project(tmp_path)
+    _, _, plain_metadata = run_main(tmp_path, roots=roots)
+    _, extra, extra_metadata = run_main(tmp_path, "--hash-extra", "salt-ü", roots=roots)
+    assert zipfile.ZipFile(io.BytesIO(extra)).comment == "salt-ü".encode()
+    assert extra_metadata["sha256"] == hashlib.sha256(extra).hexdigest() != plain_metadata["sha256"]
+
+
+def test_key_prefix_option(tmp_path: Path) -> None:
+    _, _, metadata = run_main(tmp_path, "--key-prefix", "layers")
+    assert metadata["s3_key"] == f"layers/orders/{metadata['sha256']}.zip"
+
+
+def test_root_order_does_not_matter(tmp_path: Path) -> None:
+    write(tmp_path / "a/one.py")
+    write(tmp_path / "b/two.py")
+    outputs = []
+    for first, second in (("a", "b"), ("b", "a")):
+        args = ["--output", str(tmp_path / "o.zip"), "--metadata", str(tmp_path / "o.json"), *COMMON_ARGS]
+        assert main([*args, "--sources", str(tmp_path / first), "--sources", str(tmp_path / second)]) == 0
+        outputs.append((tmp_path / "o.zip").read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+def test_symlink_warning_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sources, site = make_project(tmp_path)
+    (sources / "link.py").symlink_to(sources / "app.py")
+    assert run_main(tmp_path, roots=(sources, site))[0] == 0
+    assert capsys.readouterr().err.startswith("warning: skipped symlink 'link.py'")
+
+
+def test_large_zip_warns_about_direct_upload(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "DIRECT_UPLOAD_LIMIT", 10)
+    assert run_main(tmp_path)[0] == 0
+    assert "direct upload limit; publish via S3" in capsys.readouterr().err
+
+
+def assert_one_error_line(capsys: pytest.CaptureFixture[str], *fragments: str) -> None:
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("error: ")
+    for fragment in fragments:
+        assert fragment in captured.err
+
+
+def test_duplicate_path_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sources, site = make_project(tmp_path)
+    write(site / "app.py")
+    assert run_main(tmp_path, roots=(sources, site))[0] == 2
+    assert_one_error_line(capsys, "'app.py' is provided by both", str(sources), str(site))
+
+
+def test_too_large_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "LAMBDA_UNZIPPED_LIMIT", 100)
+    assert run_main(tmp_path)[0] == 2
+    assert_one_error_line(capsys, "over the AWS Lambda limit of 100 bytes", "layers")
+    assert not (tmp_path / "out/fn.zip").exists()
+
+
+def test_bad_path_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sources, site = make_project(tmp_path)
+    write(sources / "windows\\style.py")
+    assert run_main(tmp_path, roots=(sources, site))[0] == 2
+    assert_one_error_line(capsys, "backslashes are not allowed")
+
+
+def test_bad_arguments_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--output", str(tmp_path / "o.zip")]) == 2
+    assert_one_error_line(capsys, "required")
+
+
+def test_empty_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    args = ["--output", str(tmp_path / "o.zip"), "--metadata", str(tmp_path / "o.json"), *COMMON_ARGS]
+    assert main([*args, "--sources", str(tmp_path / "empty")]) == 2
+    assert_one_error_line(capsys, "no files to pack")
+
+
+def run_module(cwd: Path, env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(PLUGINS_DIR), **env_overrides}
+    command = [sys.executable, "-m", "repro_lambda.core.pack", *COMMON_ARGS, *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+
+
+def test_module_cli_ignores_cwd_tz_and_locale(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    make_project(project)
+    relative = ["--sources", "sources", "--site-packages", "site-packages", "--output", "o.zip", "--metadata", "o.json"]
+    absolute = [
+        *("--sources", str(project / "sources"), "--site-packages", str(project / "site-packages")),
+        *("--output", str(tmp_path / "second.zip"), "--metadata", str(tmp_path / "second.json")),
+    ]
+    first = run_module(project, {"TZ": "UTC", "LC_ALL": "C"}, *relative)
+    second = run_module(tmp_path, {"TZ": "Pacific/Chatham", "LC_ALL": "C.UTF-8"}, *absolute)
+    assert (first.returncode, first.stderr, second.returncode, second.stderr) == (0, "", 0, "")
+    assert (project / "o.zip").read_bytes() == (tmp_path / "second.zip").read_bytes()
+    assert (project / "o.json").read_bytes() == (tmp_path / "second.json").read_bytes()
+
+
+def test_module_cli_user_error_has_no_traceback(tmp_path: Path) -> None:
+    result = run_module(tmp_path, {}, "--output", "o.zip", "--metadata", "o.json", "--sources", "missing")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: input directory 'missing' does not exist")
+    assert result.stderr.count("\n") == 1
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+FileSpec = tuple[int, bytes, bool]
+"""Root index, content and executable flag of one generated file."""
+
+file_names = st.text(alphabet="abz_é", min_size=1, max_size=5).map(lambda name: f"f_{name}.py")
+file_paths = st.tuples(st.sampled_from(["", "pkg/", "pkg/sub/", "ü/"]), file_names).map("".join)
+file_specs = st.tuples(st.integers(0, 1), st.binary(max_size=200), st.booleans())
+trees = st.dictionaries(file_paths, file_specs, min_size=1, max_size=8)
+Variant = tuple[int, int, bool, bool, tuple[int, int] | None]
+"""Umask, mtime, reversed creation order, reversed root order and explicit (plain, executable) modes."""
+
+variants = st.tuples(
+    st.sampled_from([0o002, 0o022, 0o027, 0o077]),  # umask: never masks the owner's x bit
+    st.integers(0, 2**31),  # mtime
+    st.booleans(),  # reverse creation order
+    st.booleans(),  # reverse root order
+    st.sampled_from([None, (0o604, 0o701), (0o666, 0o711), (0o4640, 0o2750)]),  # explicit chmod (plain, executable)
+)
+
+
+def materialise(base: Path, tree: dict[str, FileSpec], variant: Variant) -> bytes:
+    mask, mtime, reverse_files, reverse_roots, chmod = variant
+    roots = [base / "root0", base / "root1"]
+    with umask(mask):
+        for root in roots:
+            root.mkdir()
+        for path, (root_index, content, executable) in sorted(tree.items(), reverse=reverse_files):
+            target = roots[root_index] / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(target, os.O_WRONLY | os.O_CREAT, 0o777 if executable else 0o666)
+            os.write(descriptor, content)
+            os.close(descriptor)
+            if chmod is not None:
+                target.chmod(chmod[executable])
+            os.utime(target, (mtime, mtime))
+    ordered_roots = roots[::-1] if reverse_roots else roots
+    args = ["--output", str(base / "o.zip"), "--metadata", str(base / "o.json"), *COMMON_ARGS]
+    assert main([*args, *(f"--sources={root}" for root in ordered_roots)]) == 0
+    return (base / "o.zip").read_bytes() + (base / "o.json").read_bytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(tree=trees, first=variants, second=variants)
+def test_output_depends_only_on_contents_paths_and_x_bit(
+    tree: dict[str, FileSpec], first: Variant, second: Variant
+) -> None:
+    with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two:
+        assert materialise(Path(one), tree, first) == materialise(Path(two), tree, second)

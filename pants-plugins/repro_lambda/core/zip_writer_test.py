@@ -1,0 +1,152 @@
+"""Tests for the deterministic ZIP writer, checked against the stdlib zipfile reader."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import re
+import struct
+import zipfile
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from repro_lambda.core import zip_writer
+from repro_lambda.core.errors import PackError
+from repro_lambda.core.zip_writer import ZipEntry, build_zip
+
+SAMPLE_ENTRIES = [
+    ZipEntry("pkg/handler.py", b"def handler(event, context):\n    return event\n" * 20),
+    ZipEntry("bin/tool", b"#!/bin/sh\necho hi\n", executable=True),
+    ZipEntry("données/ü.txt", b"non-ASCII path"),
+    ZipEntry("empty.txt", b""),
+    ZipEntry("random.bin", os.urandom(4096)),
+]
+
+segments = st.text(alphabet="abcXYZ_-.é中", min_size=1, max_size=6).filter(lambda s: s not in {".", ".."})
+paths = st.lists(segments, min_size=1, max_size=3).map("/".join)
+entry_lists = st.lists(
+    st.builds(ZipEntry, paths, st.binary(max_size=300) | st.binary(max_size=30).map(lambda b: b * 20), st.booleans()),
+    max_size=12,
+    unique_by=lambda entry: entry.path,
+)
+
+
+def read_zip(data: bytes) -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(data))
+
+
+def assert_canonical(data: bytes, entries: list[ZipEntry]) -> None:
+    archive = read_zip(data)
+    assert archive.testzip() is None
+    infos = archive.infolist()
+    expected_order = sorted((entry.path for entry in entries), key=lambda path: path.encode("utf-8"))
+    assert [info.filename for info in infos] == expected_order
+    by_path = {entry.path: entry for entry in entries}
+    for info in infos:
+        entry = by_path[info.filename]
+        assert archive.read(info) == entry.data
+        assert info.date_time == (1980, 1, 1, 0, 0, 0)
+        assert info.external_attr >> 16 == (0o100755 if entry.executable else 0o100644)
+        assert info.create_system == 3
+        assert info.create_version == 20
+        assert info.extract_version == 20
+        assert info.extra == b""
+        assert not info.is_dir()
+        assert not info.flag_bits & 0x08, "no data descriptors"
+        assert bool(info.flag_bits & 0x800) == (not info.filename.isascii())
+
+
+def test_round_trips_through_stdlib_zipfile() -> None:
+    assert_canonical(build_zip(SAMPLE_ENTRIES), SAMPLE_ENTRIES)
+
+
+def test_output_does_not_depend_on_entry_order() -> None:
+    assert build_zip(SAMPLE_ENTRIES) == build_zip(list(reversed(SAMPLE_ENTRIES)))
+
+
+@pytest.mark.parametrize("workers", [1, 2, 7])
+def test_output_does_not_depend_on_worker_count(monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    expected = build_zip(SAMPLE_ENTRIES)
+    monkeypatch.setattr(os, "cpu_count", lambda: workers)
+    assert build_zip(SAMPLE_ENTRIES) == expected
+
+
+def test_local_headers_carry_sizes_fixed_date_and_no_extra_fields() -> None:
+    data = build_zip([ZipEntry("a.txt", b"hello " * 100)])
+    signature, version, flags, method, time, date, _crc, csize, size, name_len, extra_len = struct.unpack(
+        "<IHHHHHIIIHH", data[:30]
+    )
+    assert (signature, version, flags, method, time, date) == (0x04034B50, 20, 0, 8, 0, (1 << 5) | 1)
+    assert (size, name_len, extra_len) == (600, 5, 0)
+    assert 0 < csize < size
+
+
+def test_deflates_only_when_smaller() -> None:
+    archive = read_zip(build_zip(SAMPLE_ENTRIES))
+    assert archive.getinfo("pkg/handler.py").compress_type == zipfile.ZIP_DEFLATED
+    assert archive.getinfo("random.bin").compress_type == zipfile.ZIP_STORED
+    assert archive.getinfo("empty.txt").compress_type == zipfile.ZIP_STORED
+
+
+def test_comment_is_stored() -> None:
+    assert read_zip(build_zip(SAMPLE_ENTRIES, comment=b"extra")).comment == b"extra"
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("", "empty path"),
+        ("/etc/passwd", "absolute"),
+        ("a\\b.py", "backslash"),
+        ("a/../b.py", "'..'"),
+        ("..", "'..'"),
+        ("./a.py", "'.'"),
+        ("a//b.py", "empty component"),
+        ("a/", "empty component"),
+        ("bad\udc80.py", "UTF-8"),
+    ],
+)
+def test_refuses_invalid_paths(path: str, reason: str) -> None:
+    with pytest.raises(PackError, match=reason):
+        build_zip([ZipEntry(path, b"x")])
+
+
+def test_refuses_duplicate_paths() -> None:
+    with pytest.raises(PackError, match=re.escape("duplicate archive path 'a.py'")):
+        build_zip([ZipEntry("a.py", b"1"), ZipEntry("b.py", b""), ZipEntry("a.py", b"2")])
+
+
+def test_refuses_too_many_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(zip_writer, "ZIP32_MAX_ENTRIES", 2)
+    with pytest.raises(PackError, match="ZIP64"):
+        build_zip([ZipEntry(f"{i}.py", b"") for i in range(3)])
+
+
+def test_refuses_entry_needing_zip64(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(zip_writer, "ZIP32_MAX_SIZE", 10)
+    with pytest.raises(PackError, match=re.escape("'big.bin' is 11 bytes and would need ZIP64")):
+        build_zip([ZipEntry("big.bin", bytes(11))])
+
+
+def test_refuses_archive_needing_zip64(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(zip_writer, "ZIP32_MAX_SIZE", 100)
+    with pytest.raises(PackError, match="archive exceeds 100 bytes"):
+        build_zip([ZipEntry(f"{i}.bin", os.urandom(60)) for i in range(3)])
+
+
+def test_refuses_oversized_comment() -> None:
+    with pytest.raises(PackError, match="comment"):
+        build_zip([ZipEntry("a.py", b"")], comment=bytes(0x10000))
+
+
+@settings(max_examples=60, deadline=None)
+@given(entries=entry_lists, order=st.randoms())
+def test_any_entries_round_trip_in_canonical_form(entries: list[ZipEntry], order: random.Random) -> None:
+    data = build_zip(entries)
+    assert_canonical(data, entries)
+    shuffled = list(entries)
+    order.shuffle(shuffled)
+    assert build_zip(shuffled) == data

@@ -1,0 +1,88 @@
+"""The handler: the dependency inference root of a `lambda_artifact`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pants.backend.python.dependency_inference.module_mapper import (
+    PythonModuleOwners,
+    PythonModuleOwnersRequest,
+)
+from pants.backend.python.subsystems.setup import PythonSetup
+from pants.backend.python.target_types import PythonResolveField
+from pants.engine.addresses import Address
+from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.target import (
+    FieldSet,
+    InferDependenciesRequest,
+    InferredDependencies,
+    InvalidFieldException,
+)
+from pants.engine.unions import UnionRule
+
+from repro_lambda.target_types import LambdaArtifactDependenciesField, LambdaHandlerField
+
+
+@dataclass(frozen=True)
+class HandlerOwnerRequest:
+    handler: LambdaHandlerField
+    resolve: PythonResolveField
+
+
+@dataclass(frozen=True)
+class HandlerOwner:
+    address: Address
+
+
+@rule(desc="Finding the module of a Lambda handler")
+async def find_handler_owner(request: HandlerOwnerRequest, python_setup: PythonSetup) -> HandlerOwner:
+    handler = request.handler
+    resolve = request.resolve.normalized_value(python_setup)
+    owners = await Get(PythonModuleOwners, PythonModuleOwnersRequest(handler.module, resolve=resolve))
+    if len(owners.unambiguous) == 1:
+        return HandlerOwner(owners.unambiguous[0])
+    module_file = handler.module.replace(".", "/")
+    if owners.ambiguous:
+        problem = "is provided by more than one target: " + ", ".join(
+            str(a) for a in owners.ambiguous
+        )
+        fix = "Remove the duplicate, or exclude one with `!` in `dependencies`."
+    else:
+        problem = f"is not provided by any `python_source` in the `{resolve}` resolve"
+        fix = (
+            f"Check the spelling, and that `{module_file}.py` (relative to a source root) is "
+            "owned by a `python_sources` target."
+        )
+    raise InvalidFieldException(
+        f"The `{handler.alias}` field in target {handler.address} names the module "
+        f"`{handler.module}`, which {problem}. {fix}"
+    )
+
+
+@dataclass(frozen=True)
+class LambdaHandlerInferenceFieldSet(FieldSet):
+    required_fields = (LambdaArtifactDependenciesField, LambdaHandlerField, PythonResolveField)
+
+    dependencies: LambdaArtifactDependenciesField
+    handler: LambdaHandlerField
+    resolve: PythonResolveField
+
+
+class InferLambdaHandlerDependency(InferDependenciesRequest):
+    infer_from = LambdaHandlerInferenceFieldSet
+
+
+@rule(desc="Inferring the dependency on a Lambda's handler module")
+async def infer_lambda_handler_dependency(
+    request: InferLambdaHandlerDependency,
+) -> InferredDependencies:
+    field_set = request.field_set
+    owner = await Get(HandlerOwner, HandlerOwnerRequest(field_set.handler, field_set.resolve))
+    return InferredDependencies([owner.address])
+
+
+def rules():
+    return (
+        *collect_rules(),
+        UnionRule(InferDependenciesRequest, InferLambdaHandlerDependency),
+    )

@@ -1,0 +1,1 @@
+"""Pex complete platforms of the AWS Lambda Python runtimes (see README.md)."""

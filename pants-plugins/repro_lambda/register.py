@@ -1,0 +1,31 @@
+"""Byte-reproducible, content-addressed AWS Lambda artifacts.
+
+See the repository's README and docs/ for the targets, the goals they support and the options.
+"""
+
+from __future__ import annotations
+
+from repro_lambda import (
+    handler_rules,
+    lock_rules,
+    package_rules,
+    platform_rules,
+    requirements_rules,
+)
+from repro_lambda.subsystems import packer
+from repro_lambda.target_types import LambdaArtifactTarget
+
+
+def target_types():
+    return [LambdaArtifactTarget]
+
+
+def rules():
+    return (
+        *handler_rules.rules(),
+        *lock_rules.rules(),
+        *package_rules.rules(),
+        *platform_rules.rules(),
+        *requirements_rules.rules(),
+        *packer.rules(),
+    )

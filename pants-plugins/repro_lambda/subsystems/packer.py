@@ -1,0 +1,68 @@
+"""The packer tool: the plugin's pure `repro_lambda.core` run from a PEX with pinned libdeflate."""
+
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass
+
+from pants.backend.python.subsystems.python_tool_base import (
+    LockfileRules,
+    PythonToolRequirementsBase,
+)
+from pants.backend.python.target_types import EntryPoint
+from pants.backend.python.util_rules.pex import PexRequest, VenvPex
+from pants.engine.fs import CreateDigest, Digest, FileContent
+from pants.engine.rules import Get, collect_rules, rule
+from pants.util.strutil import help_text
+
+
+class LambdaPacker(PythonToolRequirementsBase):
+    options_scope = "lambda-packer"
+    help = help_text(
+        """
+        The deterministic zip packer of `lambda_artifact`.
+
+        It compresses with libdeflate from the pinned PyPI `deflate` package, never with the
+        host's zlib, so the bytes of an artifact do not depend on the machine that built it.
+        """
+    )
+
+    default_version = "deflate==0.9.0"
+    register_interpreter_constraints = True
+    # deflate 0.9.0 ships cp311-abi3 wheels; pex 2.1.137 cannot run on 3.13.
+    default_interpreter_constraints = ["CPython>=3.11,<3.13"]
+    default_lockfile_resource = ("repro_lambda.subsystems", "packer.lock")
+    lockfile_rules_type = LockfileRules.SIMPLE
+
+
+@dataclass(frozen=True)
+class PackerPex:
+    pex: VenvPex
+
+
+def _core_sources() -> list[FileContent]:
+    """The `repro_lambda.core` modules, as they ship inside the plugin distribution."""
+    core = importlib.resources.files("repro_lambda.core")
+    modules = sorted(
+        (m for m in core.iterdir() if m.name.endswith(".py") and not m.name.endswith("_test.py")),
+        key=lambda m: m.name,
+    )
+    return [
+        FileContent("repro_lambda/__init__.py", b""),
+        *(FileContent(f"repro_lambda/core/{m.name}", m.read_bytes()) for m in modules),
+    ]
+
+
+@rule
+async def setup_packer(packer: LambdaPacker) -> PackerPex:
+    sources = await Get(Digest, CreateDigest(_core_sources()))
+    pex = await Get(
+        VenvPex,
+        PexRequest,
+        packer.to_pex_request(main=EntryPoint("repro_lambda.core.pack"), sources=sources),
+    )
+    return PackerPex(pex)
+
+
+def rules():
+    return collect_rules()

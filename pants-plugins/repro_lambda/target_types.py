@@ -1,0 +1,178 @@
+"""The `lambda_artifact` target and its fields."""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from pants.backend.python.target_types import PexCompletePlatformsField, PythonResolveField
+from pants.core.goals.package import OutputPathField
+from pants.core.util_rules.environments import EnvironmentField
+from pants.engine.addresses import Address
+from pants.engine.target import (
+    AsyncFieldMixin,
+    COMMON_TARGET_FIELDS,
+    Dependencies,
+    InvalidFieldException,
+    StringField,
+    Target,
+)
+from pants.util.docutil import bin_name
+from pants.util.strutil import help_text
+
+PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
+ARCHITECTURES = ("x86_64", "arm64")
+
+_HANDLER_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+
+
+class LambdaHandlerField(StringField, AsyncFieldMixin):
+    alias = "handler"
+    required = True
+    value: str
+    help = help_text(
+        """
+        The function Lambda calls, in Lambda's own `module.function` form, e.g.
+        `orders.api.lambda_handler` for `def lambda_handler(event, context)` in `orders/api.py`
+        (the module path is relative to its source root).
+
+        The handler's module is the root of the artifact: its first-party sources and third-party
+        requirements are found by dependency inference from it, and nothing else is packed.
+        Set the same string as the function's `handler` in your infrastructure code.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> str:
+        value = super().compute_value(raw_value, address)
+        assert value is not None
+        if not _HANDLER_RE.match(value):
+            raise InvalidFieldException(
+                f"The `{cls.alias}` field in target {address} must be in Lambda's "
+                f"`module.function` form (e.g. `orders.api.lambda_handler`), but was `{value}`."
+            )
+        return value
+
+    @property
+    def module(self) -> str:
+        return self.value.rpartition(".")[0]
+
+    @property
+    def function(self) -> str:
+        return self.value.rpartition(".")[2]
+
+
+class LambdaRuntimeField(StringField):
+    alias = "runtime"
+    required = True
+    value: str
+    valid_choices = PYTHON_RUNTIMES
+    help = help_text(
+        """
+        The AWS Lambda runtime identifier the function runs on.
+
+        It selects the Python version the third-party wheels are installed for, and the glibc
+        ceiling of their manylinux tags: python3.9 to python3.11 run on Amazon Linux 2
+        (glibc 2.26), python3.12 and later on Amazon Linux 2023 (glibc 2.34).
+        """
+    )
+
+
+class LambdaArchitectureField(StringField):
+    alias = "architecture"
+    default = "x86_64"
+    value: str
+    valid_choices = ARCHITECTURES
+    help = help_text(
+        """
+        The instruction set the function runs on: `x86_64` or `arm64` (Graviton).
+
+        Native wheels are installed for this architecture whatever the build machine is, so an
+        arm64 artifact can be built on an x86_64 host. To build both, use
+        `architecture=parametrize("x86_64", "arm64")`.
+        """
+    )
+
+
+class LambdaArtifactDependenciesField(Dependencies):
+    supports_transitive_excludes = True
+    help = help_text(
+        """
+        Addresses to add to what dependency inference finds from the `handler` module.
+
+        Usually unnecessary: use it for resources loaded at run time or imports that inference
+        cannot see. Prefix with `!` or `!!` to exclude an inferred dependency.
+        """
+    )
+
+
+class LambdaCompletePlatformsField(PexCompletePlatformsField):
+    help = help_text(
+        """
+        Override the built-in complete platform of the `runtime` × `architecture`.
+
+        Addresses of `file` targets holding pex complete-platform JSON (the marker environment and
+        compatible wheel tags of an interpreter). Leave unset to use the platform shipped with the
+        plugin, generated for the Lambda base image of the runtime.
+        """
+    )
+
+
+class LambdaHashExtraField(StringField):
+    alias = "hash_extra"
+    default = None
+    help = help_text(
+        """
+        Free text that becomes the zip's comment, and so forces a new artifact key.
+
+        Use it to redeploy unchanged code on purpose (e.g. after rotating a secret the function
+        reads at start-up). Empty means no comment.
+        """
+    )
+
+
+class LambdaOutputPathField(OutputPathField):
+    help = help_text(
+        f"""
+        {OutputPathField.help}
+
+        A metadata JSON with the same stem is written next to the zip. `{bin_name()} package`
+        prints the S3 key the artifact is published under.
+        """
+    )
+
+
+class LambdaArtifactTarget(Target):
+    alias = "lambda_artifact"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        LambdaHandlerField,
+        LambdaRuntimeField,
+        LambdaArchitectureField,
+        LambdaArtifactDependenciesField,
+        PythonResolveField,
+        LambdaCompletePlatformsField,
+        LambdaHashExtraField,
+        LambdaOutputPathField,
+        EnvironmentField,
+    )
+    help = help_text(
+        f"""
+        An AWS Lambda function packaged as a byte-reproducible zip.
+
+        The zip holds the `handler`'s module and everything it imports, found by dependency
+        inference (source roots stripped), plus the third-party wheels those imports need from
+        the `resolve`'s lockfile, installed for the `runtime` and `architecture`. Its bytes depend
+        only on that content: `{bin_name()} package` gives the same zip, and so the same
+        `lambdas/<name>/<sha256>.zip` key, on any machine.
+
+        Example:
+
+            lambda_artifact(
+                name="orders",
+                handler="orders.api.lambda_handler",
+                runtime="python3.13",
+                architecture="arm64",
+            )
+        """
+    )
