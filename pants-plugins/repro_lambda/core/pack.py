@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from repro_lambda.core.errors import PackError
+from repro_lambda.core.handler import check_handler
 from repro_lambda.core.limits import check_unzipped_size, direct_upload_warning
 from repro_lambda.core.metadata import DEFAULT_KEY_PREFIX, build_metadata, render_metadata, validate_key_parts
 from repro_lambda.core.tree import InputRoot, collect_tree, load_entries
@@ -51,6 +52,7 @@ def pack(request: PackRequest) -> PackResult:
     tree = collect_tree(roots)
     if not tree.files:
         raise PackError("no files to pack: the input directories are empty")
+    check_handler(request.handler, {f.archive_path: f.source for f in tree.files if f.root in request.sources})
     check_unzipped_size(sum(file.size for file in tree.files))
     entries = load_entries(tree.files)
     zip_bytes = build_zip(entries, comment=request.hash_extra.encode("utf-8"))

@@ -88,7 +88,7 @@ def test_key_prefix_option(tmp_path: Path) -> None:
 
 
 def test_root_order_does_not_matter(tmp_path: Path) -> None:
-    write(tmp_path / "a/one.py")
+    write(tmp_path / "a/app.py", b"def h(event, context):\n    return 1\n")
     write(tmp_path / "b/two.py")
     outputs = []
     for first, second in (("a", "b"), ("b", "a")):
@@ -200,7 +200,8 @@ FileSpec = tuple[int, bytes, bool]
 file_names = st.text(alphabet="abz_é", min_size=1, max_size=5).map(lambda name: f"f_{name}.py")
 file_paths = st.tuples(st.sampled_from(["", "pkg/", "pkg/sub/", "ü/"]), file_names).map("".join)
 file_specs = st.tuples(st.integers(0, 1), st.binary(max_size=200), st.booleans())
-trees = st.dictionaries(file_paths, file_specs, min_size=1, max_size=8)
+HANDLER_FILE: FileSpec = (0, b"def h(event, context):\n    return 1\n", False)
+trees = st.dictionaries(file_paths, file_specs, max_size=8).map(lambda tree: {**tree, "app.py": HANDLER_FILE})
 Variant = tuple[int, int, bool, bool, tuple[int, int] | None]
 """Umask, mtime, reversed creation order, reversed root order and explicit (plain, executable) modes."""
 
@@ -241,3 +242,15 @@ def test_output_depends_only_on_contents_paths_and_x_bit(
 ) -> None:
     with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two:
         assert materialise(Path(one), tree, first) == materialise(Path(two), tree, second)
+
+
+def test_handler_function_must_be_defined(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sources, site = make_project(tmp_path)
+    args = ["--output", str(tmp_path / "o.zip"), "--metadata", str(tmp_path / "o.json")]
+    args += ["--logical-name", "orders", "--runtime", "python3.11", "--architecture", "x86_64"]
+    assert main([*args, "--handler", "app.missing", "--sources", str(sources)]) == 2
+    assert "`missing` is not defined" in capsys.readouterr().err
+    assert main([*args, "--handler", "nowhere.h", "--sources", str(sources)]) == 2
+    assert "`nowhere` (nowhere.py) is not among the packed sources" in capsys.readouterr().err
+    # The handler must be first-party code: a third-party module does not count.
+    assert main([*args, "--handler", "dep.VALUE", "--site-packages", str(site), "--sources", str(sources)]) == 2

@@ -1,0 +1,47 @@
+"""Checks that the packed first-party sources define the Lambda handler `module.function`."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from repro_lambda.core.errors import PackError
+
+
+def check_handler(handler: str, first_party: Mapping[str, Path]) -> None:
+    """Raise PackError unless `first_party` (archive path -> file) defines `handler`."""
+    module, _, function = handler.rpartition(".")
+    module_path = module.replace(".", "/")
+    candidates = (f"{module_path}.py", f"{module_path}/__init__.py")
+    found = next((path for path in candidates if path in first_party), None)
+    if found is None:
+        raise PackError(
+            f"the handler module `{module}` ({candidates[0]}) is not among the packed sources"
+        )
+    source = first_party[found].read_text(encoding="utf-8", errors="replace")
+    if function not in top_level_names(source):
+        raise PackError(
+            f"the handler function `{function}` is not defined at the top level of {found}; "
+            f"fix the `handler` field (`{handler}`) or define `{function}(event, context)` there"
+        )
+
+
+def top_level_names(source: str) -> set[str]:
+    """Names bound at a module's top level: functions, classes, assignments and imports."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # syntax newer than the packer's Python: fall back to a scan
+        definitions = re.findall(r"^(?:async\s+def|def|class)\s+(\w+)", source, re.M)
+        return set(definitions) | set(re.findall(r"^(\w+)\s*[:=]", source, re.M))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
