@@ -6,6 +6,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from pants.backend.python.target_types import PythonResolveField
 from pants.backend.python.util_rules.pex import VenvPexProcess
@@ -93,7 +94,7 @@ class PackLambdaRequest:
 async def pack_lambda(request: PackLambdaRequest, packer: PackerPex) -> PackedLambda:
     field_set = request.field_set
     zip_path = field_set.output_path.value_or_default(file_ending="zip")
-    metadata_path = zip_path[: -len(".zip")] + ".json"
+    metadata_path = str(PurePath(zip_path).with_suffix(".json"))
     argv = [
         f"--output={zip_path}",
         f"--metadata={metadata_path}",

@@ -1,0 +1,108 @@
+"""`./pants package ::` gives byte-identical artifacts from another path, umask, TZ and mtimes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from e2e.checkout import Build, copy_checkout, run_pants, sha256_of, touch_all
+
+SECOND_UMASK = 0o077
+SECOND_TZ = "Pacific/Kiritimati"  # UTC+14, while the first build runs in UTC
+SECOND_MTIME = datetime(2004, 2, 29, 23, 59, 58, tzinfo=timezone.utc).timestamp()
+
+# dist-relative zip -> (logical_name, runtime, architecture, handler), as the BUILD files declare.
+EXPECTED_ARTIFACTS = {
+    "src.python.greeter/greeter.zip": (
+        "greeter",
+        "python3.11",
+        "x86_64",
+        "greeter.handler.lambda_handler",
+    ),
+    "src.python.orders/orders.zip": (
+        "orders",
+        "python3.13",
+        "arm64",
+        "orders.api.lambda_handler",
+    ),
+    "src.python.stats/stats@architecture=arm64.zip": (
+        "stats-arm64",
+        "python3.12",
+        "arm64",
+        "stats.handler.lambda_handler",
+    ),
+    "src.python.stats/stats@architecture=x86_64.zip": (
+        "stats-x86_64",
+        "python3.12",
+        "x86_64",
+        "stats.handler.lambda_handler",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def second_build(buildroot: Path) -> Iterator[Build]:
+    """The same build from a deeper, differently named path, umask 077, TZ=+14, old mtimes."""
+    with tempfile.TemporaryDirectory(prefix="repro-lambda-e2e-", ignore_cleanup_errors=True) as tmp:
+        checkout = Path(tmp, "deeper", "b", "checkout")
+        copy_checkout(buildroot, checkout, umask=SECOND_UMASK)
+        touch_all(checkout, SECOND_MTIME)
+        yield run_pants(checkout, "package", "::", umask=SECOND_UMASK, tz=SECOND_TZ)
+
+
+def metadata_of(zip_path: Path) -> dict[str, str | int]:
+    return json.loads(zip_path.with_suffix(".json").read_text())
+
+
+def dist_digests(build: Build) -> dict[str, str]:
+    """The sha256 of every file in dist/, by dist-relative path."""
+    return {
+        path.relative_to(build.dist).as_posix(): sha256_of(path)
+        for path in sorted(build.dist.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_packages_every_example_lambda(first_build: Build) -> None:
+    assert EXPECTED_ARTIFACTS.keys() <= first_build.zips().keys()
+
+
+def test_rebuild_elsewhere_is_byte_identical(first_build: Build, second_build: Build) -> None:
+    assert first_build.checkout != second_build.checkout
+    assert second_build.zips().keys() == first_build.zips().keys()
+    assert dist_digests(second_build) == dist_digests(first_build)
+
+
+def test_metadata_describes_its_zip(first_build: Build) -> None:
+    for name, zip_path in first_build.zips().items():
+        content = zip_path.read_bytes()
+        digest = hashlib.sha256(content)
+        metadata = metadata_of(zip_path)
+        with zipfile.ZipFile(zip_path) as archive:
+            entry_count = len(archive.infolist())
+        assert metadata["sha256"] == digest.hexdigest(), name
+        assert metadata["code_sha256"] == base64.b64encode(digest.digest()).decode(), name
+        assert metadata["size"] == len(content), name
+        assert metadata["entry_count"] == entry_count, name
+        assert metadata["s3_key"] == f"lambdas/{metadata['logical_name']}/{digest.hexdigest()}.zip"
+
+
+def test_metadata_matches_the_targets(first_build: Build) -> None:
+    fields = ("logical_name", "runtime", "architecture", "handler")
+    for name, expected in EXPECTED_ARTIFACTS.items():
+        metadata = metadata_of(first_build.dist / name)
+        assert tuple(metadata[field] for field in fields) == expected, name
+
+
+def test_printed_keys_match_metadata(first_build: Build, second_build: Build) -> None:
+    for build in (first_build, second_build):
+        expected = {name: metadata_of(path)["s3_key"] for name, path in build.zips().items()}
+        assert build.printed_keys() == expected

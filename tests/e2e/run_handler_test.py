@@ -1,0 +1,108 @@
+"""The built zips run on their runtime and hold exactly what their handlers need."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from e2e.checkout import Build
+
+GREETER_ZIP = "src.python.greeter/greeter.zip"
+GREETER_FILES = {
+    "greeter/__init__.py",
+    "greeter/handler.py",
+    "greeter/templates/greeting.txt",
+    "shared/__init__.py",
+    "shared/responses.py",
+}
+STATS_ZIPS_BY_E_MACHINE = {
+    "src.python.stats/stats@architecture=arm64.zip": 183,  # EM_AARCH64
+    "src.python.stats/stats@architecture=x86_64.zip": 62,  # EM_X86_64
+}
+_SHARED_LIBRARY_RE = re.compile(r"\.so(\.\d+)*$")
+
+# Run in the unzipped dir with -S -E -B: sys.path is that dir and the stdlib only, as on Lambda.
+_INVOKE_GREETER = """
+import json, os, sys
+import greeter.handler
+assert os.path.dirname(os.path.dirname(greeter.handler.__file__)) == os.getcwd(), sys.path
+print(json.dumps(greeter.handler.lambda_handler({"name": "Ada"}, None)))
+"""
+
+
+def find_python(version: str) -> str | None:
+    """A working `python<version>`: on PATH, else in pyenv's versions."""
+    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    candidates = [
+        shutil.which(f"python{version}"),
+        *sorted(glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}"), reverse=True),
+    ]
+    check = f"import sys; sys.exit(sys.version_info[:2] != {tuple(map(int, version.split('.')))})"
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", check], capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+def file_names(zip_path: Path) -> set[str]:
+    with zipfile.ZipFile(zip_path) as archive:
+        return {name for name in archive.namelist() if not name.endswith("/")}
+
+
+def elf_machines(zip_path: Path) -> dict[str, int]:
+    """The ELF e_machine of every shared library in the zip, by archive path."""
+    machines = {}
+    with zipfile.ZipFile(zip_path) as archive:
+        for name in archive.namelist():
+            if _SHARED_LIBRARY_RE.search(name):
+                header = archive.open(name).read(20)
+                assert header[:4] == b"\x7fELF", f"{name} is not an ELF file"
+                machines[name] = int.from_bytes(header[18:20], "little")
+    return machines
+
+
+def test_greeter_handler_runs_on_python311(first_build: Build, tmp_path: Path) -> None:
+    python = find_python("3.11")
+    if python is None:
+        pytest.skip("no Python 3.11 on PATH or in pyenv to run the python3.11 artifact with")
+    with zipfile.ZipFile(first_build.dist / GREETER_ZIP) as archive:
+        archive.extractall(tmp_path)
+    result = subprocess.run(
+        [python, "-S", "-E", "-B", "-c", _INVOKE_GREETER],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    response = json.loads(result.stdout)
+    assert response["statusCode"] == 200
+    assert response["headers"] == {"Content-Type": "application/json"}
+    assert json.loads(response["body"]) == {"message": "Hello, Ada!"}
+
+
+def test_greeter_zip_holds_exactly_its_closure(first_build: Build) -> None:
+    assert file_names(first_build.dist / GREETER_ZIP) == GREETER_FILES
+
+
+def test_no_zip_holds_unused_modules_or_byte_code(first_build: Build) -> None:
+    for name, zip_path in first_build.zips().items():
+        names = file_names(zip_path)
+        assert not {n for n in names if n.startswith("legacy/")}, name
+        assert not {n for n in names if "__pycache__/" in n or n.endswith(".pyc")}, name
+
+
+@pytest.mark.parametrize("zip_name, e_machine", STATS_ZIPS_BY_E_MACHINE.items())
+def test_native_libraries_match_the_architecture(
+    first_build: Build, zip_name: str, e_machine: int
+) -> None:
+    machines = elf_machines(first_build.dist / zip_name)
+    assert machines, f"{zip_name} holds no shared library"
+    assert {name: m for name, m in machines.items() if m != e_machine} == {}
