@@ -120,9 +120,8 @@ def test_generator_reproduces_committed_files_byte_for_byte():
 def test_tag_order_matches_packaging(rt: str, arch: str):
     """Cross-check the generator's tag order against packaging.tags' public API."""
     tags_mod = pytest.importorskip("packaging.tags")
-    gen = _load_generator()
     machine = ARCHES[arch]
-    platforms = gen.linux_platforms(machine, CEILING[rt])
+    platforms = generate.linux_platforms(machine, CEILING[rt])
     major, minor = (int(x) for x in rt[len("python") :].split("."))
     interp = f"cp{major}{minor}"
     expected = [str(t) for t in tags_mod.cpython_tags((major, minor), [interp], platforms)]
