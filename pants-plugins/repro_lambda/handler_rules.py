@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pants.backend.python.dependency_inference.module_mapper import (
-    PythonModuleOwners,
-    PythonModuleOwnersRequest,
+    FirstPartyPythonModuleMapping,
 )
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.target_types import PythonResolveField
@@ -35,23 +34,31 @@ class HandlerOwner:
 
 
 @rule(desc="Finding the module of a Lambda handler")
-async def find_handler_owner(request: HandlerOwnerRequest, python_setup: PythonSetup) -> HandlerOwner:
+async def find_handler_owner(
+    request: HandlerOwnerRequest,
+    python_setup: PythonSetup,
+    mapping: FirstPartyPythonModuleMapping,
+) -> HandlerOwner:
     handler = request.handler
     resolve = request.resolve.normalized_value(python_setup)
-    owners = await Get(PythonModuleOwners, PythonModuleOwnersRequest(handler.module, resolve=resolve))
-    if len(owners.unambiguous) == 1:
-        return HandlerOwner(owners.unambiguous[0])
-    module_file = handler.module.replace(".", "/")
-    if owners.ambiguous:
-        problem = "is provided by more than one target: " + ", ".join(
-            str(a) for a in owners.ambiguous
-        )
+    # Lambda imports the module itself: a parent package that provides it (ancestry > 0) won't do.
+    owners = sorted(
+        {
+            provider.provider.addr
+            for provider in mapping.providers_for_module(handler.module, resolve)
+            if provider.ancestry == 0
+        }
+    )
+    if len(owners) == 1:
+        return HandlerOwner(owners[0])
+    if owners:
+        problem = "is provided by more than one target: " + ", ".join(map(str, owners))
         fix = "Remove the duplicate, or exclude one with `!` in `dependencies`."
     else:
         problem = f"is not provided by any `python_source` in the `{resolve}` resolve"
         fix = (
-            f"Check the spelling, and that `{module_file}.py` (relative to a source root) is "
-            "owned by a `python_sources` target."
+            f"Check the spelling, and that `{handler.module.replace('.', '/')}.py` (relative to "
+            "a source root) is owned by a `python_sources` target."
         )
     raise InvalidFieldException(
         f"The `{handler.alias}` field in target {handler.address} names the module "

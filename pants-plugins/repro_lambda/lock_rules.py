@@ -209,16 +209,26 @@ def _locked_pins(resolve_lockfile: bytes) -> list[str]:
     )
 
 
-_FAILED_PLATFORM_RE = re.compile(r"complete platform (\S+?):?\s*$", re.M)
-_UNSATISFIED_RE = re.compile(r"(?:Dependency on|requirement) (\S+) not satisfied|satisfies the requirement (\S+)")
+# pex names the platform it failed for, or pip's download directory does (its first tag).
+_FAILED_PLATFORM_RE = re.compile(r"complete platform (\S+?):?\s*$|\bdownload --dest \S*/(\S+)", re.M)
+_UNSATISFIED_RE = re.compile(
+    r"(?:Dependency on|requirement) (\S+) not satisfied"
+    r"|satisfies the requirement (\S+)"
+    r"|Cannot install (\S+) because"
+)
+
+
+def _first_groups(pattern: re.Pattern, text: str) -> list[str]:
+    return [next(g for g in m.groups() if g) for m in pattern.finditer(text)]
 
 
 def _lock_failure_message(resolve: str, stderr: str, platform_names: dict[str, str]) -> str:
     """Name the requirement and the platform pex could not find a wheel for, when it says so."""
-    requirement = next((m.group(1) or m.group(2) for m in _UNSATISFIED_RE.finditer(stderr)), None)
-    if requirement is None:
+    requirements = _first_groups(_UNSATISFIED_RE, stderr)
+    if not requirements:
         return f"Locking the `{resolve}` resolve for Lambda failed:\n{stderr}"
-    tags = _FAILED_PLATFORM_RE.findall(stderr)
+    requirement = requirements[0]
+    tags = _first_groups(_FAILED_PLATFORM_RE, stderr)
     where = ", ".join(sorted({platform_names.get(t, t) for t in tags})) or "a Lambda platform"
     return softwrap(
         f"""

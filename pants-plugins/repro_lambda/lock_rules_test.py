@@ -1,0 +1,99 @@
+"""The `lambda-lock` goal: platform locks pinned to the resolve, and its errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+from pants.backend.python.util_rules.pex_requirements import strip_comments_from_pex_json_lockfile
+from pants.engine.internals.scheduler import ExecutionError
+from pants.testutil.rule_runner import RuleRunner
+
+from repro_lambda.conftest import LAMBDAS_LOCK, PLATFORM_LOCK, pants_lockfile, run_lambda_lock
+from repro_lambda.lock_rules import LambdaLockError, platform_lock_path
+
+
+def test_platform_lock_path() -> None:
+    assert platform_lock_path(LAMBDAS_LOCK) == PLATFORM_LOCK
+
+
+def test_lock_pins_the_resolve_for_each_platform_in_use(numpy_rule_runner: RuleRunner) -> None:
+    """One strict resolve per runtime x architecture, at the resolve lockfile's versions."""
+    resolve_lockfile = numpy_rule_runner.read_file(LAMBDAS_LOCK)
+    resolve = json.loads(strip_comments_from_pex_json_lockfile(resolve_lockfile.encode()))
+    (version,) = {
+        req["version"]
+        for locked_resolve in resolve["locked_resolves"]
+        for req in locked_resolve["locked_requirements"]
+        if req["project_name"] == "numpy"
+    }
+    lock = json.loads(numpy_rule_runner.read_file(PLATFORM_LOCK))
+    metadata = lock["repro_lambda"]
+    assert sorted(metadata["platforms"].values()) == ["python3.12-arm64", "python3.12-x86_64"]
+    assert metadata["requirements"] == ["numpy<2.3,>=2.2"]
+    assert metadata["resolve_lockfile_sha256"] == hashlib.sha256(resolve_lockfile.encode()).hexdigest()
+    numpy_wheels = {
+        tuple(resolve["platform_tag"]): [
+            (req["version"], [artifact["url"].rsplit("/", 1)[1] for artifact in req["artifacts"]])
+            for req in resolve["locked_requirements"]
+            if req["project_name"] == "numpy"
+        ]
+        for resolve in lock["locked_resolves"]
+    }
+    assert set(numpy_wheels) == {
+        ("cp312", "cp312", "manylinux_2_34_aarch64"),
+        ("cp312", "cp312", "manylinux_2_34_x86_64"),
+    }
+    for (_, _, platform), [(locked_version, [wheel])] in numpy_wheels.items():
+        assert locked_version == version
+        assert wheel.startswith(f"numpy-{version}-cp312-cp312-manylinux")
+        assert wheel.endswith(f"_{platform.removeprefix('manylinux_2_34_')}.whl")
+
+
+def test_nothing_to_lock(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {
+            "src/python/app/BUILD": dedent(
+                """\
+                python_sources(name="lib")
+                lambda_artifact(name="fn", handler="app.handler.lambda_handler", runtime="python3.12")
+                """
+            ),
+            "src/python/app/handler.py": "def lambda_handler(event, context):\n    pass\n",
+        }
+    )
+    stdout = run_lambda_lock(rule_runner)
+    assert stdout == "No lambda_artifact has third-party requirements: nothing to lock.\n"
+    assert not Path(rule_runner.build_root, PLATFORM_LOCK).exists()
+
+
+@pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
+def test_no_wheel_for_the_runtime(rule_runner: RuleRunner, architecture: str) -> None:
+    """numpy 2.3.0 only has manylinux_2_28 wheels, too new for python3.11's glibc 2.26."""
+    rule_runner.write_files(
+        {
+            LAMBDAS_LOCK: pants_lockfile({"numpy": "2.3.0"}),
+            "3rdparty/python/BUILD": 'python_requirement(name="numpy", requirements=["numpy==2.3.0"])\n',
+            "src/python/stats/BUILD": dedent(
+                f"""\
+                python_sources(name="lib")
+                lambda_artifact(
+                    name="stats",
+                    handler="stats.handler.lambda_handler",
+                    runtime="python3.11",
+                    architecture="{architecture}",
+                )
+                """
+            ),
+            "src/python/stats/handler.py": "import numpy\n\ndef lambda_handler(event, context):\n    pass\n",
+        }
+    )
+    with pytest.raises(ExecutionError) as exc_info:
+        run_lambda_lock(rule_runner)
+    (error,) = exc_info.value.wrapped_exceptions
+    assert isinstance(error, LambdaLockError)
+    assert str(error).startswith("The requirement `numpy")
+    assert f"has no wheel for python3.11-{architecture} " in str(error)

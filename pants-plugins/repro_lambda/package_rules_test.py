@@ -1,0 +1,257 @@
+"""`package` of `lambda_artifact`: closure, determinism, metadata, wheels and lock errors."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import struct
+import zipfile
+from textwrap import dedent
+
+import pytest
+from pants.core.goals.package import BuiltPackage
+from pants.engine.addresses import Address
+from pants.engine.fs import DigestContents
+from pants.engine.internals.scheduler import ExecutionError
+from pants.testutil.rule_runner import RuleRunner
+from pants.util.resources import read_resource
+
+from repro_lambda.conftest import LAMBDAS_LOCK, PLATFORM_LOCK, pants_lockfile
+from repro_lambda.lock_rules import LambdaLockError
+from repro_lambda.package_rules import LambdaArtifactFieldSet
+
+ELF_MACHINE = {"x86_64": 62, "arm64": 183}
+ELF_TRIPLET = {"x86_64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
+
+APP_FILES = {
+    "src/python/app/BUILD": dedent(
+        """\
+        python_sources(overrides={"handler.py": {"dependencies": [":greeting"]}})
+        resource(name="greeting", source="greeting.txt")
+        lambda_artifact(name="fn", handler="app.handler.lambda_handler", runtime="python3.12")
+        """
+    ),
+    "src/python/app/__init__.py": "",
+    "src/python/app/handler.py": dedent(
+        """\
+        from lib.helper import greet
+
+
+        def lambda_handler(event, context):
+            return greet(event["name"])
+        """
+    ),
+    "src/python/app/greeting.txt": "Hello, {}!\n",
+    "src/python/app/unused.py": "import lib.other\n",
+    "src/python/lib/BUILD": "python_sources()\n",
+    "src/python/lib/__init__.py": '"""Helpers shared by the lambdas."""\n',
+    "src/python/lib/helper.py": "def greet(name):\n    return f'Hello, {name}!'\n",
+    "src/python/lib/other.py": "VALUE = 1\n",
+}
+
+
+def package(rule_runner: RuleRunner, address: Address) -> tuple[BuiltPackage, dict[str, bytes]]:
+    """Package `address`; return the package and its files by dist-relative path."""
+    field_set = LambdaArtifactFieldSet.create(rule_runner.get_target(address))
+    built = rule_runner.request(BuiltPackage, [field_set])
+    contents = rule_runner.request(DigestContents, [built.digest])
+    return built, {fc.path: fc.content for fc in contents}
+
+
+def open_zip(content: bytes) -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(content))
+
+
+def test_closure_is_exactly_the_inferred_sources(rule_runner: RuleRunner) -> None:
+    """The zip holds the handler's import closure and resources, source roots stripped, sorted."""
+    rule_runner.write_files(APP_FILES)
+    built, files = package(rule_runner, Address("src/python/app", target_name="fn"))
+    assert built.artifacts[0].relpath == "src.python.app/fn.zip"
+    assert set(files) == {"src.python.app/fn.zip", "src.python.app/fn.json"}
+    with open_zip(files["src.python.app/fn.zip"]) as zf:
+        assert zf.namelist() == [
+            "app/__init__.py",
+            "app/greeting.txt",
+            "app/handler.py",
+            "lib/__init__.py",
+            "lib/helper.py",
+        ]
+        assert {info.date_time for info in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        assert zf.read("app/greeting.txt") == b"Hello, {}!\n"
+
+
+def test_metadata_describes_the_zip(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(APP_FILES)
+    built, files = package(rule_runner, Address("src/python/app", target_name="fn"))
+    zip_bytes = files["src.python.app/fn.zip"]
+    metadata = json.loads(files["src.python.app/fn.json"])
+    digest = hashlib.sha256(zip_bytes)
+    assert metadata["sha256"] == digest.hexdigest()
+    assert metadata["code_sha256"] == base64.b64encode(digest.digest()).decode()
+    assert metadata["s3_key"] == f"lambdas/{metadata['logical_name']}/{digest.hexdigest()}.zip"
+    assert metadata["logical_name"] == "fn"
+    assert metadata["size"] == len(zip_bytes)
+    assert (metadata["runtime"], metadata["architecture"], metadata["handler"]) == (
+        "python3.12",
+        "x86_64",
+        "app.handler.lambda_handler",
+    )
+    assert metadata["entry_count"] == 5
+    assert f"    Key: {metadata['s3_key']}" in built.artifacts[0].extra_log_lines
+
+
+def test_hash_extra_changes_the_key_and_nothing_else(rule_runner: RuleRunner) -> None:
+    """`hash_extra` is the zip comment; identical inputs give identical bytes."""
+    rule_runner.write_files(
+        {
+            **APP_FILES,
+            "src/python/app/BUILD": dedent(
+                """\
+                python_sources(overrides={"handler.py": {"dependencies": [":greeting"]}})
+                resource(name="greeting", source="greeting.txt")
+                lambda_artifact(name="plain", handler="app.handler.lambda_handler", runtime="python3.12")
+                lambda_artifact(name="twin", handler="app.handler.lambda_handler", runtime="python3.12")
+                lambda_artifact(
+                    name="salted",
+                    handler="app.handler.lambda_handler",
+                    runtime="python3.12",
+                    hash_extra="rotated secret 2024-06",
+                )
+                """
+            ),
+        }
+    )
+
+    def zip_and_metadata(name: str) -> tuple[bytes, dict]:
+        _, files = package(rule_runner, Address("src/python/app", target_name=name))
+        return files[f"src.python.app/{name}.zip"], json.loads(files[f"src.python.app/{name}.json"])
+
+    plain_zip, plain = zip_and_metadata("plain")
+    twin_zip, twin = zip_and_metadata("twin")
+    salted_zip, salted = zip_and_metadata("salted")
+
+    assert twin_zip == plain_zip
+    assert twin["sha256"] == plain["sha256"]
+    assert salted["sha256"] != plain["sha256"]
+    assert salted["s3_key"] == f"lambdas/salted/{hashlib.sha256(salted_zip).hexdigest()}.zip"
+    with open_zip(plain_zip) as plain_zf, open_zip(salted_zip) as salted_zf:
+        assert plain_zf.comment == b""
+        assert salted_zf.comment == b"rotated secret 2024-06"
+        assert salted_zf.namelist() == plain_zf.namelist()
+        assert all(salted_zf.read(name) == plain_zf.read(name) for name in plain_zf.namelist())
+
+
+@pytest.mark.parametrize(
+    "handler, module",
+    [
+        # No package of that name: Pants finds no owner for the module.
+        ("nowhere.api.lambda_handler", "nowhere.api"),
+        # In an existing package, whose `__init__.py` Pants would otherwise take as the owner.
+        ("app.missing.lambda_handler", "app.missing"),
+    ],
+)
+def test_handler_module_not_found(rule_runner: RuleRunner, handler: str, module: str) -> None:
+    rule_runner.write_files(
+        {
+            **APP_FILES,
+            "src/python/app/BUILD": dedent(
+                f"""\
+                python_sources(name="lib")
+                lambda_artifact(name="fn", handler="{handler}", runtime="python3.12")
+                """
+            ),
+        }
+    )
+    with pytest.raises(ExecutionError) as exc_info:
+        package(rule_runner, Address("src/python/app", target_name="fn"))
+    message = str(exc_info.value.wrapped_exceptions[0])
+    assert "src/python/app:fn" in message
+    assert f"`{module}`" in message
+
+
+def test_handler_function_not_found(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {
+            **APP_FILES,
+            "src/python/app/BUILD": dedent(
+                """\
+                python_sources(name="lib")
+                lambda_artifact(name="fn", handler="app.handler.no_such_function", runtime="python3.12")
+                """
+            ),
+        }
+    )
+    with pytest.raises(ExecutionError) as exc_info:
+        package(rule_runner, Address("src/python/app", target_name="fn"))
+    message = str(exc_info.value.wrapped_exceptions[0])
+    assert "src/python/app:fn" in message
+    assert "`no_such_function`" in message
+
+
+@pytest.mark.parametrize(
+    "metadata_overrides, problem",
+    [
+        (None, "which does not exist"),
+        (
+            {"resolve_lockfile_sha256": "0" * 64},
+            "which was made from another version of the `lambdas` resolve's lockfile",
+        ),
+        ({"platforms": {}}, "which has no wheels for python3.12-x86_64"),
+        ({"requirements": ["pydantic<3,>=2.11"]}, "which does not lock `numpy<2.3,>=2.2`"),
+    ],
+)
+def test_stale_platform_lock(
+    rule_runner: RuleRunner, metadata_overrides: dict | None, problem: str
+) -> None:
+    """A missing or stale platform lock fails with the reason and the command that fixes it."""
+    resolve_lockfile = pants_lockfile({"numpy": "2.2.6"})
+    files = {
+        LAMBDAS_LOCK: resolve_lockfile,
+        "3rdparty/python/BUILD": 'python_requirement(name="numpy", requirements=["numpy>=2.2,<2.3"])\n',
+        "src/python/stats/BUILD": dedent(
+            """\
+            python_sources(name="lib")
+            lambda_artifact(name="stats", handler="stats.handler.lambda_handler", runtime="python3.12")
+            """
+        ),
+        "src/python/stats/handler.py": "import numpy\n\ndef lambda_handler(event, context):\n    pass\n",
+    }
+    if metadata_overrides is not None:
+        platform = read_resource("repro_lambda.platforms", "python3.12-x86_64.json")
+        assert platform is not None
+        up_to_date = {
+            "resolve_lockfile_sha256": hashlib.sha256(resolve_lockfile.encode()).hexdigest(),
+            "platforms": {hashlib.sha256(platform).hexdigest(): "python3.12-x86_64"},
+            "requirements": ["numpy<2.3,>=2.2"],
+        }
+        metadata = {**up_to_date, **metadata_overrides}
+        files[PLATFORM_LOCK] = json.dumps({"locked_resolves": [], "repro_lambda": metadata})
+    rule_runner.write_files(files)
+    with pytest.raises(ExecutionError) as exc_info:
+        package(rule_runner, Address("src/python/stats", target_name="stats"))
+    (error,) = exc_info.value.wrapped_exceptions
+    assert isinstance(error, LambdaLockError)
+    assert str(error).startswith(
+        f"src/python/stats:stats needs the Lambda platform lock {PLATFORM_LOCK}, {problem}. Run `"
+    )
+    assert str(error).endswith(" lambda-lock` and commit the file.")
+
+
+@pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
+def test_native_wheels_match_the_architecture(numpy_rule_runner: RuleRunner, architecture: str) -> None:
+    """numpy's extension modules are ELF objects for the target's architecture and Python."""
+    address = Address(
+        "src/python/stats", target_name="stats", parameters={"architecture": architecture}
+    )
+    built, files = package(numpy_rule_runner, address)
+    with open_zip(files[built.artifacts[0].relpath]) as zf:
+        names = zf.namelist()
+        elf_headers = {name: zf.read(name)[:20] for name in names if name.endswith(".so")}
+    assert "stats/handler.py" in names
+    assert "numpy/__init__.py" in names
+    assert f"numpy/_core/_multiarray_umath.cpython-312-{ELF_TRIPLET[architecture]}.so" in names
+    assert {header[:4] for header in elf_headers.values()} == {b"\x7fELF"}
+    machines = {name: struct.unpack_from("<H", header, 18)[0] for name, header in elf_headers.items()}
+    assert set(machines.values()) == {ELF_MACHINE[architecture]}, machines

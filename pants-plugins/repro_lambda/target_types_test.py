@@ -1,0 +1,121 @@
+"""`lambda_artifact` field validation and parametrization, from BUILD files."""
+
+from __future__ import annotations
+
+import re
+from textwrap import dedent
+
+import pytest
+from pants.engine.addresses import Address
+from pants.engine.internals.scheduler import ExecutionError
+from pants.engine.target import AllTargets, InvalidTargetException
+from pants.testutil.rule_runner import RuleRunner
+
+from repro_lambda.package_rules import logical_name
+from repro_lambda.target_types import (
+    LambdaArchitectureField,
+    LambdaArtifactTarget,
+    LambdaHandlerField,
+    LambdaRuntimeField,
+)
+
+
+def _build_error(rule_runner: RuleRunner, fields: str) -> str:
+    """The error of `lambda_artifact(name="bad", <fields>)` in src/python/orders/BUILD."""
+    rule_runner.write_files({"src/python/orders/BUILD": f'lambda_artifact(name="bad", {fields})\n'})
+    with pytest.raises(ExecutionError) as exc_info:
+        rule_runner.get_target(Address("src/python/orders", target_name="bad"))
+    (error,) = exc_info.value.wrapped_exceptions
+    assert isinstance(error, InvalidTargetException)
+    assert str(error).startswith("src/python/orders/BUILD:1: ")
+    return str(error)
+
+
+@pytest.mark.parametrize(
+    "fields, alias, bad_value",
+    [
+        ('handler="orders", runtime="python3.12"', "handler", "orders"),
+        ('handler="orders:handler", runtime="python3.12"', "handler", "orders:handler"),
+        ('handler="orders.api.", runtime="python3.12"', "handler", "orders.api."),
+        ('handler="orders.api.handler", runtime="python3.8"', "runtime", "python3.8"),
+        ('handler="orders.api.handler", runtime="nodejs99"', "runtime", "nodejs99"),
+        (
+            'handler="orders.api.handler", runtime="python3.12", architecture="sparc"',
+            "architecture",
+            "sparc",
+        ),
+    ],
+)
+def test_invalid_field_value(rule_runner: RuleRunner, fields: str, alias: str, bad_value: str) -> None:
+    """A bad value is reported with the field's alias, the target's address and the value."""
+    message = _build_error(rule_runner, fields)
+    assert re.search(rf"[`']{alias}[`'] field in target src/python/orders:bad\b", message)
+    assert re.search(rf"[`']{re.escape(bad_value)}[`']", message)
+
+
+@pytest.mark.parametrize(
+    "fields, alias",
+    [('runtime="python3.12"', "handler"), ('handler="orders.api.handler"', "runtime")],
+)
+def test_required_field_missing(rule_runner: RuleRunner, fields: str, alias: str) -> None:
+    message = _build_error(rule_runner, fields)
+    assert f"'{alias}' field in target src/python/orders:bad must be defined" in message
+
+
+def test_valid_fields_and_defaults(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {
+            "src/python/orders/BUILD": dedent(
+                """\
+                lambda_artifact(name="api", handler="orders.api.lambda_handler", runtime="python3.13")
+                """
+            )
+        }
+    )
+    tgt = rule_runner.get_target(Address("src/python/orders", target_name="api"))
+    handler = tgt[LambdaHandlerField]
+    assert (handler.module, handler.function) == ("orders.api", "lambda_handler")
+    assert tgt[LambdaRuntimeField].value == "python3.13"
+    assert tgt[LambdaArchitectureField].value == "x86_64"
+
+
+def test_parametrize_architecture_and_runtime(rule_runner: RuleRunner) -> None:
+    """`parametrize` creates one target per combination, each with a distinct logical name."""
+    rule_runner.write_files(
+        {
+            "src/python/stats/BUILD": dedent(
+                """\
+                lambda_artifact(
+                    name="stats",
+                    handler="stats.handler.lambda_handler",
+                    runtime=parametrize("python3.11", "python3.12"),
+                    architecture=parametrize("x86_64", "arm64"),
+                )
+                """
+            )
+        }
+    )
+    targets = {
+        tgt.address: tgt
+        for tgt in rule_runner.request(AllTargets, [])
+        if isinstance(tgt, LambdaArtifactTarget)
+    }
+    expected = {
+        Address(
+            "src/python/stats",
+            target_name="stats",
+            parameters={"architecture": arch, "runtime": runtime},
+        ): (runtime, arch)
+        for runtime in ("python3.11", "python3.12")
+        for arch in ("x86_64", "arm64")
+    }
+    assert {
+        address: (tgt[LambdaRuntimeField].value, tgt[LambdaArchitectureField].value)
+        for address, tgt in targets.items()
+    } == expected
+    assert sorted(logical_name(address) for address in targets) == [
+        "stats-arm64-python3.11",
+        "stats-arm64-python3.12",
+        "stats-x86_64-python3.11",
+        "stats-x86_64-python3.12",
+    ]
