@@ -144,15 +144,17 @@ def test_hash_extra_changes_the_key_and_nothing_else(rule_runner: RuleRunner) ->
 
 
 @pytest.mark.parametrize(
-    "handler, module",
+    "handler, missing",
     [
         # No package of that name: Pants finds no owner for the module.
         ("nowhere.api.lambda_handler", "nowhere.api"),
         # In an existing package, whose `__init__.py` Pants would otherwise take as the owner.
         ("app.missing.lambda_handler", "app.missing"),
+        # The module exists but does not define the function: the packer finds that.
+        ("app.handler.no_such_function", "no_such_function"),
     ],
 )
-def test_handler_module_not_found(rule_runner: RuleRunner, handler: str, module: str) -> None:
+def test_handler_not_found(rule_runner: RuleRunner, handler: str, missing: str) -> None:
     rule_runner.write_files(
         {
             **APP_FILES,
@@ -168,26 +170,7 @@ def test_handler_module_not_found(rule_runner: RuleRunner, handler: str, module:
         package(rule_runner, Address("src/python/app", target_name="fn"))
     message = str(exc_info.value.wrapped_exceptions[0])
     assert "src/python/app:fn" in message
-    assert f"`{module}`" in message
-
-
-def test_handler_function_not_found(rule_runner: RuleRunner) -> None:
-    rule_runner.write_files(
-        {
-            **APP_FILES,
-            "src/python/app/BUILD": dedent(
-                """\
-                python_sources(name="lib")
-                lambda_artifact(name="fn", handler="app.handler.no_such_function", runtime="python3.12")
-                """
-            ),
-        }
-    )
-    with pytest.raises(ExecutionError) as exc_info:
-        package(rule_runner, Address("src/python/app", target_name="fn"))
-    message = str(exc_info.value.wrapped_exceptions[0])
-    assert "src/python/app:fn" in message
-    assert "`no_such_function`" in message
+    assert f"`{missing}`" in message
 
 
 @pytest.mark.parametrize(
