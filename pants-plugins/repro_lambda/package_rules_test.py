@@ -173,6 +173,34 @@ def test_handler_not_found(rule_runner: RuleRunner, handler: str, missing: str) 
     assert f"`{missing}`" in message
 
 
+def test_complete_platforms_override_must_be_one_file(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {
+            **APP_FILES,
+            "src/python/app/a.json": "{}",
+            "src/python/app/b.json": "{}",
+            "src/python/app/BUILD": dedent(
+                """\
+                python_sources(name="lib")
+                file(name="a", source="a.json")
+                file(name="b", source="b.json")
+                lambda_artifact(
+                    name="fn",
+                    handler="app.handler.lambda_handler",
+                    runtime="python3.12",
+                    complete_platforms=[":a", ":b"],
+                )
+                """
+            ),
+        }
+    )
+    with pytest.raises(ExecutionError) as exc_info:
+        package(rule_runner, Address("src/python/app", target_name="fn"))
+    message = str(exc_info.value.wrapped_exceptions[0])
+    assert "The `complete_platforms` field in target src/python/app:fn" in message
+    assert "exactly one" in message
+
+
 @pytest.mark.parametrize(
     "metadata_overrides, problem",
     [
