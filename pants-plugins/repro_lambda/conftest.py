@@ -65,9 +65,10 @@ def lambda_options() -> list[str]:
     ]
 
 
-def make_rule_runner() -> RuleRunner:
+def make_rule_runner(*extra_rules: QueryRule) -> RuleRunner:
     rule_runner = RuleRunner(
         rules=[
+            *extra_rules,
             *register.rules(),
             *core_target_types_rules(),
             *package.rules(),

@@ -10,9 +10,10 @@ from repro_lambda import (
     lock_rules,
     package_rules,
     platform_rules,
+    publish_rules,
     requirements_rules,
 )
-from repro_lambda.subsystems import packer
+from repro_lambda.subsystems import packer, publisher
 from repro_lambda.target_types import LambdaArtifactTarget
 
 
@@ -26,6 +27,8 @@ def rules():
         *lock_rules.rules(),
         *package_rules.rules(),
         *platform_rules.rules(),
+        *publish_rules.rules(),
         *requirements_rules.rules(),
         *packer.rules(),
+        *publisher.rules(),
     )

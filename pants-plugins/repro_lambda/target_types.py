@@ -11,9 +11,11 @@ from pants.core.util_rules.environments import EnvironmentField
 from pants.engine.addresses import Address
 from pants.engine.target import (
     AsyncFieldMixin,
+    BoolField,
     COMMON_TARGET_FIELDS,
     Dependencies,
     InvalidFieldException,
+    InvalidTargetException,
     StringField,
     Target,
 )
@@ -131,6 +133,26 @@ class LambdaHashExtraField(StringField):
     )
 
 
+class LambdaAtEdgeField(BoolField):
+    alias = "lambda_at_edge"
+    default = False
+    help = help_text(
+        f"""
+        Whether the function runs on Lambda@Edge (CloudFront).
+
+        Lambda@Edge deploys from us-east-1 and runs only on x86_64, so `{bin_name()} publish`
+        uploads the artifact to `[lambda-publish].edge_store` instead of `store`, and the
+        `architecture` must be `x86_64`.
+        """
+    )
+
+
+class LambdaSkipPublishField(BoolField):
+    alias = "skip_publish"
+    default = False
+    help = f"If true, `{bin_name()} publish` skips this artifact (it can still be packaged)."
+
+
 class LambdaOutputPathField(OutputPathField):
     help = help_text(
         f"""
@@ -153,6 +175,8 @@ class LambdaArtifactTarget(Target):
         PythonResolveField,
         LambdaCompletePlatformsField,
         LambdaHashExtraField,
+        LambdaAtEdgeField,
+        LambdaSkipPublishField,
         LambdaOutputPathField,
         EnvironmentField,
     )
@@ -176,3 +200,11 @@ class LambdaArtifactTarget(Target):
             )
         """
     )
+
+    def validate(self) -> None:
+        if self[LambdaAtEdgeField].value and self[LambdaArchitectureField].value != "x86_64":
+            raise InvalidTargetException(
+                f"The `lambda_artifact` target {self.address} sets `lambda_at_edge=True` with "
+                f"`architecture=\"{self[LambdaArchitectureField].value}\"`, but Lambda@Edge "
+                "runs only on x86_64: set `architecture=\"x86_64\"` or drop `lambda_at_edge`."
+            )

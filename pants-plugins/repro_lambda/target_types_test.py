@@ -119,3 +119,13 @@ def test_parametrize_architecture_and_runtime(rule_runner: RuleRunner) -> None:
         "stats-x86_64-python3.11",
         "stats-x86_64-python3.12",
     ]
+
+
+def test_lambda_at_edge_requires_x86_64(rule_runner: RuleRunner) -> None:
+    message = _build_error(
+        rule_runner,
+        'handler="orders.api.handler", runtime="python3.12", architecture="arm64", lambda_at_edge=True',
+    )
+    assert "src/python/orders:bad" in message
+    assert "Lambda@Edge runs only on x86_64" in message
+    assert 'set `architecture="x86_64"`' in message

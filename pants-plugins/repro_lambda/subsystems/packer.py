@@ -40,7 +40,7 @@ class PackerPex:
     pex: VenvPex
 
 
-def _core_sources() -> list[FileContent]:
+def core_sources() -> list[FileContent]:
     """The `repro_lambda.core` modules, as they ship inside the plugin distribution."""
     core = importlib.resources.files("repro_lambda.core")
     modules = sorted(
@@ -55,7 +55,7 @@ def _core_sources() -> list[FileContent]:
 
 @rule
 async def setup_packer(packer: LambdaPacker) -> PackerPex:
-    sources = await Get(Digest, CreateDigest(_core_sources()))
+    sources = await Get(Digest, CreateDigest(core_sources()))
     pex = await Get(
         VenvPex,
         PexRequest,

@@ -1,0 +1,231 @@
+"""`pants publish` for `lambda_artifact`: write-once uploads and the Terraform catalog.
+
+Pants 2.17 runs one interactive process per published target, one after another. Starting boto3
+costs about half a second, so when the command line names the targets (the usual `publish ::`)
+the first of them publishes the whole run in one process and the others add nothing; a target
+outside that batch (e.g. under `--changed-since`) gets a process of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from pants.base.build_root import BuildRoot
+from pants.base.specs import Specs
+from pants.base.specs_parser import SpecsParser
+from pants.core.goals.package import BuiltPackage, EnvironmentAwarePackageRequest
+from pants.core.goals.publish import (
+    PublishFieldSet,
+    PublishOutputData,
+    PublishPackages,
+    PublishProcesses,
+    PublishRequest,
+)
+from pants.backend.python.util_rules.pex import VenvPexProcess
+from pants.engine.env_vars import CompleteEnvironmentVars, EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.internals.options_parsing import _Options
+from pants.engine.internals.session import SessionValues
+from pants.engine.process import InteractiveProcess, Process
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import (
+    NoApplicableTargetsBehavior,
+    TargetRootsToFieldSets,
+    TargetRootsToFieldSetsRequest,
+)
+from pants.option.global_options import GlobalOptions
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+
+from repro_lambda.package_rules import LambdaArtifactFieldSet
+from repro_lambda.subsystems.publisher import AWS_ENV_VARS, LambdaPublisher, PublisherPex
+from repro_lambda.target_types import (
+    LambdaAtEdgeField,
+    LambdaHandlerField,
+    LambdaRuntimeField,
+    LambdaSkipPublishField,
+)
+
+_PLAN = "__lambda_publish/plan.json"
+_STORE_SCHEMES = ("s3://", "file://")
+_EDGE_REGION = "us-east-1"
+
+
+class InvalidLambdaStore(ValueError):
+    """A `[lambda-publish]` store option that is not an `s3://` or `file://` URL."""
+
+
+class PublishLambdaRequest(PublishRequest):
+    pass
+
+
+@dataclass(frozen=True)
+class LambdaPublishFieldSet(PublishFieldSet):
+    publish_request_type = PublishLambdaRequest
+    required_fields = (LambdaHandlerField, LambdaRuntimeField)
+
+    lambda_at_edge: LambdaAtEdgeField
+    skip_publish: LambdaSkipPublishField
+
+    def get_output_data(self) -> PublishOutputData:
+        return PublishOutputData({"publisher": "lambda-publish", **super().get_output_data()})
+
+
+@dataclass(frozen=True)
+class PublishBatch:
+    """The targets to publish in one process, sorted by address: empty if the CLI is unknown."""
+
+    field_sets: tuple[tuple[LambdaArtifactFieldSet, LambdaPublishFieldSet], ...]
+
+
+class _SecretEnv(FrozenDict[str, str]):
+    """Environment values that never appear in a repr (Pants logs processes at debug level)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({sorted(self)!r})"
+
+
+@rule
+async def find_publish_batch(
+    options: _Options,
+    session_values: SessionValues,
+    build_root: BuildRoot,
+    global_options: GlobalOptions,
+) -> PublishBatch:
+    # The CLI's specs are relative to the invoking shell's directory; without it, or under
+    # `--changed-since` (no specs), every target publishes on its own.
+    pwd = session_values[CompleteEnvironmentVars].get("PWD")
+    if not pwd or not options.options.specs:
+        return PublishBatch(())
+    try:
+        specs = SpecsParser(root_dir=build_root.path, working_dir=os.path.realpath(pwd)).parse_specs(
+            options.options.specs,
+            description_of_origin="CLI arguments",
+            unmatched_glob_behavior=global_options.unmatched_cli_globs,
+        )
+    except SpecsParser.BadSpecError:
+        return PublishBatch(())
+    roots = await Get(
+        TargetRootsToFieldSets,
+        {
+            TargetRootsToFieldSetsRequest(
+                PublishFieldSet,
+                goal_description="",
+                no_applicable_targets_behavior=NoApplicableTargetsBehavior.ignore,
+            ): TargetRootsToFieldSetsRequest,
+            specs: Specs,
+        },
+    )
+    targets = sorted(
+        (t for t in roots.targets if LambdaPublishFieldSet.is_applicable(t)),
+        key=lambda t: t.address,
+    )
+    return PublishBatch(
+        tuple((LambdaArtifactFieldSet.create(t), LambdaPublishFieldSet.create(t)) for t in targets)
+    )
+
+
+def _store_url(option: str, value: str) -> str:
+    if not value.startswith(_STORE_SCHEMES) or not value.partition("://")[2].strip("/"):
+        raise InvalidLambdaStore(
+            f"`[lambda-publish].{option}` must be `s3://bucket[/prefix]` or `file://path`, "
+            f"but was `{value}`."
+        )
+    return value.rstrip("/")
+
+
+def _plan_entry(
+    package: BuiltPackage, field_set: LambdaPublishFieldSet, publisher: LambdaPublisher
+) -> dict:
+    zip_path = package.artifacts[0].relpath
+    assert zip_path is not None
+    edge = bool(field_set.lambda_at_edge.value)
+    return {
+        "zip": zip_path,
+        "metadata": str(PurePath(zip_path).with_suffix(".json")),
+        "store": _store_url("edge_store", publisher.edge_store_url())
+        if edge
+        else _store_url("store", publisher.store),
+        "region": _EDGE_REGION if edge else publisher.region,
+        "lambda_at_edge": edge,
+        "section": "lambdas",
+    }
+
+
+@dataclass(frozen=True)
+class _PublishProcessRequest:
+    packages: tuple[BuiltPackage, ...]
+    field_sets: tuple[LambdaPublishFieldSet, ...]
+
+
+@rule(desc="Set up the Lambda publish process", level=LogLevel.DEBUG)
+async def publish_process(
+    request: _PublishProcessRequest,
+    publisher: LambdaPublisher,
+    publisher_pex: PublisherPex,
+    build_root: BuildRoot,
+) -> PublishPackages:
+    entries = [_plan_entry(p, f, publisher) for p, f in zip(request.packages, request.field_sets)]
+    plan = {
+        "buildroot": build_root.path,
+        "dry_run": publisher.dry_run,
+        "catalog": publisher.catalog or None,
+        "catalog_history": publisher.catalog_history,
+        "endpoint_url": publisher.endpoint_url or None,
+        "max_attempts": publisher.max_attempts,
+        "artifacts": entries,
+    }
+    plan_digest = await Get(
+        Digest, CreateDigest([FileContent(_PLAN, json.dumps(plan, indent=2).encode())])
+    )
+    input_digest, aws_env = await MultiGet(
+        Get(Digest, MergeDigests([plan_digest, *(p.digest for p in request.packages)])),
+        Get(EnvironmentVars, EnvironmentVarsRequest(AWS_ENV_VARS)),
+    )
+    process = await Get(
+        Process,
+        VenvPexProcess(
+            publisher_pex.pex,
+            argv=("--plan", _PLAN),
+            input_digest=input_digest,
+            description="Publish Lambda artifacts",
+        ),
+    )
+    interactive = InteractiveProcess.from_process(process)
+    object.__setattr__(interactive.process, "env", _SecretEnv({**process.env, **aws_env}))
+    stores = sorted({entry["store"] for entry in entries})
+    return PublishPackages(
+        names=tuple(entry["zip"] for entry in entries),
+        process=interactive,
+        description=" and ".join(stores) + (" (dry run)" if publisher.dry_run else ""),
+    )
+
+
+@rule(desc="Publish Lambda artifacts", level=LogLevel.DEBUG)
+async def publish_lambda(request: PublishLambdaRequest, batch: PublishBatch) -> PublishProcesses:
+    field_set = request.field_set
+    assert isinstance(field_set, LambdaPublishFieldSet)
+    if field_set.skip_publish.value:
+        names = tuple(a.relpath for p in request.packages for a in p.artifacts if a.relpath)
+        return PublishProcesses(
+            [PublishPackages(names, description=f"(by `skip_publish` on {field_set.address})")]
+        )
+    to_publish = [(pkg, pub) for pkg, pub in batch.field_sets if not pub.skip_publish.value]
+    if field_set.address not in {pub.address for _, pub in to_publish}:
+        packages, field_sets = request.packages, (field_set,)
+    elif field_set.address != to_publish[0][1].address:
+        return PublishProcesses()  # The batch's first target publishes this one.
+    else:
+        packages = await MultiGet(
+            Get(BuiltPackage, EnvironmentAwarePackageRequest(pkg)) for pkg, _ in to_publish
+        )
+        field_sets = tuple(pub for _, pub in to_publish)
+    publish = await Get(PublishPackages, _PublishProcessRequest(tuple(packages), field_sets))
+    return PublishProcesses([publish])
+
+
+def rules():
+    return (*collect_rules(), *LambdaPublishFieldSet.rules())

@@ -1,0 +1,150 @@
+"""`[lambda-publish]`: where `pants publish` puts artifacts, and the boto3 tool that does it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pants.backend.python.subsystems.python_tool_base import (
+    LockfileRules,
+    PythonToolRequirementsBase,
+)
+from pants.backend.python.target_types import EntryPoint
+from pants.backend.python.util_rules.pex import PexRequest, VenvPex
+from pants.engine.fs import CreateDigest, Digest
+from pants.engine.rules import Get, collect_rules, rule
+from pants.option.option_types import BoolOption, IntOption, StrOption
+from pants.util.docutil import bin_name
+from pants.util.strutil import help_text
+
+from repro_lambda.subsystems.packer import core_sources
+
+DEFAULT_STORE = "file://dist/lambda-store"
+EDGE_SUFFIX = "-us-east-1"
+
+# What boto3's credential chain and HTTP stack read. Passed only to the (uncached) publish run.
+AWS_ENV_VARS = (
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CA_BUNDLE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_EC2_METADATA_DISABLED",
+    "HOME",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+)
+
+
+class LambdaPublisher(PythonToolRequirementsBase):
+    options_scope = "lambda-publish"
+    help = help_text(
+        f"""
+        Where `{bin_name()} publish` puts `lambda_artifact` zips: write-once stores keyed by
+        content hash, and a catalog for Terraform.
+
+        Each artifact is uploaded once to `<store>/lambdas/<name>/<sha256>.zip` with
+        `If-None-Match: *` and its SHA-256 checksum; a key that already exists is verified, never
+        overwritten. AWS credentials come from boto3's standard chain (`AWS_PROFILE`, the
+        `AWS_*` key variables, GitHub OIDC web identity), read only when publishing.
+        """
+    )
+
+    default_version = "boto3==1.44.5"
+    register_interpreter_constraints = True
+    default_interpreter_constraints = ["CPython>=3.11,<3.13"]
+    default_lockfile_resource = ("repro_lambda.subsystems", "publisher.lock")
+    lockfile_rules_type = LockfileRules.SIMPLE
+
+    store = StrOption(
+        default=DEFAULT_STORE,
+        help=help_text(
+            """
+            The store for artifacts: `s3://bucket` or `s3://bucket/prefix`, or `file://path` for
+            a local directory with the same write-once rules (relative paths are relative to the
+            build root). The default is a local store under `dist/`.
+            """
+        ),
+    )
+    edge_store = StrOption(
+        default=None,
+        help=help_text(
+            f"""
+            The store for `lambda_at_edge=True` artifacts, which Lambda@Edge reads from
+            us-east-1. Defaults to the `store` bucket (or directory) with `{EDGE_SUFFIX}` appended.
+            """
+        ),
+    )
+    region = StrOption(
+        default=None,
+        help="The store's AWS region. Defaults to boto3's (`AWS_REGION`, the profile's region).",
+    )
+    endpoint_url = StrOption(
+        default=None,
+        help="The S3 endpoint URL, for S3-compatible servers (MinIO, moto). Empty means AWS.",
+    )
+    catalog = StrOption(
+        default="builds/catalog.json",
+        help=help_text(
+            """
+            The catalog file, relative to the build root: per logical name, the `current` key
+            and its history, for Terraform's `s3_existing_package`. Commit it. Empty disables it.
+            """
+        ),
+    )
+    catalog_history = IntOption(
+        default=10, help="How many previous keys the catalog keeps per name, newest first."
+    )
+    max_attempts = IntOption(
+        default=6,
+        help=help_text(
+            """
+            Attempts per request when S3 answers 409 ConditionalRequestConflict, 5xx or
+            throttling, or the connection fails; with exponential backoff.
+            """
+        ),
+    )
+    dry_run = BoolOption(
+        default=False,
+        help="Print what would be published, without contacting the store or writing the catalog.",
+    )
+
+    def edge_store_url(self) -> str:
+        """The edge store, derived from `store` unless set."""
+        if self.edge_store:
+            return self.edge_store
+        scheme, _, rest = self.store.partition("://")
+        if scheme == "file":
+            return f"{self.store.rstrip('/')}{EDGE_SUFFIX}"
+        bucket, slash, prefix = rest.partition("/")
+        return f"{scheme}://{bucket}{EDGE_SUFFIX}{slash}{prefix}"
+
+
+@dataclass(frozen=True)
+class PublisherPex:
+    pex: VenvPex
+
+
+@rule
+async def setup_publisher(publisher: LambdaPublisher) -> PublisherPex:
+    sources = await Get(Digest, CreateDigest(core_sources()))
+    pex = await Get(
+        VenvPex,
+        PexRequest,
+        publisher.to_pex_request(main=EntryPoint("repro_lambda.core.publish"), sources=sources),
+    )
+    return PublisherPex(pex)
+
+
+def rules():
+    return collect_rules()
