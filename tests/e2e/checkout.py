@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ class Build:
 
     checkout: Path
     output: str
+    returncode: int = 0
 
     @property
     def dist(self) -> Path:
@@ -70,26 +72,47 @@ def touch_all(root: Path, mtime: float) -> None:
         os.utime(path, (mtime, mtime), follow_symlinks=False)
 
 
-def run_pants(checkout: Path, *args: str, umask: int, tz: str) -> Build:
-    """Run `./pants` without pantsd or the local process cache; raise PantsFailed on failure."""
+def run_pants(
+    checkout: Path,
+    *args: str,
+    umask: int,
+    tz: str,
+    cached: bool = False,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+) -> Build:
+    """Run `./pants`; raise PantsFailed on failure if `check`.
+
+    By default without pantsd or the local process cache, so that everything really runs;
+    `cached` runs use both, for tests about what happens after packaging.
+    """
     argv = ["bash", "-c", 'umask "$1" && shift && exec ./pants "$@"', "bash", f"{umask:04o}"]
-    argv += ["--no-pantsd", "--no-local-cache", *args]
-    env = {name: os.environ[name] for name in _PASSED_ENV_VARS if name in os.environ}
+    argv += [*([] if cached else ["--no-pantsd", "--no-local-cache"]), *args]
+    passed = {name: os.environ[name] for name in _PASSED_ENV_VARS if name in os.environ}
     result = subprocess.run(
         argv,
         cwd=checkout,
-        env={**env, "TZ": tz},
+        env={**passed, **(env or {}), "TZ": tz},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    if result.returncode != 0:
+    if check and result.returncode != 0:
         tail = "\n".join(result.stdout.splitlines()[-_OUTPUT_TAIL_LINES:])
         raise PantsFailed(
             f"`./pants {' '.join(args)}` in {checkout} (umask {umask:04o}, TZ={tz}) "
             f"exited {result.returncode}; last {_OUTPUT_TAIL_LINES} lines of output:\n{tail}"
         )
-    return Build(checkout, result.stdout)
+    return Build(checkout, result.stdout, result.returncode)
+
+
+def stop_pantsd(checkout: Path) -> None:
+    """Terminate the pantsd a `cached` run started in `checkout`, if any."""
+    for pid_file in checkout.glob(".pids/*/pantsd/pid"):
+        try:
+            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+        except (ValueError, ProcessLookupError):
+            pass
 
 
 def sha256_of(path: Path) -> str:
