@@ -8,8 +8,10 @@ versions of the resolve's lockfile, and `pants package` installs from it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+from collections.abc import Iterable
 from hashlib import sha256
 from collections import defaultdict
 from dataclasses import dataclass
@@ -38,7 +40,7 @@ from pants.engine.fs import (
 from pants.engine.goal import Goal, GoalSubsystem
 from pants.engine.process import FallibleProcessResult, ProcessCacheScope
 from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule, rule
-from pants.engine.target import AllTargets, TransitiveTargets, TransitiveTargetsRequest
+from pants.engine.target import AllTargets, Target, TransitiveTargets, TransitiveTargetsRequest
 from pants.util.docutil import bin_name
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
@@ -49,6 +51,8 @@ from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaCompletePlatformsField,
     LambdaHandlerField,
+    LambdaLayerArchitecturesField,
+    LambdaLayerRuntimesField,
     LambdaRuntimeField,
 )
 
@@ -70,18 +74,25 @@ class LambdaInstallInputs:
     """What installing one `lambda_artifact`'s wheels depends on."""
 
     resolve: str
-    platform_name: str
+    runtime: str
+    architecture: str
     requirements: tuple[str, ...]
     platforms: CompletePlatforms
     platform_sha256: str
 
+    @property
+    def platform_name(self) -> str:
+        return f"{self.runtime}-{self.architecture}"
+
 
 @dataclass(frozen=True)
 class LambdaInstallInputsRequest:
+    """The wheels of `address`'s closure, for one runtime × architecture."""
+
     address: Address
     resolve: PythonResolveField
-    runtime: LambdaRuntimeField
-    architecture: LambdaArchitectureField
+    runtime: str
+    architecture: str
     complete_platforms: LambdaCompletePlatformsField
 
 
@@ -89,7 +100,7 @@ class LambdaInstallInputsRequest:
 async def lambda_install_inputs(
     request: LambdaInstallInputsRequest, python_setup: PythonSetup
 ) -> LambdaInstallInputs:
-    runtime, architecture = request.runtime.value, request.architecture.value
+    runtime, architecture = request.runtime, request.architecture
     transitive_targets, platforms = await MultiGet(
         Get(TransitiveTargets, TransitiveTargetsRequest([request.address])),
         Get(
@@ -108,7 +119,8 @@ async def lambda_install_inputs(
     (entry,) = await Get(DigestEntries, Digest, platforms.digest)
     return LambdaInstallInputs(
         resolve=request.resolve.normalized_value(python_setup),
-        platform_name=f"{runtime}-{architecture}",
+        runtime=runtime,
+        architecture=architecture,
         requirements=tuple(requirements),
         platforms=platforms,
         platform_sha256=entry.file_digest.fingerprint,
@@ -308,27 +320,47 @@ async def lock_resolve_for_lambda(
     return _ResolveLock(platform_lock_path(resolve_path), content)
 
 
+def layer_install_requests(
+    address: Address, resolve: PythonResolveField, runtimes: Iterable[str], architectures: Iterable[str]
+) -> list[LambdaInstallInputsRequest]:
+    """A `lambda_layer`'s installs: one per runtime × architecture, on the built-in platforms."""
+    no_override = LambdaCompletePlatformsField(None, address)
+    return [
+        LambdaInstallInputsRequest(address, resolve, runtime, architecture, no_override)
+        for runtime, architecture in itertools.product(runtimes, architectures)
+    ]
+
+
+def _install_requests(tgt: Target) -> list[LambdaInstallInputsRequest]:
+    """Every runtime × architecture a `lambda_artifact` or `lambda_layer` installs wheels for."""
+    if tgt.has_field(LambdaLayerRuntimesField):
+        return layer_install_requests(
+            tgt.address,
+            tgt[PythonResolveField],
+            tgt[LambdaLayerRuntimesField].value,
+            tgt[LambdaLayerArchitecturesField].value,
+        )
+    if tgt.has_field(LambdaHandlerField):
+        return [
+            LambdaInstallInputsRequest(
+                tgt.address,
+                tgt[PythonResolveField],
+                tgt[LambdaRuntimeField].value,
+                tgt[LambdaArchitectureField].value,
+                tgt[LambdaCompletePlatformsField],
+            )
+        ]
+    return []
+
+
 @goal_rule
 async def lambda_lock(
     console: Console, workspace: Workspace, all_targets: AllTargets
 ) -> LambdaLock:
-    lambdas = [
-        tgt
-        for tgt in all_targets
-        if tgt.has_field(LambdaHandlerField) and tgt.has_field(PythonResolveField)
-    ]
     all_inputs = await MultiGet(
-        Get(
-            LambdaInstallInputs,
-            LambdaInstallInputsRequest(
-                tgt.address,
-                tgt[PythonResolveField],
-                tgt[LambdaRuntimeField],
-                tgt[LambdaArchitectureField],
-                tgt[LambdaCompletePlatformsField],
-            ),
-        )
-        for tgt in lambdas
+        Get(LambdaInstallInputs, LambdaInstallInputsRequest, request)
+        for tgt in all_targets
+        for request in _install_requests(tgt)
     )
     by_resolve: dict[str, list[LambdaInstallInputs]] = defaultdict(list)
     for inputs in all_inputs:
@@ -350,7 +382,7 @@ async def lambda_lock(
         names = ", ".join(sorted(p.platform_name for p in request.platforms))
         console.print_stdout(f"{console.sigil_succeeded()} Wrote {lock.path} ({names})")
     if not locks:
-        console.print_stdout("No lambda_artifact has third-party requirements: nothing to lock.")
+        console.print_stdout("No lambda_artifact or lambda_layer has third-party requirements: nothing to lock.")
     return LambdaLock(exit_code=0)
 
 

@@ -66,7 +66,7 @@ def test_nothing_to_lock(rule_runner: RuleRunner) -> None:
         }
     )
     stdout = run_lambda_lock(rule_runner)
-    assert stdout == "No lambda_artifact has third-party requirements: nothing to lock.\n"
+    assert stdout == "No lambda_artifact or lambda_layer has third-party requirements: nothing to lock.\n"
     assert not Path(rule_runner.build_root, PLATFORM_LOCK).exists()
 
 

@@ -16,7 +16,7 @@ from pathlib import PurePath
 from pants.base.build_root import BuildRoot
 from pants.base.specs import Specs
 from pants.base.specs_parser import SpecsParser
-from pants.core.goals.package import BuiltPackage, EnvironmentAwarePackageRequest
+from pants.core.goals.package import BuiltPackage, EnvironmentAwarePackageRequest, PackageFieldSet
 from pants.core.goals.publish import (
     PublishFieldSet,
     PublishOutputData,
@@ -40,11 +40,13 @@ from pants.option.global_options import GlobalOptions
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from repro_lambda.layer_rules import LambdaLayerFieldSet
 from repro_lambda.package_rules import LambdaArtifactFieldSet
 from repro_lambda.subsystems.publisher import AWS_ENV_VARS, LambdaPublisher, PublisherPex
 from repro_lambda.target_types import (
     LambdaAtEdgeField,
     LambdaHandlerField,
+    LambdaLayerRuntimesField,
     LambdaRuntimeField,
     LambdaSkipPublishField,
 )
@@ -75,10 +77,30 @@ class LambdaPublishFieldSet(PublishFieldSet):
 
 
 @dataclass(frozen=True)
-class PublishBatch:
-    """The targets to publish in one process, sorted by address: empty if the CLI is unknown."""
+class LambdaLayerPublishFieldSet(PublishFieldSet):
+    publish_request_type = PublishLambdaRequest
+    required_fields = (LambdaLayerRuntimesField,)
 
-    field_sets: tuple[tuple[LambdaArtifactFieldSet, LambdaPublishFieldSet], ...]
+    skip_publish: LambdaSkipPublishField
+
+    def get_output_data(self) -> PublishOutputData:
+        return PublishOutputData({"publisher": "lambda-publish", **super().get_output_data()})
+
+
+_FIELD_SETS = (
+    (LambdaArtifactFieldSet, LambdaPublishFieldSet),
+    (LambdaLayerFieldSet, LambdaLayerPublishFieldSet),
+)
+
+
+@dataclass(frozen=True)
+class PublishBatch:
+    """The targets to publish in one process, sorted by address: empty if the CLI is unknown.
+
+    Each is a (package field set, publish field set) pair.
+    """
+
+    field_sets: tuple[tuple[PackageFieldSet, PublishFieldSet], ...]
 
 
 class _SecretEnv(FrozenDict[str, str]):
@@ -119,12 +141,13 @@ async def find_publish_batch(
             specs: Specs,
         },
     )
-    targets = sorted(
-        (t for t in roots.targets if LambdaPublishFieldSet.is_applicable(t)),
-        key=lambda t: t.address,
-    )
     return PublishBatch(
-        tuple((LambdaArtifactFieldSet.create(t), LambdaPublishFieldSet.create(t)) for t in targets)
+        tuple(
+            (package.create(t), publish.create(t))
+            for t in sorted(roots.targets, key=lambda t: t.address)
+            for package, publish in _FIELD_SETS
+            if publish.is_applicable(t)
+        )
     )
 
 
@@ -137,28 +160,34 @@ def _store_url(option: str, value: str) -> str:
     return value.rstrip("/")
 
 
-def _plan_entry(
-    package: BuiltPackage, field_set: LambdaPublishFieldSet, publisher: LambdaPublisher
-) -> dict:
-    zip_path = package.artifacts[0].relpath
-    assert zip_path is not None
-    edge = bool(field_set.lambda_at_edge.value)
-    return {
-        "zip": zip_path,
-        "metadata": str(PurePath(zip_path).with_suffix(".json")),
-        "store": _store_url("edge_store", publisher.edge_store_url())
+def _plan_entries(
+    package: BuiltPackage, field_set: PublishFieldSet, publisher: LambdaPublisher
+) -> list[dict]:
+    """One entry per zip of the package: a function's, or each of a layer's."""
+    edge = isinstance(field_set, LambdaPublishFieldSet) and bool(field_set.lambda_at_edge.value)
+    store = (
+        _store_url("edge_store", publisher.edge_store_url())
         if edge
-        else _store_url("store", publisher.store),
-        "region": _EDGE_REGION if edge else publisher.region,
-        "lambda_at_edge": edge,
-        "section": "lambdas",
-    }
+        else _store_url("store", publisher.store)
+    )
+    return [
+        {
+            "zip": artifact.relpath,
+            "metadata": str(PurePath(artifact.relpath).with_suffix(".json")),
+            "store": store,
+            "region": _EDGE_REGION if edge else publisher.region,
+            "lambda_at_edge": edge,
+            "section": "layers" if isinstance(field_set, LambdaLayerPublishFieldSet) else "lambdas",
+        }
+        for artifact in package.artifacts
+        if artifact.relpath
+    ]
 
 
 @dataclass(frozen=True)
 class _PublishProcessRequest:
     packages: tuple[BuiltPackage, ...]
-    field_sets: tuple[LambdaPublishFieldSet, ...]
+    field_sets: tuple[PublishFieldSet, ...]
 
 
 @rule(desc="Set up the Lambda publish process", level=LogLevel.DEBUG)
@@ -168,7 +197,11 @@ async def publish_process(
     publisher_pex: PublisherPex,
     build_root: BuildRoot,
 ) -> PublishPackages:
-    entries = [_plan_entry(p, f, publisher) for p, f in zip(request.packages, request.field_sets)]
+    entries = [
+        entry
+        for package, field_set in zip(request.packages, request.field_sets)
+        for entry in _plan_entries(package, field_set, publisher)
+    ]
     plan = {
         "buildroot": build_root.path,
         "dry_run": publisher.dry_run,
@@ -207,7 +240,7 @@ async def publish_process(
 @rule(desc="Publish Lambda artifacts", level=LogLevel.DEBUG)
 async def publish_lambda(request: PublishLambdaRequest, batch: PublishBatch) -> PublishProcesses:
     field_set = request.field_set
-    assert isinstance(field_set, LambdaPublishFieldSet)
+    assert isinstance(field_set, (LambdaPublishFieldSet, LambdaLayerPublishFieldSet))
     if field_set.skip_publish.value:
         names = tuple(a.relpath for p in request.packages for a in p.artifacts if a.relpath)
         return PublishProcesses(
@@ -228,4 +261,8 @@ async def publish_lambda(request: PublishLambdaRequest, batch: PublishBatch) -> 
 
 
 def rules():
-    return (*collect_rules(), *LambdaPublishFieldSet.rules())
+    return (
+        *collect_rules(),
+        *LambdaPublishFieldSet.rules(),
+        *LambdaLayerPublishFieldSet.rules(),
+    )

@@ -7,24 +7,28 @@ from __future__ import annotations
 
 from repro_lambda import (
     handler_rules,
+    layer_rules,
     lock_rules,
+    pack_rules,
     package_rules,
     platform_rules,
     publish_rules,
     requirements_rules,
 )
 from repro_lambda.subsystems import packer, publisher
-from repro_lambda.target_types import LambdaArtifactTarget
+from repro_lambda.target_types import LambdaArtifactTarget, LambdaLayerTarget
 
 
 def target_types():
-    return [LambdaArtifactTarget]
+    return [LambdaArtifactTarget, LambdaLayerTarget]
 
 
 def rules():
     return (
         *handler_rules.rules(),
+        *layer_rules.rules(),
         *lock_rules.rules(),
+        *pack_rules.rules(),
         *package_rules.rules(),
         *platform_rules.rules(),
         *publish_rules.rules(),

@@ -16,10 +16,13 @@ from pants.engine.target import (
     Dependencies,
     InvalidFieldException,
     InvalidTargetException,
+    SpecialCasedDependencies,
     StringField,
+    StringSequenceField,
     Target,
 )
 from pants.util.docutil import bin_name
+from pants.util.frozendict import FrozenDict
 from pants.util.strutil import help_text
 
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
@@ -133,6 +136,20 @@ class LambdaHashExtraField(StringField):
     )
 
 
+class LambdaLayersField(SpecialCasedDependencies):
+    alias = "layers"
+    help = help_text(
+        """
+        Addresses of `lambda_layer` targets the function runs with.
+
+        Each must be built for the function's `runtime` and `architecture`. The zip leaves out
+        every distribution the layers provide (at the same version; a different version in the
+        function's lockfile is an error), and the function and its layers together must stay
+        under Lambda's 262,144,000 bytes unzipped.
+        """
+    )
+
+
 class LambdaAtEdgeField(BoolField):
     alias = "lambda_at_edge"
     default = False
@@ -175,6 +192,7 @@ class LambdaArtifactTarget(Target):
         PythonResolveField,
         LambdaCompletePlatformsField,
         LambdaHashExtraField,
+        LambdaLayersField,
         LambdaAtEdgeField,
         LambdaSkipPublishField,
         LambdaOutputPathField,
@@ -208,3 +226,106 @@ class LambdaArtifactTarget(Target):
                 f"`architecture=\"{self[LambdaArchitectureField].value}\"`, but Lambda@Edge "
                 "runs only on x86_64: set `architecture=\"x86_64\"` or drop `lambda_at_edge`."
             )
+
+
+class LambdaLayerDependenciesField(Dependencies):
+    help = help_text(
+        """
+        The `python_requirement` targets whose distributions the layer holds, e.g.
+        `["3rdparty/python:numpy"]`; their own dependencies come along from the resolve's lockfile.
+        """
+    )
+
+
+class _ChoicesSequenceField(StringSequenceField):
+    choices: tuple[str, ...]
+
+    @classmethod
+    def compute_value(cls, raw_value, address: Address):
+        value = super().compute_value(raw_value, address)
+        bad = [item for item in value or () if item not in cls.choices]
+        if bad or not value:
+            raise InvalidFieldException(
+                f"The `{cls.alias}` field in target {address} must be a non-empty list of "
+                f"{', '.join(cls.choices)}, but was {list(value or ())}."
+            )
+        return tuple(dict.fromkeys(value))
+
+
+class LambdaLayerRuntimesField(_ChoicesSequenceField):
+    alias = "runtimes"
+    required = True
+    choices = PYTHON_RUNTIMES
+    help = "The Lambda runtimes to build the layer for: one zip per runtime × architecture."
+
+
+class LambdaLayerArchitecturesField(_ChoicesSequenceField):
+    alias = "architectures"
+    default = ("x86_64",)
+    choices = ARCHITECTURES
+    help = "The architectures to build the layer for: `x86_64`, `arm64` or both."
+
+
+LAYER_LAYOUTS = FrozenDict({"site-packages": "python/lib/{python}/site-packages", "python": "python"})
+
+
+class LambdaLayerLayoutField(StringField):
+    alias = "layout"
+    default = "site-packages"
+    value: str
+    valid_choices = tuple(LAYER_LAYOUTS)
+    help = help_text(
+        """
+        Where the distributions sit in the zip: `site-packages` puts them under
+        `python/lib/pythonX.Y/site-packages/` (on the runtime's own `sys.path`, version-specific),
+        `python` under `python/` (also on `sys.path`, for any version).
+        """
+    )
+
+
+class LambdaLayerSplitField(StringField):
+    alias = "split"
+    default = "combined"
+    value: str
+    valid_choices = ("combined", "per-package")
+    help = help_text(
+        """
+        `combined`: one zip per runtime × architecture with every requirement. `per-package`: one
+        zip per top-level requirement (each with its own transitive dependencies) per runtime ×
+        architecture, for functions that want to pick layers.
+        """
+    )
+
+
+class LambdaLayerTarget(Target):
+    alias = "lambda_layer"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        LambdaLayerDependenciesField,
+        LambdaLayerRuntimesField,
+        LambdaLayerArchitecturesField,
+        LambdaLayerLayoutField,
+        LambdaLayerSplitField,
+        PythonResolveField,
+        LambdaSkipPublishField,
+        EnvironmentField,
+    )
+    help = help_text(
+        f"""
+        An AWS Lambda layer of third-party Python distributions, as byte-reproducible zips: one per
+        runtime × architecture (× top-level requirement with `split="per-package"`).
+
+        The wheels come from the `resolve`'s lockfile, installed for each Lambda platform like a
+        `lambda_artifact`'s. `{bin_name()} package` writes `<name>-<runtime>-<architecture>.zip`
+        with its metadata JSON; each is published under `layers/<that name>/<sha256>.zip`.
+
+        Example:
+
+            lambda_layer(
+                name="science",
+                dependencies=["3rdparty/python:numpy"],
+                runtimes=["python3.12", "python3.13"],
+                architectures=["x86_64", "arm64"],
+            )
+        """
+    )

@@ -11,7 +11,7 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.target import AllTargets, InvalidTargetException
 from pants.testutil.rule_runner import RuleRunner
 
-from repro_lambda.package_rules import logical_name
+from repro_lambda.pack_rules import logical_name
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaArtifactTarget,

@@ -33,6 +33,11 @@ class Artifact:
     def key(self) -> str:
         return self.metadata["s3_key"]
 
+    @property
+    def section(self) -> str:
+        """Where the catalog records it: `layers` for a layer (no handler), else `lambdas`."""
+        return "layers" if self.metadata["handler"] is None else "lambdas"
+
 
 @dataclass(frozen=True)
 class Site:
@@ -72,7 +77,7 @@ def site(buildroot: Path) -> Iterator[Site]:
                 Artifact(json.loads(path.read_text()), path.with_suffix(".zip").read_bytes())
                 for path in sorted((checkout / "dist").glob("src.python.*/*.json"))
             )
-            assert len(artifacts) == 4
+            assert {a.section for a in artifacts} == {"lambdas", "layers"}
             with FakeS3() as s3:
                 yield Site(checkout, s3, artifacts)
         finally:
@@ -87,7 +92,7 @@ def status_of(build: Build, url: str) -> str:
 
 def assert_published(site: Site, catalog: dict, bucket: str, artifacts: tuple[Artifact, ...]) -> None:
     for artifact in artifacts:
-        entry = catalog["lambdas"][artifact.name]
+        entry = catalog[artifact.section][artifact.name]
         assert (entry["current"], entry["bucket"], entry["key"]) == (
             artifact.metadata["sha256"],
             bucket,
@@ -134,7 +139,7 @@ def test_planted_object_fails_its_artifact_and_keeps_its_catalog_entry(site: Sit
     assert build.returncode != 0
     assert status_of(build, f"s3://planted/{planted.key}").startswith("failed:")
     after = site.catalog("builds/p.json")
-    assert after["lambdas"][planted.name] == before["lambdas"][planted.name]
+    assert after[planted.section][planted.name] == before[planted.section][planted.name]
     assert_published(site, after, "planted", tuple(others))
     assert site.s3.objects("planted")[planted.key] == b"not the artifact"
 
@@ -184,7 +189,7 @@ def test_default_file_store_and_dry_run(site: Site) -> None:
         assert (store / artifact.key).read_bytes() == artifact.data
     catalog = site.catalog("builds/file.json")
     for artifact in site.artifacts:
-        entry = catalog["lambdas"][artifact.name]
+        entry = catalog[artifact.section][artifact.name]
         assert (entry["store"], entry["bucket"], entry["current"]) == (
             "file://dist/lambda-store",
             None,

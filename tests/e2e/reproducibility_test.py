@@ -45,6 +45,17 @@ EXPECTED_ARTIFACTS = {
         "x86_64",
         "stats.handler.lambda_handler",
     ),
+    "src.python.report/report.zip": (
+        "report",
+        "python3.13",
+        "arm64",
+        "report.main.lambda_handler",
+    ),
+    **{
+        f"src.python.layers/science-{runtime}-{arch}.zip": (f"science-{runtime}-{arch}", runtime, arch, None)
+        for runtime in ("python3.12", "python3.13")
+        for arch in ("x86_64", "arm64")
+    },
 }
 
 
@@ -71,8 +82,8 @@ def dist_digests(build: Build) -> dict[str, str]:
     }
 
 
-def test_packages_every_example_lambda(first_build: Build) -> None:
-    assert EXPECTED_ARTIFACTS.keys() <= first_build.zips().keys()
+def test_packages_every_example_lambda_and_layer(first_build: Build) -> None:
+    assert EXPECTED_ARTIFACTS.keys() == first_build.zips().keys()
 
 
 def test_rebuild_elsewhere_is_byte_identical(first_build: Build, second_build: Build) -> None:
@@ -92,7 +103,8 @@ def test_metadata_describes_its_zip(first_build: Build) -> None:
         assert metadata["code_sha256"] == base64.b64encode(digest.digest()).decode(), name
         assert metadata["size"] == len(content), name
         assert metadata["entry_count"] == entry_count, name
-        assert metadata["s3_key"] == f"lambdas/{metadata['logical_name']}/{digest.hexdigest()}.zip"
+        kind = "layers" if metadata["handler"] is None else "lambdas"
+        assert metadata["s3_key"] == f"{kind}/{metadata['logical_name']}/{digest.hexdigest()}.zip"
 
 
 def test_metadata_matches_the_targets(first_build: Build) -> None:

@@ -11,13 +11,20 @@ DIRECT_UPLOAD_LIMIT = 52_428_800
 """Bytes of zip that can be uploaded directly to Lambda rather than through S3 (50 MiB)."""
 
 
-def check_unzipped_size(uncompressed_size: int) -> None:
-    """Raise PackError when the artifact would be over Lambda's unzipped size limit."""
-    if uncompressed_size > LAMBDA_UNZIPPED_LIMIT:
+def check_unzipped_size(function_bytes: int, layers_bytes: int = 0) -> None:
+    """Raise PackError when the artifact and the layers it uses would be over Lambda's unzipped size limit."""
+    total = function_bytes + layers_bytes
+    if total <= LAMBDA_UNZIPPED_LIMIT:
+        return
+    if not layers_bytes:
         raise PackError(
-            f"artifact is {uncompressed_size:,} bytes uncompressed, over the AWS Lambda limit of "
+            f"artifact is {function_bytes:,} bytes uncompressed, over the AWS Lambda limit of "
             f"{LAMBDA_UNZIPPED_LIMIT:,} bytes; move dependencies into layers or trim them"
         )
+    raise PackError(
+        f"function is {function_bytes:,} bytes uncompressed and its layers {layers_bytes:,}: {total:,} together, "
+        f"over the AWS Lambda limit of {LAMBDA_UNZIPPED_LIMIT:,} bytes; trim the function's dependencies or its layers"
+    )
 
 
 def direct_upload_warning(zip_size: int) -> str | None:

@@ -37,3 +37,18 @@ def test_direct_upload_warning_only_above_limit() -> None:
     assert warning is not None
     assert "direct upload limit" in warning
     assert "publish via S3" in warning
+
+
+def test_unzipped_size_counts_the_layers() -> None:
+    check_unzipped_size(LAMBDA_UNZIPPED_LIMIT - 70_000_000, 70_000_000)
+    with pytest.raises(PackError) as error:
+        check_unzipped_size(200_000_000, 70_000_000)
+    assert str(error.value).startswith(
+        "function is 200,000,000 bytes uncompressed and its layers 70,000,000: 270,000,000 together, "
+        "over the AWS Lambda limit of 262,144,000 bytes; "
+    )
+
+
+def test_unzipped_size_without_layers_keeps_the_artifact_message() -> None:
+    with pytest.raises(PackError, match=r"^artifact is 262,144,001 bytes uncompressed"):
+        check_unzipped_size(LAMBDA_UNZIPPED_LIMIT + 1, 0)

@@ -32,11 +32,11 @@ def build_metadata(
     logical_name: str,
     runtime: str,
     architecture: str,
-    handler: str,
+    handler: str | None,
     entry_count: int,
     uncompressed_size: int,
     key_prefix: str = DEFAULT_KEY_PREFIX,
-) -> dict[str, str | int]:
+) -> dict[str, str | int | None]:
     """Describe `zip_bytes`; `code_sha256` is the base64 SHA-256 digest, as Lambda's CodeSha256."""
     validate_key_parts(logical_name, key_prefix)
     digest = hashlib.sha256(zip_bytes)
@@ -54,6 +54,6 @@ def build_metadata(
     }
 
 
-def render_metadata(metadata: Mapping[str, str | int]) -> str:
+def render_metadata(metadata: Mapping[str, str | int | None]) -> str:
     """Serialise metadata as ASCII-safe JSON with sorted keys, indent 2 and a trailing newline."""
     return json.dumps(metadata, sort_keys=True, indent=2, ensure_ascii=True) + "\n"

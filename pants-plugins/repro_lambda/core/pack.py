@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from repro_lambda.core.errors import PackError
 from repro_lambda.core.handler import check_handler
+from repro_lambda.core.layer_dists import LayerDist, excluded_archive_paths, parse_layer_dist
 from repro_lambda.core.limits import check_unzipped_size, direct_upload_warning
 from repro_lambda.core.metadata import DEFAULT_KEY_PREFIX, build_metadata, render_metadata, validate_key_parts
 from repro_lambda.core.tree import InputRoot, collect_tree, load_entries
@@ -29,18 +30,21 @@ class PackRequest:
     logical_name: str
     runtime: str
     architecture: str
-    handler: str
+    handler: str | None
     sources: tuple[Path, ...] = ()
     site_packages: tuple[Path, ...] = ()
+    site_packages_prefix: str = ""
     hash_extra: str = ""
     key_prefix: str = DEFAULT_KEY_PREFIX
+    layer_dists: tuple[LayerDist, ...] = ()
+    layers_unzipped_size: int = 0
 
 
 @dataclass(frozen=True)
 class PackResult:
     """The metadata written next to the zip and the warnings to show the user."""
 
-    metadata: dict[str, str | int]
+    metadata: dict[str, str | int | None]
     warnings: tuple[str, ...]
 
 
@@ -48,13 +52,22 @@ def pack(request: PackRequest) -> PackResult:
     """Build the zip and metadata files for `request`; raise PackError on a user error."""
     validate_key_parts(request.logical_name, request.key_prefix)
     roots = [InputRoot(path, third_party=False) for path in request.sources]
-    roots += [InputRoot(path, third_party=True) for path in request.site_packages]
+    roots += [InputRoot(path, third_party=True, archive_prefix=request.site_packages_prefix) for path in request.site_packages]
+    excluded = {
+        root.path: excluded_archive_paths(root.path, root.archive_prefix, request.layer_dists)
+        for root in roots
+        if root.third_party
+    }
     tree = collect_tree(roots)
+    files = [file for file in tree.files if file.archive_path not in excluded.get(file.root, ())]
     if not tree.files:
         raise PackError("no files to pack: the input directories are empty")
-    check_handler(request.handler, {f.archive_path: f.source for f in tree.files if f.root in request.sources})
-    check_unzipped_size(sum(file.size for file in tree.files))
-    entries = load_entries(tree.files)
+    if not files:
+        raise PackError("no files to pack: the layers provide every file of the input directories")
+    if request.handler is not None:
+        check_handler(request.handler, {f.archive_path: f.source for f in files if f.root in request.sources})
+    check_unzipped_size(sum(file.size for file in files), request.layers_unzipped_size)
+    entries = load_entries(files)
     zip_bytes = build_zip(entries, comment=request.hash_extra.encode("utf-8"))
     metadata = build_metadata(
         zip_bytes,
@@ -97,12 +110,23 @@ def _parse_request(argv: Sequence[str] | None) -> PackRequest:
     parser.add_argument("--logical-name", required=True, help="name of the function or layer")
     parser.add_argument("--runtime", required=True, help="Lambda runtime, e.g. python3.11")
     parser.add_argument("--architecture", required=True, choices=ARCHITECTURES)
-    parser.add_argument("--handler", required=True, help="Lambda handler, e.g. app.handler")
+    parser.add_argument("--handler", help="Lambda handler, e.g. app.handler (none for a layer)")
     parser.add_argument("--hash-extra", default="", help="text stored as the zip comment, changing its hash")
     parser.add_argument("--key-prefix", default=DEFAULT_KEY_PREFIX, help="S3 key prefix (default: %(default)s)")
     parser.add_argument("--sources", type=Path, action="append", default=[], help="first-party root")
     parser.add_argument("--site-packages", type=Path, action="append", default=[], help="third-party root")
+    parser.add_argument("--site-packages-prefix", default="", help="archive directory of the third-party roots")
+    parser.add_argument(
+        "--layer-dist",
+        action="append",
+        default=[],
+        metavar="LAYER:NAME==VERSION",
+        help="a distribution a layer of the function provides, left out of the zip",
+    )
+    parser.add_argument("--layers-unzipped-size", type=int, default=0, help="unzipped bytes of the function's layers")
     args = parser.parse_args(argv)
+    if args.layers_unzipped_size < 0:
+        parser.error("--layers-unzipped-size must not be negative")
     return PackRequest(
         output=args.output,
         metadata=args.metadata,
@@ -112,8 +136,11 @@ def _parse_request(argv: Sequence[str] | None) -> PackRequest:
         handler=args.handler,
         sources=tuple(args.sources),
         site_packages=tuple(args.site_packages),
+        site_packages_prefix=args.site_packages_prefix.strip("/"),
         hash_extra=args.hash_extra,
         key_prefix=args.key_prefix,
+        layer_dists=tuple(parse_layer_dist(value) for value in args.layer_dist),
+        layers_unzipped_size=args.layers_unzipped_size,
     )
 
 

@@ -74,6 +74,23 @@ def test_writes_zip_and_matching_metadata(tmp_path: Path) -> None:
     }
 
 
+def test_layer_without_handler_under_a_site_packages_prefix(tmp_path: Path) -> None:
+    """A layer: no handler, no first-party sources, wheels under python/lib/pythonX.Y/site-packages."""
+    _, site = make_project(tmp_path)
+    args = ["--output", str(tmp_path / "out/l.zip"), "--metadata", str(tmp_path / "out/l.json")]
+    args += ["--logical-name", "sci-python3.11-x86_64", "--runtime", "python3.11", "--architecture", "x86_64"]
+    args += ["--key-prefix", "layers", "--site-packages", str(site)]
+    assert main([*args, "--site-packages-prefix", "python/lib/python3.11/site-packages/"]) == 0
+    names = zipfile.ZipFile(tmp_path / "out/l.zip").namelist()
+    assert names == [
+        "python/lib/python3.11/site-packages/dep-1.0.dist-info/METADATA",
+        "python/lib/python3.11/site-packages/dep/__init__.py",
+    ]
+    metadata = json.loads((tmp_path / "out/l.json").read_text())
+    assert metadata["handler"] is None
+    assert metadata["s3_key"].startswith("layers/sci-python3.11-x86_64/")
+
+
 def test_hash_extra_is_the_comment_and_changes_the_hash(tmp_path: Path) -> None:
     roots = make_project(tmp_path)
     _, _, plain_metadata = run_main(tmp_path, roots=roots)
@@ -254,3 +271,102 @@ def test_handler_function_must_be_defined(tmp_path: Path, capsys: pytest.Capture
     assert "`nowhere` (nowhere.py) is not among the packed sources" in capsys.readouterr().err
     # The handler must be first-party code: a third-party module does not count.
     assert main([*args, "--handler", "dep.VALUE", "--site-packages", str(site), "--sources", str(sources)]) == 2
+
+
+SCIENCE_LAYER = "science-python3.13-arm64"
+
+
+def make_project_with_numpy(base: Path, numpy_version: str = "2.2.6") -> tuple[Path, Path]:
+    """A function whose site-packages holds numpy (provided by a layer) and pydantic (not)."""
+    sources, site = make_project(base)
+    numpy_files = ["numpy/__init__.py", "numpy/linalg/linalg.py", "numpy.libs/libopenblas.so"]
+    for path in numpy_files:
+        write(site / path)
+    write(site / "numpy/not_in_record.txt")
+    dist_info = f"numpy-{numpy_version}.dist-info"
+    write(site / f"{dist_info}/METADATA", f"Name: numpy\nVersion: {numpy_version}\n".encode())
+    write(site / f"{dist_info}/licenses/LICENSE.txt")
+    # The RECORD also lists a console script outside site-packages and a path back into the sources.
+    record = [*numpy_files, f"{dist_info}/METADATA", f"{dist_info}/RECORD", "../../../bin/f2py", "../sources/app.py"]
+    write(site / f"{dist_info}/RECORD", "".join(f"{path},sha256=abc,1\n" for path in record).encode())
+    write(site / "pydantic/__init__.py")
+    write(site / "pydantic-2.11.0.dist-info/METADATA", b"Name: pydantic\nVersion: 2.11.0\n")
+    write(site / "pydantic-2.11.0.dist-info/RECORD", b"pydantic/__init__.py,,\n")
+    return sources, site
+
+
+def test_leaves_out_what_a_layer_provides(tmp_path: Path) -> None:
+    roots = make_project_with_numpy(tmp_path)
+    code, zip_bytes, metadata = run_main(tmp_path, "--layer-dist", f"{SCIENCE_LAYER}:numpy==2.2.6", roots=roots)
+    assert code == 0
+    names = zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist()
+    assert names == [
+        "app.py",
+        "dep-1.0.dist-info/METADATA",
+        "dep/__init__.py",
+        "numpy/not_in_record.txt",
+        "pydantic-2.11.0.dist-info/METADATA",
+        "pydantic/__init__.py",
+        "scripts/run.sh",
+    ]
+    assert metadata["entry_count"] == len(names)
+    assert (roots[1] / "numpy/__init__.py").exists() and (roots[0] / "app.py").exists()
+
+
+def test_without_layer_dists_everything_is_packed(tmp_path: Path) -> None:
+    _, zip_bytes, _ = run_main(tmp_path, roots=make_project_with_numpy(tmp_path))
+    names = zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist()
+    assert {"numpy/__init__.py", "numpy-2.2.6.dist-info/METADATA", "numpy.libs/libopenblas.so"} <= set(names)
+
+
+def test_layer_dist_names_are_canonicalised(tmp_path: Path) -> None:
+    sources, site = make_project(tmp_path)
+    write(site / "typing_extensions.py")
+    write(site / "typing_extensions-4.12.2.dist-info/RECORD", b"typing_extensions.py,,\n")
+    code, zip_bytes, _ = run_main(tmp_path, "--layer-dist", "base:Typing.Extensions==4.12.2", roots=(sources, site))
+    assert code == 0
+    assert not any("typing" in name for name in zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist())
+
+
+def test_layer_dist_version_conflict_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    roots = make_project_with_numpy(tmp_path, numpy_version="2.3.0")
+    assert run_main(tmp_path, "--layer-dist", f"{SCIENCE_LAYER}:numpy==2.2.6", roots=roots)[0] == 2
+    assert_one_error_line(
+        capsys, f"the function's numpy 2.3.0 conflicts with numpy 2.2.6 in layer {SCIENCE_LAYER}: use one version"
+    )
+    assert not (tmp_path / "out/fn.zip").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "fragment"),
+    [
+        (["--layer-dist", "numpy==2.2.6"], "invalid --layer-dist 'numpy==2.2.6': expected LAYER:NAME==VERSION"),
+        (["--layers-unzipped-size", "many"], "--layers-unzipped-size: invalid int value"),
+        (["--layers-unzipped-size=-1"], "--layers-unzipped-size must not be negative"),
+    ],
+)
+def test_bad_layer_options_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str], fragment: str
+) -> None:
+    assert run_main(tmp_path, *option)[0] == 2
+    assert_one_error_line(capsys, fragment)
+
+
+def test_size_limit_covers_the_layers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    roots = make_project(tmp_path)
+    _, _, metadata = run_main(tmp_path, roots=roots)
+    function_bytes = metadata["uncompressed_size"]
+    assert isinstance(function_bytes, int)
+    monkeypatch.setattr(limits, "LAMBDA_UNZIPPED_LIMIT", function_bytes + 100)
+    assert run_main(tmp_path, "--layers-unzipped-size", "100", roots=roots)[0] == 0
+    (tmp_path / "out/fn.zip").unlink()
+    assert run_main(tmp_path, "--layers-unzipped-size", "101", roots=roots)[0] == 2
+    total = function_bytes + 101
+    assert_one_error_line(
+        capsys,
+        f"function is {function_bytes:,} bytes uncompressed and its layers 101: {total:,} together",
+        f"over the AWS Lambda limit of {function_bytes + 100:,} bytes",
+    )
+    assert not (tmp_path / "out/fn.zip").exists()

@@ -1,6 +1,6 @@
 """Command-line entry point: publish built zips to their stores as a plan says, then update the catalog.
 
-    python -m repro_lambda.core.publish --plan plan.json [--results results.json]
+    python -m repro_lambda.core.publish --plan plan.json
 
 Exit codes: 0 when every artifact is published (or on a dry run), 1 when any failed, 2 for a bad plan,
 usage or catalog (one `error:` line on stderr, nothing published).
@@ -47,7 +47,7 @@ class Artifact:
     """One zip to publish: its files, its metadata, and where it goes."""
 
     zip: str
-    """The zip's path as the plan gives it (relative to the working directory): its key in the results."""
+    """The zip's path as the plan gives it (relative to the working directory)."""
     metadata: Mapping[str, Any]
     store: StoreUrl
     region: str | None
@@ -95,12 +95,6 @@ class Row:
             return f"failed: {self.reason}"
         return DRY_RUN_STATUS if self.outcome is None else str(self.outcome)
 
-    @property
-    def result(self) -> dict[str, str | None]:
-        if self.reason is not None:
-            return {"status": "failed", "reason": self.reason}
-        return {"status": "dry run" if self.outcome is None else str(self.outcome), "reason": None}
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the publisher CLI and return its exit code."""
@@ -119,8 +113,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(render_table(rows))
     print(summary(rows, dry_run=plan.dry_run))
     try:
-        if args.results is not None:
-            _write_results(args.results, rows)
         if catalog_path is not None and catalog is not None and not plan.dry_run:
             entries = [_catalog_entry(row.artifact) for row in rows if row.outcome is not None]
             if entries and write_catalog(catalog_path, update_catalog(catalog, entries, plan.catalog_history)):
@@ -314,11 +306,6 @@ def _catalog_entry(artifact: Artifact) -> CatalogEntry:
     )
 
 
-def _write_results(path: Path, rows: Sequence[Row]) -> None:
-    results = {row.artifact.zip: row.result for row in rows}
-    path.write_text(json.dumps(results, sort_keys=True, indent=2, ensure_ascii=True) + "\n", encoding="utf-8")
-
-
 def _user_error(error: Exception) -> int:
     print(f"error: {error}", file=sys.stderr)
     return USER_ERROR_EXIT_CODE
@@ -332,7 +319,6 @@ class _ArgumentParser(argparse.ArgumentParser):
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = _ArgumentParser(prog="python -m repro_lambda.core.publish", description=__doc__.splitlines()[0])
     parser.add_argument("--plan", type=Path, required=True, help="the JSON publishing plan")
-    parser.add_argument("--results", type=Path, help="JSON file to write each zip's status and failure reason to")
     return parser.parse_args(argv)
 
 

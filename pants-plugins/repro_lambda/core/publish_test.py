@@ -1,4 +1,4 @@
-"""End-to-end tests of the publisher CLI: plans in, tables, results, catalogs and exit codes out."""
+"""End-to-end tests of the publisher CLI: plans in, tables, catalogs and exit codes out."""
 
 from __future__ import annotations
 
@@ -90,16 +90,14 @@ def write_plan(base: Path, artifacts: list[dict[str, Any]], **settings: Any) -> 
     return path
 
 
-def publish(plan: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[list[str]], list[str], dict[str, Any]]:
-    """Run the CLI: its exit code, table rows split into columns, the lines after the table, and the results."""
-    results = plan.parent / "results.json"
-    results.unlink(missing_ok=True)
-    code = main(["--plan", str(plan), "--results", str(results)])
+def publish(plan: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[list[str]], list[str]]:
+    """Run the CLI: its exit code, table rows split into NAME, KEY and STATUS, and the lines after the table."""
+    code = main(["--plan", str(plan)])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["NAME", "KEY", "STATUS"]
     table = [line.split(maxsplit=2) for line in lines[1:] if not FOOTER.match(line)]
     footer = [line for line in lines[1:] if FOOTER.match(line)]
-    return code, table, footer, json.loads(results.read_text()) if results.exists() else {}
+    return code, table, footer
 
 
 def snapshot(path: Path) -> tuple[bytes, int]:
@@ -117,7 +115,7 @@ def test_file_store_publish_then_republish(tmp_path: Path, capsys: pytest.Captur
         make_artifact(tmp_path, "deps", b"deps v1", "file://dist/lambda-store", section="layers"),
     ]
     plan = write_plan(tmp_path, artifacts)
-    code, table, footer, results = publish(plan, capsys)
+    code, table, footer = publish(plan, capsys)
     keys = {name: metadata_of(artifact)["s3_key"] for name, artifact in zip(("orders", "billing", "deps"), artifacts)}
     assert code == 0
     assert table == [
@@ -126,7 +124,6 @@ def test_file_store_publish_then_republish(tmp_path: Path, capsys: pytest.Captur
         ["orders", f"file://dist/lambda-store/{keys['orders']}", "uploaded"],
     ]
     assert footer == ["3 uploaded, 0 already present, 0 failed", f"Updated {CATALOG}"]
-    assert results == {artifact["zip"]: {"status": "uploaded", "reason": None} for artifact in artifacts}
     for name, key in keys.items():
         assert (tmp_path / "dist/lambda-store" / key).read_bytes() == f"{name} v1".encode()
 
@@ -149,10 +146,14 @@ def test_file_store_publish_then_republish(tmp_path: Path, capsys: pytest.Captur
     }
 
     before = snapshot(tmp_path / CATALOG)
-    code, table, footer, results = publish(plan, capsys)
+    code, table, footer = publish(plan, capsys)
     assert (code, [row[2] for row in table]) == (0, ["already present"] * 3)
+    assert [row[:2] for row in table] == [
+        ["billing", f"file://dist/lambda-store/{keys['billing']}"],
+        ["deps", f"file://dist/lambda-store/{keys['deps']}"],
+        ["orders", f"file://dist/lambda-store/{keys['orders']}"],
+    ]
     assert footer == ["0 uploaded, 3 already present, 0 failed"]
-    assert {result["status"] for result in results.values()} == {"already present"}
     assert snapshot(tmp_path / CATALOG) == before
 
 
@@ -164,8 +165,8 @@ def test_paths_are_relative_to_cwd_and_store_to_buildroot(
     artifact |= {"zip": "dist/orders.zip", "metadata": "dist/orders.json"}
     plan = write_plan(workdir, [artifact], buildroot=str(buildroot))
     monkeypatch.chdir(workdir)
-    code, _, _, results = publish(plan, capsys)
-    assert (code, results) == (0, {"dist/orders.zip": {"status": "uploaded", "reason": None}})
+    code, table, _ = publish(plan, capsys)
+    assert (code, table) == (0, [["orders", f"file://store/{metadata_of(artifact)['s3_key']}", "uploaded"]])
     assert (buildroot / "store" / metadata_of(artifact)["s3_key"]).read_bytes() == b"orders"
     assert not (workdir / "store").exists()
     assert catalog_of(buildroot)["lambdas"]["orders"]["store"] == "file://store"
@@ -177,10 +178,10 @@ def test_s3_publish_then_republish_puts_nothing(
     artifacts = [make_artifact(tmp_path, f"fn{i}", f"function {i}".encode(), f"s3://{BUCKET}/team/") for i in range(3)]
     with FaultProxy(s3.url) as proxy:
         plan = write_plan(tmp_path, artifacts, endpoint_url=proxy.url)
-        code, table, footer, _ = publish(plan, capsys)
+        code, table, footer = publish(plan, capsys)
         assert code == 0 and footer == ["3 uploaded, 0 already present, 0 failed", f"Updated {CATALOG}"]
         first_puts = len(proxy.successful("PUT"))
-        code, table, footer, _ = publish(plan, capsys)
+        code, table, footer = publish(plan, capsys)
         assert code == 0 and footer == ["0 uploaded, 3 already present, 0 failed"]
         assert (first_puts, len(proxy.successful("PUT"))) == (3, 3), "the second publish stores nothing"
         assert not [request for request in proxy.requests if request.method in ("DELETE", "POST")]
@@ -202,10 +203,11 @@ def test_flaky_store_publishes_everything_exactly_once(
     # a dropped response, so some PUT is stored by the server and only its retry's 412 tells the publisher.
     with FaultProxy(s3.url, failure_rate=0.3, seed=1) as proxy:
         plan = write_plan(tmp_path, artifacts, endpoint_url=proxy.url, max_attempts=12)
-        code, table, footer, results = publish(plan, capsys)
+        code, table, footer = publish(plan, capsys)
         assert "drop" in proxy.faults() and len(proxy.faults()) >= 3
         stored_puts = [request.path for request in proxy.successful("PUT")]
     assert code == 0, table
+    assert [row[0] for row in table] == [f"fn{i}" for i in range(6)]
     assert {row[2] for row in table} <= {"uploaded", "already present"}
     assert footer[0].endswith(" already present, 0 failed")
     assert sorted(stored_puts) == sorted(f"/{BUCKET}/{metadata_of(artifact)['s3_key']}" for artifact in artifacts)
@@ -216,7 +218,6 @@ def test_flaky_store_publishes_everything_exactly_once(
     assert {name: entry["current"] for name, entry in catalog["lambdas"].items()} == {
         f"fn{i}": metadata_of(artifact)["sha256"] for i, artifact in enumerate(artifacts)
     }
-    assert all(result["reason"] is None for result in results.values())
 
 
 def test_store_that_stays_down_fails_every_row_and_keeps_the_catalog(
@@ -228,12 +229,12 @@ def test_store_that_stays_down_fails_every_row_and_keeps_the_catalog(
     artifacts = [make_artifact(tmp_path, f"fn{i}", f"function {i}".encode(), f"s3://{BUCKET}") for i in range(3)]
     with refusing_url() as url:
         plan = write_plan(tmp_path, artifacts, endpoint_url=url, max_attempts=2)
-        code, table, footer, results = publish(plan, capsys)
+        code, table, footer = publish(plan, capsys)
     assert code == 1
+    assert [row[0] for row in table] == ["fn0", "fn1", "fn2"]
     for row in table:
         assert row[2].startswith(f"failed: PutObject s3://{BUCKET}/lambdas/") and "after 2 attempts" in row[2]
     assert footer == ["0 uploaded, 0 already present, 3 failed"]
-    assert {result["status"] for result in results.values()} == {"failed"}
     assert snapshot(tmp_path / CATALOG) == before
 
 
@@ -254,12 +255,12 @@ def test_planted_object_fails_its_row_only(
     else:
         request.getfixturevalue("s3").client().put_object(Bucket=BUCKET, Key=planted_key, Body=b"planted")
 
-    code, table, footer, results = publish(write_plan(tmp_path, new, endpoint_url=endpoint), capsys)
+    code, table, footer = publish(write_plan(tmp_path, new, endpoint_url=endpoint), capsys)
     assert code == 1
+    assert [row[0] for row in table] == list(names)
     assert [row[2] for row in table if row[0] != "beta"] == ["uploaded", "uploaded"]
     assert table[1][2].startswith(f"failed: {store}/{planted_key} already holds different bytes")
-    assert results[new[1]["zip"]]["status"] == "failed"
-    assert "keys are never overwritten" in results[new[1]["zip"]]["reason"]
+    assert "keys are never overwritten" in table[1][2]
     assert footer == ["2 uploaded, 0 already present, 1 failed", f"Updated {CATALOG}"]
     lambdas = catalog_of(tmp_path)["lambdas"]
     assert lambdas["beta"]["current"] == metadata_of(old[1])["sha256"]
@@ -278,13 +279,14 @@ def test_access_denied_row_names_bucket_and_what_to_check(
 ) -> None:
     artifact = make_artifact(tmp_path, "orders", b"orders", f"s3://{BUCKET}")
     with FaultProxy(s3.url, deny_puts=True) as proxy:
-        code, table, footer, results = publish(write_plan(tmp_path, [artifact], endpoint_url=proxy.url), capsys)
+        code, table, footer = publish(write_plan(tmp_path, [artifact], endpoint_url=proxy.url), capsys)
     assert code == 1
+    location = f"s3://{BUCKET}/{metadata_of(artifact)['s3_key']}"
+    assert [row[:2] for row in table] == [["orders", location]], "one row, its reason on one line"
     status = table[0][2]
     assert status.startswith("failed: 403 AccessDenied: ")
-    assert f"s3://{BUCKET}/{metadata_of(artifact)['s3_key']}" in status
+    assert location in status
     assert f"arn:aws:s3:::{BUCKET}/*" in status and "s3:PutObject" in status
-    assert results[artifact["zip"]]["reason"] == status.removeprefix("failed: ")
     assert footer == ["0 uploaded, 0 already present, 1 failed"]
     assert not (tmp_path / CATALOG).exists()
 
@@ -293,7 +295,7 @@ def test_corrupt_zip_fails_its_row(tmp_path: Path, capsys: pytest.CaptureFixture
     good = make_artifact(tmp_path, "good", b"good", "file://store")
     bad = make_artifact(tmp_path, "bad", b"bad", "file://store")
     Path(bad["zip"]).write_bytes(b"bad, but changed after packing")
-    code, table, _, _ = publish(write_plan(tmp_path, [good, bad]), capsys)
+    code, table, _ = publish(write_plan(tmp_path, [good, bad]), capsys)
     assert code == 1
     assert table[0][2].startswith(f"failed: {bad['zip']} does not match its metadata")
     assert table[0][2].endswith("the build output is corrupt, rebuild it")
@@ -309,10 +311,9 @@ def test_unexpected_error_is_an_internal_error_row(
 
     monkeypatch.setattr(stores.FileStore, "put_if_absent", explode)
     artifact = make_artifact(tmp_path, "orders", b"orders", "file://store")
-    code, table, _, results = publish(write_plan(tmp_path, [artifact]), capsys)
+    code, table, _ = publish(write_plan(tmp_path, [artifact]), capsys)
     reason = "internal error: RuntimeError: disk on fire second line"
-    assert (code, table[0][2]) == (1, f"failed: {reason}")
-    assert results[artifact["zip"]] == {"status": "failed", "reason": reason}
+    assert (code, table) == (1, [["orders", f"file://store/{metadata_of(artifact)['s3_key']}", f"failed: {reason}"]])
 
 
 def test_dry_run_touches_nothing(tmp_path: Path, s3: FakeS3, capsys: pytest.CaptureFixture[str]) -> None:
@@ -325,7 +326,7 @@ def test_dry_run_touches_nothing(tmp_path: Path, s3: FakeS3, capsys: pytest.Capt
     ]
     with FaultProxy(s3.url) as proxy:
         plan = write_plan(tmp_path, artifacts, endpoint_url=proxy.url, dry_run=True)
-        code, table, footer, results = publish(plan, capsys)
+        code, table, footer = publish(plan, capsys)
         assert proxy.requests == []
     assert code == 0
     assert table == [
@@ -333,7 +334,6 @@ def test_dry_run_touches_nothing(tmp_path: Path, s3: FakeS3, capsys: pytest.Capt
         ["orders", f"file://store/{metadata_of(artifacts[0])['s3_key']}", "would publish (dry run)"],
     ]
     assert footer == ["2 would publish (dry run)"]
-    assert {result["status"] for result in results.values()} == {"dry run"}
     assert not (tmp_path / "store").exists()
     assert snapshot(tmp_path / CATALOG) == before
     assert s3.objects(BUCKET) == {}
@@ -444,7 +444,7 @@ def test_already_present_artifacts_are_checked_concurrently(
         plan = write_plan(tmp_path, artifacts, endpoint_url=proxy.url)
         assert publish(plan, capsys)[0] == 0
         started = time.monotonic()
-        code, _, footer, _ = publish(plan, capsys)
+        code, _, footer = publish(plan, capsys)
         elapsed = time.monotonic() - started
         assert proxy.max_in_flight > 1
     assert (code, footer) == (0, ["0 uploaded, 50 already present, 0 failed"])

@@ -18,10 +18,11 @@ _ANY_EXECUTE_BIT = 0o111
 
 @dataclass(frozen=True)
 class InputRoot:
-    """A directory whose contents land at the archive root; third-party roots are normalised."""
+    """A directory whose contents land under `archive_prefix`; third-party roots are normalised."""
 
     path: Path
     third_party: bool
+    archive_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def _walk_directory(
         children = sorted(scan, key=lambda child: child.name)
     for child in children:
         name = _decode_name(child)
-        archive_path = "/".join((*parents, name))
+        archive_path = "/".join((*([root.archive_prefix] if root.archive_prefix else []), *parents, name))
         if child.is_symlink():
             warnings.append(f"skipped symlink {archive_path!r} in {str(root.path)!r} (symlinks are never followed)")
         elif child.is_dir(follow_symlinks=False):

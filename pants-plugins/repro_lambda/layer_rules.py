@@ -1,0 +1,239 @@
+"""`pants package` for `lambda_layer`: one zip per runtime × architecture (× top-level requirement)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import re
+from dataclasses import dataclass
+
+from pants.backend.python.target_types import PythonRequirementsField, PythonResolveField
+from pants.core.goals.package import BuiltPackage, PackageFieldSet
+from pants.core.util_rules.environments import EnvironmentField
+from pants.engine.addresses import Address, UnparsedAddressInputs
+from pants.engine.collection import Collection
+from pants.engine.fs import Digest, DigestEntries, FileEntry, MergeDigests
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import (
+    DependenciesRequest,
+    InvalidFieldException,
+    InvalidTargetException,
+    Targets,
+)
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+from repro_lambda.lock_rules import (
+    LambdaInstallInputs,
+    LambdaInstallInputsRequest,
+    layer_install_requests,
+)
+from repro_lambda.pack_rules import PackedLambda, PackLambdaRequest, logical_name
+from repro_lambda.requirements_rules import (
+    SITE_PACKAGES,
+    LambdaRequirements,
+    LambdaRequirementsRequest,
+)
+from repro_lambda.target_types import (
+    LAYER_LAYOUTS,
+    LambdaLayerArchitecturesField,
+    LambdaLayerDependenciesField,
+    LambdaLayerLayoutField,
+    LambdaLayerRuntimesField,
+    LambdaLayersField,
+    LambdaLayerSplitField,
+)
+
+LAYER_KEY_PREFIX = "layers"
+
+
+@dataclass(frozen=True)
+class LambdaLayerFieldSet(PackageFieldSet):
+    required_fields = (LambdaLayerRuntimesField,)
+
+    dependencies: LambdaLayerDependenciesField
+    runtimes: LambdaLayerRuntimesField
+    architectures: LambdaLayerArchitecturesField
+    layout: LambdaLayerLayoutField
+    split: LambdaLayerSplitField
+    resolve: PythonResolveField
+    environment: EnvironmentField
+
+
+def layer_name(address: Address, runtime: str, architecture: str, package: str | None = None) -> str:
+    """`science-python3.13-arm64`, or `science-numpy-python3.13-arm64` for one package."""
+    return "-".join([logical_name(address), *([package] if package else []), runtime, architecture])
+
+
+@dataclass(frozen=True)
+class _PackageGroups:
+    """The layer's zips per platform: (package name, top-level requirements), or one (None, ())
+    for the whole closure."""
+
+    groups: tuple[tuple[str | None, tuple[str, ...]], ...]
+
+
+@rule
+async def package_groups(field_set: LambdaLayerFieldSet) -> _PackageGroups:
+    direct = await Get(Targets, DependenciesRequest(field_set.dependencies))
+    requirements = [r for t in direct if t.has_field(PythonRequirementsField) for r in t[PythonRequirementsField].value]
+    if not requirements:
+        raise InvalidTargetException(
+            f"The `lambda_layer` target {field_set.address} has no `python_requirement` in its "
+            "`dependencies`: list the requirements the layer should hold."
+        )
+    if field_set.split.value == "combined":
+        return _PackageGroups(((None, ()),))
+    return _PackageGroups(
+        tuple(sorted((req.project_name.lower().replace("_", "-"), (str(req),)) for req in requirements))
+    )
+
+
+@dataclass(frozen=True)
+class LayerPlatformRequest:
+    """A layer's zips for one runtime × architecture."""
+
+    field_set: LambdaLayerFieldSet
+    runtime: str
+    architecture: str
+
+
+@dataclass(frozen=True)
+class LayerInstall:
+    """One zip's name and its distributions, installed under `site-packages/`."""
+
+    name: str
+    inputs: LambdaInstallInputs
+    digest: Digest
+
+
+class LayerInstalls(Collection[LayerInstall]):
+    pass
+
+
+@rule(desc="Installing a Lambda layer's wheels", level=LogLevel.DEBUG)
+async def install_layer_for_platform(request: LayerPlatformRequest) -> LayerInstalls:
+    field_set = request.field_set
+    (install_request,) = layer_install_requests(
+        field_set.address, field_set.resolve, [request.runtime], [request.architecture]
+    )
+    inputs, groups = await MultiGet(
+        Get(LambdaInstallInputs, LambdaInstallInputsRequest, install_request),
+        Get(_PackageGroups, LambdaLayerFieldSet, field_set),
+    )
+    variants = [
+        (package, dataclasses.replace(inputs, requirements=reqs) if reqs else inputs)
+        for package, reqs in groups.groups
+    ]
+    installs = await MultiGet(
+        Get(LambdaRequirements, LambdaRequirementsRequest(field_set.address, variant_inputs))
+        for _, variant_inputs in variants
+    )
+    return LayerInstalls(
+        LayerInstall(
+            layer_name(field_set.address, request.runtime, request.architecture, package),
+            variant_inputs,
+            install.digest,
+        )
+        for (package, variant_inputs), install in zip(variants, installs)
+    )
+
+
+@rule(desc="Package a Lambda layer", level=LogLevel.DEBUG)
+async def package_lambda_layer(field_set: LambdaLayerFieldSet) -> BuiltPackage:
+    per_platform = await MultiGet(
+        Get(LayerInstalls, LayerPlatformRequest(field_set, runtime, architecture))
+        for runtime, architecture in itertools.product(
+            field_set.runtimes.value, field_set.architectures.value
+        )
+    )
+    installs = [install for installs in per_platform for install in installs]
+    directory = field_set.address.spec_path.replace(os.sep, ".")
+    layout = LAYER_LAYOUTS[field_set.layout.value]
+    packed = await MultiGet(
+        Get(
+            PackedLambda,
+            PackLambdaRequest(
+                field_set.address,
+                zip_path=os.path.join(directory, f"{install.name}.zip"),
+                logical_name=install.name,
+                runtime=install.inputs.runtime,
+                architecture=install.inputs.architecture,
+                payload=install.digest,
+                has_sources=False,
+                has_site_packages=True,
+                key_prefix=LAYER_KEY_PREFIX,
+                site_packages_prefix=layout.format(python=install.inputs.runtime),
+            ),
+        )
+        for install in installs
+    )
+    digest = await Get(Digest, MergeDigests(p.digest for p in packed))
+    artifacts = tuple(p.artifact(i.inputs.platform_name) for p, i in zip(packed, installs))
+    return BuiltPackage(digest, artifacts)
+
+
+class LambdaLayerMismatch(Exception):
+    """A function uses a layer that is not built for its runtime or architecture."""
+
+
+@dataclass(frozen=True)
+class FunctionLayersRequest:
+    """The layers of the function `address`, for its runtime × architecture."""
+
+    address: Address
+    layers: LambdaLayersField
+    runtime: str
+    architecture: str
+
+
+@dataclass(frozen=True)
+class FunctionLayers:
+    """What a function's layers provide: `layer:name==version` per distribution, and their size."""
+
+    dists: tuple[str, ...]
+    unzipped_size: int
+
+
+_DIST_INFO = re.compile(rf"^{SITE_PACKAGES}/([^/]+)-([^/-]+)\.dist-info/")
+
+
+@rule(desc="Checking a Lambda function's layers", level=LogLevel.DEBUG)
+async def function_layers(request: FunctionLayersRequest) -> FunctionLayers:
+    targets = await Get(Targets, UnparsedAddressInputs, request.layers.to_unparsed_address_inputs())
+    for target in targets:
+        if not LambdaLayerFieldSet.is_applicable(target):
+            raise InvalidFieldException(
+                f"The `layers` field of {request.address} must name `lambda_layer` targets, but "
+                f"{target.address} is a `{target.alias}`."
+            )
+        runtimes, architectures = target[LambdaLayerRuntimesField].value, target[LambdaLayerArchitecturesField].value
+        if request.runtime not in runtimes or request.architecture not in architectures:
+            raise LambdaLayerMismatch(
+                f"{request.address} runs on {request.runtime} {request.architecture}, but its layer "
+                f"{target.address} is built for runtimes {list(runtimes)} and architectures "
+                f"{list(architectures)}: add them to the layer, or use another layer."
+            )
+    all_installs = await MultiGet(
+        Get(
+            LayerInstalls,
+            LayerPlatformRequest(LambdaLayerFieldSet.create(t), request.runtime, request.architecture),
+        )
+        for t in targets
+    )
+    installs = [install for installs in all_installs for install in installs]
+    entries = await MultiGet(Get(DigestEntries, Digest, install.digest) for install in installs)
+    dists, size = set(), 0
+    for install, install_entries in zip(installs, entries):
+        for entry in install_entries:
+            if isinstance(entry, FileEntry):
+                size += entry.file_digest.serialized_bytes_length
+                match = _DIST_INFO.match(entry.path)
+                if match:
+                    dists.add(f"{install.name}:{match[1]}=={match[2]}")
+    return FunctionLayers(tuple(sorted(dists)), size)
+
+
+def rules():
+    return (*collect_rules(), UnionRule(PackageFieldSet, LambdaLayerFieldSet))

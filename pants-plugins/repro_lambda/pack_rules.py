@@ -1,0 +1,128 @@
+"""Packing one zip and its metadata JSON with the deterministic packer tool."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from pants.backend.python.util_rules.pex import VenvPexProcess
+from pants.core.goals.package import BuiltPackageArtifact
+from pants.engine.addresses import Address
+from pants.engine.fs import Digest, DigestContents, DigestSubset, PathGlobs
+from pants.engine.process import FallibleProcessResult
+from pants.engine.rules import Get, collect_rules, rule
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+
+from repro_lambda.requirements_rules import SITE_PACKAGES
+from repro_lambda.subsystems.packer import PackerPex
+
+logger = logging.getLogger(__name__)
+
+SOURCES = "__sources"
+_UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class LambdaPackagingError(Exception):
+    """The packer refused an artifact (a user error, reported without a traceback)."""
+
+
+def logical_name(address: Address) -> str:
+    """The artifact's name in keys and the catalog: the target name plus any parameters."""
+    name = address.generated_name or address.target_name
+    params = [value for _, value in sorted(address.parameters.items())]
+    return _UNSAFE_KEY_CHARS.sub("_", "-".join([name, *params]))
+
+
+@dataclass(frozen=True)
+class PackedLambda:
+    """A zip and its metadata JSON, at their dist-relative paths."""
+
+    digest: Digest
+    zip_path: str
+    metadata: FrozenDict
+
+    def artifact(self, platform_name: str) -> BuiltPackageArtifact:
+        """The zip, as `package` reports it: with its key, platform, file count and sizes."""
+        metadata = self.metadata
+        return BuiltPackageArtifact(
+            self.zip_path,
+            extra_log_lines=(
+                f"    Key: {metadata['s3_key']}",
+                f"    {platform_name}, {metadata['entry_count']} files, "
+                f"{metadata['size']:,} bytes ({metadata['uncompressed_size']:,} unzipped)",
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class PackLambdaRequest:
+    """One zip to pack from `payload`: `__sources/` and/or `site-packages/`."""
+
+    address: Address
+    zip_path: str
+    logical_name: str
+    runtime: str
+    architecture: str
+    payload: Digest
+    has_sources: bool
+    has_site_packages: bool
+    handler: str | None = None
+    hash_extra: str | None = None
+    key_prefix: str = "lambdas"
+    site_packages_prefix: str = ""
+    layer_dists: tuple[str, ...] = ()  # `layer:name==version` the function's layers provide
+    layers_unzipped_size: int = 0
+
+
+@rule(desc="Packing a Lambda zip", level=LogLevel.DEBUG)
+async def pack_lambda(request: PackLambdaRequest, packer: PackerPex) -> PackedLambda:
+    zip_path = request.zip_path
+    metadata_path = str(PurePath(zip_path).with_suffix(".json"))
+    optional = {
+        "handler": request.handler,
+        "hash-extra": request.hash_extra,
+        "sources": SOURCES if request.has_sources else None,
+        "site-packages": SITE_PACKAGES if request.has_site_packages else None,
+        "site-packages-prefix": request.site_packages_prefix,
+        "layers-unzipped-size": request.layers_unzipped_size,
+    }
+    argv = (
+        f"--output={zip_path}",
+        f"--metadata={metadata_path}",
+        f"--logical-name={request.logical_name}",
+        f"--runtime={request.runtime}",
+        f"--architecture={request.architecture}",
+        f"--key-prefix={request.key_prefix}",
+        *(f"--{option}={value}" for option, value in optional.items() if value),
+        *(f"--layer-dist={dist}" for dist in request.layer_dists),
+    )
+    result = await Get(
+        FallibleProcessResult,
+        VenvPexProcess(
+            packer.pex,
+            argv=argv,
+            input_digest=request.payload,
+            output_files=(zip_path, metadata_path),
+            description=f"Packing {zip_path}",
+            level=LogLevel.DEBUG,
+        ),
+    )
+    stderr = result.stderr.decode(errors="replace")
+    if result.exit_code != 0:
+        reasons = [line[len("error: ") :] for line in stderr.splitlines() if line.startswith("error: ")]
+        raise LambdaPackagingError(
+            f"Cannot package {request.address}: " + ("; ".join(reasons) or stderr.strip())
+        )
+    for line in stderr.splitlines():
+        logger.warning(f"{request.address}: {line.removeprefix('warning: ')}")
+    contents = await Get(DigestContents, DigestSubset(result.output_digest, PathGlobs([metadata_path])))
+    metadata = FrozenDict.deep_freeze(json.loads(contents[0].content))
+    return PackedLambda(result.output_digest, zip_path, metadata)
+
+
+def rules():
+    return collect_rules()
