@@ -77,7 +77,12 @@ class _PackageGroups:
 @rule
 async def package_groups(field_set: LambdaLayerFieldSet) -> _PackageGroups:
     direct = await Get(Targets, DependenciesRequest(field_set.dependencies))
-    requirements = [r for t in direct if t.has_field(PythonRequirementsField) for r in t[PythonRequirementsField].value]
+    requirements = [
+        req
+        for tgt in direct
+        if tgt.has_field(PythonRequirementsField)
+        for req in tgt[PythonRequirementsField].value
+    ]
     if not requirements:
         raise InvalidTargetException(
             f"The `lambda_layer` target {field_set.address} has no `python_requirement` in its "
@@ -85,9 +90,8 @@ async def package_groups(field_set: LambdaLayerFieldSet) -> _PackageGroups:
         )
     if field_set.split.value == "combined":
         return _PackageGroups(((None, ()),))
-    return _PackageGroups(
-        tuple(sorted((req.project_name.lower().replace("_", "-"), (str(req),)) for req in requirements))
-    )
+    per_package = ((req.project_name.lower().replace("_", "-"), (str(req),)) for req in requirements)
+    return _PackageGroups(tuple(sorted(per_package)))
 
 
 @dataclass(frozen=True)
@@ -208,7 +212,8 @@ async def function_layers(request: FunctionLayersRequest) -> FunctionLayers:
                 f"The `layers` field of {request.address} must name `lambda_layer` targets, but "
                 f"{target.address} is a `{target.alias}`."
             )
-        runtimes, architectures = target[LambdaLayerRuntimesField].value, target[LambdaLayerArchitecturesField].value
+        runtimes = target[LambdaLayerRuntimesField].value
+        architectures = target[LambdaLayerArchitecturesField].value
         if request.runtime not in runtimes or request.architecture not in architectures:
             raise LambdaLayerMismatch(
                 f"{request.address} runs on {request.runtime} {request.architecture}, but its layer "

@@ -59,6 +59,13 @@ FILES = {
             layers=["src/python/layers:science"],
         )
         lambda_artifact(
+            name="wrong",
+            handler="report.main.handler",
+            runtime="python3.13",
+            architecture="arm64",
+            layers=["3rdparty/python:numpy"],
+        )
+        lambda_artifact(
             name="old",
             handler="report.main.handler",
             runtime="python3.12",
@@ -147,6 +154,17 @@ def test_function_leaves_out_what_its_layers_provide(rule_runner: RuleRunner) ->
     assert "report/main.py" in names
     assert {"pydantic", "pydantic_core"} <= dists(names, "")
     assert "numpy" not in dists(names, "")
+
+
+def test_layers_must_be_lambda_layers(rule_runner: RuleRunner) -> None:
+    target = rule_runner.get_target(Address("src/python/report", target_name="wrong"))
+    with pytest.raises(ExecutionError) as exc_info:
+        rule_runner.request(BuiltPackage, [LambdaArtifactFieldSet.create(target)])
+    (error,) = exc_info.value.wrapped_exceptions
+    assert str(error) == (
+        "The `layers` field of src/python/report:wrong must name `lambda_layer` targets, but "
+        "3rdparty/python:numpy is a `python_requirement`."
+    )
 
 
 def test_function_on_a_platform_its_layer_lacks(rule_runner: RuleRunner) -> None:

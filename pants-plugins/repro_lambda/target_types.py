@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Iterable, Optional, Tuple
 
 from pants.backend.python.target_types import PexCompletePlatformsField, PythonResolveField
 from pants.core.goals.package import OutputPathField
@@ -241,7 +241,9 @@ class _ChoicesSequenceField(StringSequenceField):
     choices: tuple[str, ...]
 
     @classmethod
-    def compute_value(cls, raw_value, address: Address):
+    def compute_value(
+        cls, raw_value: Optional[Iterable[str]], address: Address
+    ) -> Optional[Tuple[str, ...]]:
         value = super().compute_value(raw_value, address)
         bad = [item for item in value or () if item not in cls.choices]
         if bad or not value:

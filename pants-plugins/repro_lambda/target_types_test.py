@@ -8,9 +8,11 @@ from textwrap import dedent
 import pytest
 from pants.engine.addresses import Address
 from pants.engine.internals.scheduler import ExecutionError
-from pants.engine.target import AllTargets, InvalidTargetException
+from pants.engine.target import AllTargets, InvalidTargetException, Target
+from pants.help.help_info_extracter import TargetFieldHelpInfo
 from pants.testutil.rule_runner import RuleRunner
 
+from repro_lambda import register
 from repro_lambda.pack_rules import logical_name
 from repro_lambda.target_types import (
     LambdaArchitectureField,
@@ -129,3 +131,11 @@ def test_lambda_at_edge_requires_x86_64(rule_runner: RuleRunner) -> None:
     assert "src/python/orders:bad" in message
     assert "Lambda@Edge runs only on x86_64" in message
     assert 'set `architecture="x86_64"`' in message
+
+
+@pytest.mark.parametrize("target_type", register.target_types())
+def test_every_field_has_help(target_type: type[Target]) -> None:
+    """`pants help <target>` can describe every field (it reads `compute_value`'s type hints)."""
+    for field in target_type.core_fields:
+        info = TargetFieldHelpInfo.create(field, provider="repro_lambda")
+        assert info.description, f"{target_type.alias}.{field.alias} has no help"
