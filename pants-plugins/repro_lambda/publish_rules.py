@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import PurePath
 
 from pants.base.build_root import BuildRoot
@@ -41,6 +42,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from repro_lambda.layer_rules import LambdaLayerFieldSet
+from repro_lambda.nodejs_rules import NodeLambdaFieldSet
 from repro_lambda.package_rules import LambdaArtifactFieldSet
 from repro_lambda.subsystems.publisher import AWS_ENV_VARS, LambdaPublisher, PublisherPex
 from repro_lambda.target_types import (
@@ -49,6 +51,8 @@ from repro_lambda.target_types import (
     LambdaLayerRuntimesField,
     LambdaRuntimeField,
     LambdaSkipPublishField,
+    NodeLambdaHandlerField,
+    NodeLambdaRuntimeField,
 )
 
 _PLAN = "__lambda_publish/plan.json"
@@ -65,30 +69,43 @@ class PublishLambdaRequest(PublishRequest):
 
 
 @dataclass(frozen=True)
-class LambdaPublishFieldSet(PublishFieldSet):
+class _LambdaPublishFieldSetBase(PublishFieldSet):
     publish_request_type = PublishLambdaRequest
-    required_fields = (LambdaHandlerField, LambdaRuntimeField)
+    section: ClassVar[str] = "lambdas"  # of the catalog
 
-    lambda_at_edge: LambdaAtEdgeField
     skip_publish: LambdaSkipPublishField
+
+    def is_edge(self) -> bool:
+        return False
 
     def get_output_data(self) -> PublishOutputData:
         return PublishOutputData({"publisher": "lambda-publish", **super().get_output_data()})
 
 
 @dataclass(frozen=True)
-class LambdaLayerPublishFieldSet(PublishFieldSet):
-    publish_request_type = PublishLambdaRequest
+class LambdaPublishFieldSet(_LambdaPublishFieldSetBase):
+    required_fields = (LambdaHandlerField, LambdaRuntimeField)
+
+    lambda_at_edge: LambdaAtEdgeField
+
+    def is_edge(self) -> bool:
+        return bool(self.lambda_at_edge.value)
+
+
+@dataclass(frozen=True)
+class NodeLambdaPublishFieldSet(LambdaPublishFieldSet):
+    required_fields = (NodeLambdaHandlerField, NodeLambdaRuntimeField)
+
+
+@dataclass(frozen=True)
+class LambdaLayerPublishFieldSet(_LambdaPublishFieldSetBase):
     required_fields = (LambdaLayerRuntimesField,)
-
-    skip_publish: LambdaSkipPublishField
-
-    def get_output_data(self) -> PublishOutputData:
-        return PublishOutputData({"publisher": "lambda-publish", **super().get_output_data()})
+    section = "layers"
 
 
 _FIELD_SETS = (
     (LambdaArtifactFieldSet, LambdaPublishFieldSet),
+    (NodeLambdaFieldSet, NodeLambdaPublishFieldSet),
     (LambdaLayerFieldSet, LambdaLayerPublishFieldSet),
 )
 
@@ -161,10 +178,10 @@ def _store_url(option: str, value: str) -> str:
 
 
 def _plan_entries(
-    package: BuiltPackage, field_set: PublishFieldSet, publisher: LambdaPublisher
+    package: BuiltPackage, field_set: _LambdaPublishFieldSetBase, publisher: LambdaPublisher
 ) -> list[dict]:
     """One entry per zip of the package: a function's, or each of a layer's."""
-    edge = isinstance(field_set, LambdaPublishFieldSet) and bool(field_set.lambda_at_edge.value)
+    edge = field_set.is_edge()
     store = (
         _store_url("edge_store", publisher.edge_store_url())
         if edge
@@ -177,7 +194,7 @@ def _plan_entries(
             "store": store,
             "region": _EDGE_REGION if edge else publisher.region,
             "lambda_at_edge": edge,
-            "section": "layers" if isinstance(field_set, LambdaLayerPublishFieldSet) else "lambdas",
+            "section": field_set.section,
         }
         for artifact in package.artifacts
         if artifact.relpath
@@ -187,7 +204,7 @@ def _plan_entries(
 @dataclass(frozen=True)
 class _PublishProcessRequest:
     packages: tuple[BuiltPackage, ...]
-    field_sets: tuple[PublishFieldSet, ...]
+    field_sets: tuple[_LambdaPublishFieldSetBase, ...]
 
 
 @rule(desc="Set up the Lambda publish process", level=LogLevel.DEBUG)
@@ -240,7 +257,7 @@ async def publish_process(
 @rule(desc="Publish Lambda artifacts", level=LogLevel.DEBUG)
 async def publish_lambda(request: PublishLambdaRequest, batch: PublishBatch) -> PublishProcesses:
     field_set = request.field_set
-    assert isinstance(field_set, (LambdaPublishFieldSet, LambdaLayerPublishFieldSet))
+    assert isinstance(field_set, _LambdaPublishFieldSetBase)
     if field_set.skip_publish.value:
         names = tuple(a.relpath for p in request.packages for a in p.artifacts if a.relpath)
         return PublishProcesses(
@@ -264,5 +281,6 @@ def rules():
     return (
         *collect_rules(),
         *LambdaPublishFieldSet.rules(),
+        *NodeLambdaPublishFieldSet.rules(),
         *LambdaLayerPublishFieldSet.rules(),
     )

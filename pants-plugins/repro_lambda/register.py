@@ -9,18 +9,23 @@ from repro_lambda import (
     handler_rules,
     layer_rules,
     lock_rules,
+    nodejs_rules,
     pack_rules,
     package_rules,
     platform_rules,
     publish_rules,
     requirements_rules,
 )
-from repro_lambda.subsystems import packer, publisher
-from repro_lambda.target_types import LambdaArtifactTarget, LambdaLayerTarget
+from repro_lambda.subsystems import nodejs, packer, publisher
+from repro_lambda.target_types import (
+    LambdaArtifactTarget,
+    LambdaLayerTarget,
+    NodeLambdaArtifactTarget,
+)
 
 
 def target_types():
-    return [LambdaArtifactTarget, LambdaLayerTarget]
+    return [LambdaArtifactTarget, LambdaLayerTarget, NodeLambdaArtifactTarget]
 
 
 def rules():
@@ -28,11 +33,13 @@ def rules():
         *handler_rules.rules(),
         *layer_rules.rules(),
         *lock_rules.rules(),
+        *nodejs_rules.rules(),
         *pack_rules.rules(),
         *package_rules.rules(),
         *platform_rules.rules(),
         *publish_rules.rules(),
         *requirements_rules.rules(),
+        *nodejs.rules(),
         *packer.rules(),
         *publisher.rules(),
     )

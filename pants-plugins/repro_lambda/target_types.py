@@ -16,6 +16,7 @@ from pants.engine.target import (
     Dependencies,
     InvalidFieldException,
     InvalidTargetException,
+    MultipleSourcesField,
     SpecialCasedDependencies,
     StringField,
     StringSequenceField,
@@ -220,12 +221,17 @@ class LambdaArtifactTarget(Target):
     )
 
     def validate(self) -> None:
-        if self[LambdaAtEdgeField].value and self[LambdaArchitectureField].value != "x86_64":
-            raise InvalidTargetException(
-                f"The `lambda_artifact` target {self.address} sets `lambda_at_edge=True` with "
-                f"`architecture=\"{self[LambdaArchitectureField].value}\"`, but Lambda@Edge "
-                "runs only on x86_64: set `architecture=\"x86_64\"` or drop `lambda_at_edge`."
-            )
+        _check_lambda_at_edge(self)
+
+
+def _check_lambda_at_edge(target: Target) -> None:
+    architecture = target[LambdaArchitectureField].value
+    if target[LambdaAtEdgeField].value and architecture != "x86_64":
+        raise InvalidTargetException(
+            f"The `{target.alias}` target {target.address} sets `lambda_at_edge=True` with "
+            f"`architecture=\"{architecture}\"`, but Lambda@Edge runs only on x86_64: set "
+            "`architecture=\"x86_64\"` or drop `lambda_at_edge`."
+        )
 
 
 class LambdaLayerDependenciesField(Dependencies):
@@ -331,3 +337,121 @@ class LambdaLayerTarget(Target):
             )
         """
     )
+
+
+NODEJS_RUNTIMES = ("nodejs20.x", "nodejs22.x")
+_NODE_HANDLER_RE = re.compile(r"^[\w.-]+(/[\w.-]+)*\.[A-Za-z_$][\w$]*$")
+
+
+class NodeLambdaHandlerField(StringField):
+    alias = "handler"
+    required = True
+    value: str
+    help = help_text(
+        """
+        The function Lambda calls, in Lambda's Node.js form `<file>.<export>`: `index.handler`
+        for `exports.handler` (or `export const handler`) in `index.js`, `index.mjs` or
+        `index.cjs`, relative to the directory of `package_json`; e.g. `src/api.main`.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> str:
+        value = super().compute_value(raw_value, address)
+        assert value is not None
+        if not _NODE_HANDLER_RE.match(value):
+            raise InvalidFieldException(
+                f"The `{cls.alias}` field in target {address} must be in Lambda's Node.js "
+                f"`<file>.<export>` form (e.g. `index.handler`), but was `{value}`."
+            )
+        return value
+
+
+class NodeLambdaRuntimeField(StringField):
+    alias = "runtime"
+    required = True
+    value: str
+    valid_choices = NODEJS_RUNTIMES
+    help = "The AWS Lambda Node.js runtime identifier the function runs on."
+
+
+class NodeLambdaPackageJsonField(StringField):
+    alias = "package_json"
+    default = "package.json"
+    value: str
+    help = help_text(
+        """
+        The function's `package.json`, relative to the BUILD file's directory (in it or below).
+        A `package-lock.json` must sit beside it: production dependencies are installed from it
+        with `npm ci`, for Linux and the `architecture`. npm workspaces are not supported.
+        """
+    )
+
+
+class NodeLambdaSourcesField(MultipleSourcesField):
+    default = (
+        "**/*.js",
+        "**/*.mjs",
+        "**/*.cjs",
+        "**/*.json",
+        "!**/node_modules/**",
+        "!**/test/**",
+        "!**/tests/**",
+        "!**/__tests__/**",
+        "!**/*.test.*",
+        "!**/*.spec.*",
+    )
+    help = help_text(
+        """
+        The function's own files, as globs relative to the BUILD file's directory (which must be
+        the directory of `package_json` or above it), with `!` for exclusions.
+
+        The default takes JavaScript and JSON files and leaves out `node_modules/` (installed
+        fresh by `npm ci`), `test/`, `tests/`, `__tests__/` and `*.test.*` / `*.spec.*` files.
+        Set your own list to change that, e.g. `["**/*.js", "**/*.json", "assets/**"]`.
+        """
+    )
+
+
+class NodeLambdaArtifactTarget(Target):
+    alias = "nodejs_lambda_artifact"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        NodeLambdaSourcesField,
+        NodeLambdaHandlerField,
+        NodeLambdaRuntimeField,
+        LambdaArchitectureField,
+        NodeLambdaPackageJsonField,
+        LambdaHashExtraField,
+        LambdaAtEdgeField,
+        LambdaSkipPublishField,
+        LambdaOutputPathField,
+        EnvironmentField,
+    )
+    help = help_text(
+        f"""
+        An AWS Lambda function in Node.js, packaged as a byte-reproducible zip.
+
+        The zip holds the `sources` (paths relative to the `package_json`'s directory) and the
+        production dependencies `npm ci --omit=dev --ignore-scripts` installs from the
+        `package-lock.json` for Linux and the `architecture`, with npm's `.bin` links and
+        `.package-lock.json` left out. A native `.node` binary for another architecture is an
+        error. `{bin_name()} package` writes the zip and its metadata; `{bin_name()} publish`
+        publishes it like a Python function.
+
+        It is a target of its own, not a `lambda_artifact` runtime, because it has no Python
+        dependency inference, resolve or platforms, and has sources and a `package.json`.
+
+        Example:
+
+            nodejs_lambda_artifact(
+                name="api",
+                handler="index.handler",
+                runtime="nodejs22.x",
+                architecture="arm64",
+            )
+        """
+    )
+
+    def validate(self) -> None:
+        _check_lambda_at_edge(self)

@@ -75,7 +75,7 @@ def site(buildroot: Path) -> Iterator[Site]:
             run_pants(checkout, "package", "::", umask=UMASK, tz=TZ, cached=True)
             artifacts = tuple(
                 Artifact(json.loads(path.read_text()), path.with_suffix(".zip").read_bytes())
-                for path in sorted((checkout / "dist").glob("src.python.*/*.json"))
+                for path in sorted((checkout / "dist").glob("src.*/*.json"))
             )
             assert {a.section for a in artifacts} == {"lambdas", "layers"}
             with FakeS3() as s3:

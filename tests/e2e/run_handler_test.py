@@ -106,3 +106,43 @@ def test_native_libraries_match_the_architecture(
     machines = elf_machines(first_build.dist / zip_name)
     assert machines, f"{zip_name} holds no shared library"
     assert {name: m for name, m in machines.items() if m != e_machine} == {}
+
+
+NODE_ZIPS = {arch: f"src.nodejs.api/api@architecture={arch}.zip" for arch in ("x86_64", "arm64")}
+ESBUILD_CPU = {"x86_64": "x64", "arm64": "arm64"}
+# Required from the unzipped dir, as Lambda's runtime does, and called with an event.
+_INVOKE_API = 'require("./index").handler({milliseconds: 90000}).then((r) => console.log(JSON.stringify(r)))'
+
+
+def test_node_handler_runs(first_build: Build, tmp_path: Path) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node on PATH to run the nodejs22.x artifact with")
+    with zipfile.ZipFile(first_build.dist / NODE_ZIPS["x86_64"]) as archive:
+        archive.extractall(tmp_path)
+    result = subprocess.run([node, "-e", _INVOKE_API], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    response = json.loads(result.stdout)
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {
+        "duration": "2 minutes",
+        "esbuild": "0.25.4",
+        "binary": "@esbuild/linux-x64",
+    }
+
+
+@pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
+def test_node_zip_has_production_dependencies_for_its_architecture(
+    first_build: Build, architecture: str
+) -> None:
+    names = file_names(first_build.dist / NODE_ZIPS[architecture])
+    binary = f"node_modules/@esbuild/linux-{ESBUILD_CPU[architecture]}/bin/esbuild"
+    assert binary in names
+    with zipfile.ZipFile(first_build.dist / NODE_ZIPS[architecture]) as archive:
+        header = archive.open(binary).read(20)
+    assert int.from_bytes(header[18:20], "little") == {"x86_64": 62, "arm64": 183}[architecture]
+    platform_packages = {n.split("/")[2] for n in names if n.startswith("node_modules/@esbuild/")}
+    assert platform_packages == {f"linux-{ESBUILD_CPU[architecture]}"}
+    assert "node_modules/ms/index.js" in names and "index.js" in names and "lib/platform.js" in names
+    assert not {n for n in names if n.startswith(("node_modules/is-number/", "test/", "node_modules/.bin/"))}
+    assert "node_modules/.package-lock.json" not in names

@@ -1,13 +1,17 @@
-"""Checks that the packed first-party sources define the Lambda handler `module.function`."""
+"""Checks that the packed first-party sources hold the Lambda handler: Python `module.function`, Node `file.export`."""
 
 from __future__ import annotations
 
 import ast
+import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from repro_lambda.core.errors import PackError
+
+NODE_EXTENSIONS = (".js", ".mjs", ".cjs")
+"""Extensions Lambda's Node.js runtime tries for the handler's module file, in order."""
 
 
 def check_handler(handler: str, first_party: Mapping[str, Path]) -> None:
@@ -25,6 +29,27 @@ def check_handler(handler: str, first_party: Mapping[str, Path]) -> None:
         raise PackError(
             f"the handler function `{function}` is not defined at the top level of {found}; "
             f"fix the `handler` field (`{handler}`) or define `{function}(event, context)` there"
+        )
+
+
+def check_node_handler(handler: str, first_party: Collection[str]) -> None:
+    """Raise PackError unless `first_party` (archive paths) holds the module file of the Node.js `handler`.
+
+    As in Lambda's runtime, the module is the handler up to the first dot of its last path segment.
+    """
+    directory, slash, name = handler.rpartition("/")
+    module, dot, function = name.partition(".")
+    if not (module and dot and function) or ".." in handler:
+        raise PackError(
+            f"the handler `{handler}` is not of the form `<file path without extension>.<exported function>` "
+            "with no `..`"
+        )
+    module_path = posixpath.normpath(f"{directory}{slash}{module}")
+    candidates = [module_path + extension for extension in NODE_EXTENSIONS]
+    if "node_modules" in module_path.split("/") or not any(candidate in first_party for candidate in candidates):
+        raise PackError(
+            f"the handler module of `{handler}` is not among the packed sources: "
+            f"expected one of {', '.join(candidates)} outside node_modules/"
         )
 
 

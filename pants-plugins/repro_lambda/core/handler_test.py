@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from repro_lambda.core.errors import PackError
-from repro_lambda.core.handler import check_handler, top_level_names
+from repro_lambda.core.handler import check_handler, check_node_handler, top_level_names
 
 
 def test_top_level_names() -> None:
@@ -25,3 +25,38 @@ def test_module_or_package(tmp_path: Path, layout: str) -> None:
     check_handler("pkg.mod.lambda_handler", {layout: tmp_path / "f.py"})
     with pytest.raises(PackError, match="`other` is not defined at the top level of " + layout):
         check_handler("pkg.mod.other", {layout: tmp_path / "f.py"})
+
+
+@pytest.mark.parametrize(
+    ("handler", "module_file"),
+    [
+        ("index.handler", "index.js"),
+        ("index.handler", "index.mjs"),
+        ("index.handler", "index.cjs"),
+        ("src/app.main", "src/app.mjs"),
+        ("./src/app.main", "src/app.js"),
+        ("lib.v2/app.handlers.main", "lib.v2/app.js"),  # the module ends at the last segment's first dot
+    ],
+)
+def test_node_handler_module_file(handler: str, module_file: str) -> None:
+    check_node_handler(handler, {module_file, "package.json"})
+
+
+def test_node_handler_missing_names_the_candidates() -> None:
+    with pytest.raises(PackError) as error:
+        check_node_handler("src/app.main", {"src/app.ts", "app.js"})
+    assert str(error.value) == (
+        "the handler module of `src/app.main` is not among the packed sources: "
+        "expected one of src/app.js, src/app.mjs, src/app.cjs outside node_modules/"
+    )
+
+
+def test_node_handler_in_node_modules_does_not_count() -> None:
+    with pytest.raises(PackError, match="expected one of node_modules/lib/index.js"):
+        check_node_handler("node_modules/lib/index.handler", {"node_modules/lib/index.js"})
+
+
+@pytest.mark.parametrize("handler", ["index", "index.", ".handler", "src/", "../index.handler"])
+def test_malformed_node_handler(handler: str) -> None:
+    with pytest.raises(PackError, match="is not of the form `<file path without extension>.<exported function>`"):
+        check_node_handler(handler, {"index.js"})

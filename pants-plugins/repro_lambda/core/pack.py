@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import NoReturn
 
 from repro_lambda.core.errors import PackError
-from repro_lambda.core.handler import check_handler
+from repro_lambda.core.handler import check_handler, check_node_handler
 from repro_lambda.core.layer_dists import LayerDist, excluded_archive_paths, parse_layer_dist
 from repro_lambda.core.limits import check_unzipped_size, direct_upload_warning
 from repro_lambda.core.metadata import DEFAULT_KEY_PREFIX, build_metadata, render_metadata, validate_key_parts
+from repro_lambda.core.native import check_native_binaries
 from repro_lambda.core.tree import InputRoot, collect_tree, load_entries
 from repro_lambda.core.zip_writer import build_zip
 
@@ -64,8 +65,12 @@ def pack(request: PackRequest) -> PackResult:
         raise PackError("no files to pack: the input directories are empty")
     if not files:
         raise PackError("no files to pack: the layers provide every file of the input directories")
+    node = request.runtime.startswith("nodejs")
     if request.handler is not None:
-        check_handler(request.handler, {f.archive_path: f.source for f in files if f.root in request.sources})
+        check = check_node_handler if node else check_handler
+        check(request.handler, {f.archive_path: f.source for f in files if f.root in request.sources})
+    if node:
+        check_native_binaries({f.archive_path: f.source for f in files}, request.architecture)
     check_unzipped_size(sum(file.size for file in files), request.layers_unzipped_size)
     entries = load_entries(files)
     zip_bytes = build_zip(entries, comment=request.hash_extra.encode("utf-8"))
@@ -108,7 +113,7 @@ def _parse_request(argv: Sequence[str] | None) -> PackRequest:
     parser.add_argument("--output", type=Path, required=True, help="zip file to write")
     parser.add_argument("--metadata", type=Path, required=True, help="JSON metadata file to write")
     parser.add_argument("--logical-name", required=True, help="name of the function or layer")
-    parser.add_argument("--runtime", required=True, help="Lambda runtime, e.g. python3.11")
+    parser.add_argument("--runtime", required=True, help="Lambda runtime, e.g. python3.11 or nodejs22.x")
     parser.add_argument("--architecture", required=True, choices=ARCHITECTURES)
     parser.add_argument("--handler", help="Lambda handler, e.g. app.handler (none for a layer)")
     parser.add_argument("--hash-extra", default="", help="text stored as the zip comment, changing its hash")

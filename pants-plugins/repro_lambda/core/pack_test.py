@@ -370,3 +370,67 @@ def test_size_limit_covers_the_layers(
         f"over the AWS Lambda limit of {function_bytes + 100:,} bytes",
     )
     assert not (tmp_path / "out/fn.zip").exists()
+
+
+def elf_shared_object(machine: int) -> bytes:
+    """The start of a 64-bit little-endian Linux ELF shared object for `machine` (62 x86-64, 183 AArch64)."""
+    return b"\x7fELF\x02\x01\x01\x00" + bytes(8) + (3).to_bytes(2, "little") + machine.to_bytes(2, "little") + bytes(44)
+
+
+def make_node_project(base: Path) -> Path:
+    """What `npm ci` leaves for an arm64 function: its own files and node_modules/ with an AArch64 addon."""
+    sources = base / "__sources"
+    write(sources / "index.mjs", b"export const handler = async () => 1;\n")
+    write(sources / "package.json", b'{"name": "fn", "type": "module"}\n')
+    write(sources / "node_modules/sharp/lib/index.js", b"module.exports = {};\n")
+    write(sources / "node_modules/sharp/build/Release/sharp.node", elf_shared_object(183))
+    return sources
+
+
+def run_node(base: Path, sources: Path, *extra: str, runtime: str = "nodejs22.x") -> int:
+    args = ["--output", str(base / "out/fn.zip"), "--metadata", str(base / "out/fn.json"), "--logical-name", "fn"]
+    args += ["--runtime", runtime, "--architecture", "arm64", "--sources", str(sources)]
+    return main([*args, *(extra or ("--handler", "index.handler"))])
+
+
+@pytest.mark.parametrize("runtime", ["nodejs20.x", "nodejs22.x"])
+def test_node_function(tmp_path: Path, runtime: str) -> None:
+    assert run_node(tmp_path, make_node_project(tmp_path), runtime=runtime) == 0
+    assert zipfile.ZipFile(tmp_path / "out/fn.zip").namelist() == [
+        "index.mjs",
+        "node_modules/sharp/build/Release/sharp.node",
+        "node_modules/sharp/lib/index.js",
+        "package.json",
+    ]
+    metadata = json.loads((tmp_path / "out/fn.json").read_text())
+    assert (metadata["runtime"], metadata["handler"]) == (runtime, "index.handler")
+
+
+def test_node_handler_module_must_be_first_party(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sources = make_node_project(tmp_path)
+    assert run_node(tmp_path, sources, "--handler", "src/app.main") == 2
+    assert_one_error_line(capsys, "handler module of `src/app.main`", "src/app.js, src/app.mjs, src/app.cjs")
+    assert run_node(tmp_path, sources, "--handler", "node_modules/sharp/lib/index.handler") == 2
+    assert_one_error_line(capsys, "expected one of node_modules/sharp/lib/index.js", "outside node_modules/")
+    assert not (tmp_path / "out/fn.zip").exists()
+
+
+def test_node_addon_for_another_architecture_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sources = make_node_project(tmp_path)
+    write(sources / "node_modules/a/node_modules/@scope/pkg/bin.node", elf_shared_object(62))
+    assert run_node(tmp_path, sources) == 2
+    assert_one_error_line(
+        capsys,
+        "node_modules/a/node_modules/@scope/pkg/bin.node (package @scope/pkg) is built for x86-64, "
+        "but the function runs on arm64: use a version of @scope/pkg that ships linux-arm64 binaries",
+    )
+    assert not (tmp_path / "out/fn.zip").exists()
+
+
+def test_python_runtime_ignores_node_addons(tmp_path: Path) -> None:
+    sources, site = make_project(tmp_path)
+    write(sources / "tools/darwin.node", b"\xcf\xfa\xed\xfe" + bytes(28))
+    write(site / "dep/native.node", elf_shared_object(62))
+    code, zip_bytes, _ = run_main(tmp_path, roots=(sources, site))
+    assert code == 0
+    assert {"tools/darwin.node", "dep/native.node"} <= set(zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist())

@@ -1,0 +1,201 @@
+"""`pants package` for `nodejs_lambda_artifact`: sources + `npm ci` for the Lambda architecture."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from pants.core.goals.package import BuiltPackage, PackageFieldSet
+from pants.core.util_rules.environments import EnvironmentField
+from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
+from pants.engine.addresses import Address
+from pants.engine.fs import (
+    AddPrefix,
+    Digest,
+    DigestContents,
+    DigestSubset,
+    MergeDigests,
+    PathGlobs,
+    RemovePrefix,
+)
+from pants.engine.process import FallibleProcessResult, Process
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest, logical_name
+from repro_lambda.subsystems.nodejs import NodeJs
+from repro_lambda.target_types import (
+    LambdaArchitectureField,
+    LambdaHashExtraField,
+    LambdaOutputPathField,
+    NodeLambdaHandlerField,
+    NodeLambdaPackageJsonField,
+    NodeLambdaRuntimeField,
+    NodeLambdaSourcesField,
+)
+
+NPM_CPU = {"x86_64": "x64", "arm64": "arm64"}
+_NPM_CACHE = ".cache/npm"
+_LOCKFILE = "package-lock.json"
+# npm's links to package binaries, and its record of the install: neither is run on Lambda.
+_NOT_PACKED = ("!**/node_modules/.bin/**", "!node_modules/.package-lock.json")
+
+
+class NodeLambdaError(Exception):
+    """A Node.js lambda's package.json, lockfile or install is not usable (a user error)."""
+
+
+@dataclass(frozen=True)
+class NodeLambdaFieldSet(PackageFieldSet):
+    required_fields = (NodeLambdaHandlerField, NodeLambdaRuntimeField)
+
+    sources: NodeLambdaSourcesField
+    handler: NodeLambdaHandlerField
+    runtime: NodeLambdaRuntimeField
+    architecture: LambdaArchitectureField
+    package_json: NodeLambdaPackageJsonField
+    hash_extra: LambdaHashExtraField
+    output_path: LambdaOutputPathField
+    environment: EnvironmentField
+
+
+@dataclass(frozen=True)
+class NodeModulesRequest:
+    address: Address
+    manifest: Digest  # package.json and package-lock.json, at the root
+    package_dir: str
+    architecture: str
+
+
+@dataclass(frozen=True)
+class NodeModules:
+    """The production dependencies, under `node_modules/`."""
+
+    digest: Digest
+
+
+def _regenerate_hint(package_dir: str) -> str:
+    return (
+        f"run `npm install --package-lock-only` in {package_dir or '.'} (with the npm you build "
+        f"with) and commit {os.path.join(package_dir, _LOCKFILE)}"
+    )
+
+
+@rule(desc="Installing a Node.js Lambda's dependencies", level=LogLevel.DEBUG)
+async def npm_ci(request: NodeModulesRequest, nodejs: NodeJs) -> NodeModules:
+    cpu = NPM_CPU[request.architecture]
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            nodejs.npm_argv(
+                "ci",
+                "--omit=dev",
+                "--ignore-scripts",
+                "--os=linux",
+                f"--cpu={cpu}",
+                "--no-audit",
+                "--no-fund",
+                f"--cache={_NPM_CACHE}",
+            ),
+            description=f"npm ci for {request.address} (linux-{cpu}, {nodejs.versions})",
+            input_digest=request.manifest,
+            # The lockfile decides what is installed, not the user's npmrc; the machine's global
+            # npmrc (e.g. its CA file) still applies, like the node install it belongs to.
+            env={
+                "PATH": os.path.dirname(nodejs.node),
+                "HOME": ".",
+                "npm_config_userconfig": ".no-user-npmrc",
+                "npm_config_update_notifier": "false",
+                "REPRO_LAMBDA_NODE_VERSIONS": nodejs.versions,
+            },
+            append_only_caches={"repro_lambda_npm": _NPM_CACHE},
+            output_directories=("node_modules",),
+            level=LogLevel.DEBUG,
+        ),
+    )
+    if result.exit_code != 0:
+        stderr = result.stderr.decode(errors="replace")
+        if "in sync" in stderr or "Missing:" in stderr or "Invalid:" in stderr:
+            raise NodeLambdaError(
+                f"{request.address}: {os.path.join(request.package_dir, _LOCKFILE)} is out of sync "
+                f"with package.json: {_regenerate_hint(request.package_dir)}.\n{stderr.strip()}"
+            )
+        raise NodeLambdaError(f"`npm ci` for {request.address} failed:\n{stderr.strip()}")
+    kept = await Get(
+        Digest, DigestSubset(result.output_digest, PathGlobs(["node_modules/**", *_NOT_PACKED]))
+    )
+    return NodeModules(kept)
+
+
+def _check_manifest(address: Address, package_dir: str, contents: dict[str, bytes]) -> None:
+    package_json = os.path.join(package_dir, "package.json")
+    if package_json not in contents:
+        raise NodeLambdaError(f"{address}: {package_json} does not exist (see `package_json`).")
+    if os.path.join(package_dir, _LOCKFILE) not in contents:
+        raise NodeLambdaError(
+            f"{address}: there is no {_LOCKFILE} beside {package_json}, and dependencies are "
+            f"only installed from a lockfile: {_regenerate_hint(package_dir)}."
+        )
+    try:
+        manifest = json.loads(contents[package_json])
+    except ValueError as e:
+        raise NodeLambdaError(f"{address}: {package_json} is not valid JSON: {e}")
+    if "workspaces" in manifest:
+        raise NodeLambdaError(
+            f"{address}: {package_json} declares npm workspaces, which are not supported: give "
+            "the lambda a package.json and package-lock.json of its own."
+        )
+
+
+@rule(desc="Package a Node.js Lambda", level=LogLevel.DEBUG)
+async def package_nodejs_lambda(field_set: NodeLambdaFieldSet) -> BuiltPackage:
+    address = field_set.address
+    package_dir = os.path.normpath(
+        os.path.join(address.spec_path, os.path.dirname(field_set.package_json.value))
+    ).lstrip(".")
+    manifest_paths = [os.path.join(package_dir, name) for name in ("package.json", _LOCKFILE)]
+    manifest_digest = await Get(Digest, PathGlobs(manifest_paths))
+    contents = await Get(DigestContents, Digest, manifest_digest)
+    _check_manifest(address, package_dir, {fc.path: fc.content for fc in contents})
+    sources = await Get(SourceFiles, SourceFilesRequest([field_set.sources]))
+    outside = [f for f in sources.files if not f.startswith(os.path.join(package_dir, ""))]
+    if package_dir and outside:
+        raise NodeLambdaError(
+            f"{address}: `sources` must be under {package_dir}, the directory of package.json, "
+            f"but include {', '.join(sorted(outside)[:3])}."
+        )
+    manifest, stripped = manifest_digest, sources.snapshot.digest
+    if package_dir:
+        manifest, stripped = await MultiGet(
+            Get(Digest, RemovePrefix(manifest_digest, package_dir)),
+            Get(Digest, RemovePrefix(stripped, package_dir)),
+        )
+    node_modules = await Get(
+        NodeModules,
+        NodeModulesRequest(address, manifest, package_dir, field_set.architecture.value),
+    )
+    merged = await Get(Digest, MergeDigests([stripped, node_modules.digest]))
+    payload = await Get(Digest, AddPrefix(merged, SOURCES))
+    packed = await Get(
+        PackedLambda,
+        PackLambdaRequest(
+            address,
+            zip_path=field_set.output_path.value_or_default(file_ending="zip"),
+            logical_name=logical_name(address),
+            runtime=field_set.runtime.value,
+            architecture=field_set.architecture.value,
+            payload=payload,
+            has_sources=True,
+            has_site_packages=False,
+            handler=field_set.handler.value,
+            hash_extra=field_set.hash_extra.value,
+        ),
+    )
+    platform = f"{field_set.runtime.value}-{field_set.architecture.value}"
+    return BuiltPackage(packed.digest, (packed.artifact(platform),))
+
+
+def rules():
+    return (*collect_rules(), UnionRule(PackageFieldSet, NodeLambdaFieldSet))

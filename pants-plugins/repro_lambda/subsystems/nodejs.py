@@ -1,0 +1,96 @@
+"""`[nodejs-lambda]`: the `node` and `npm` that install Node.js lambdas' dependencies."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from pants.core.util_rules.system_binaries import (
+    BinaryPathRequest,
+    BinaryPaths,
+    BinaryPathTest,
+    SearchPath,
+)
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.process import Process, ProcessCacheScope, ProcessResult
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.option.subsystem import Subsystem
+from pants.option.option_types import StrListOption
+from pants.util.logging import LogLevel
+from pants.util.strutil import help_text
+
+
+class NodeJsLambda(Subsystem):
+    options_scope = "nodejs-lambda"
+    help = help_text(
+        """
+        The `node` and `npm` that install the dependencies of `nodejs_lambda_artifact` targets.
+
+        Their versions are part of the install's cache key, so upgrading either reinstalls.
+        """
+    )
+
+    search_path = StrListOption(
+        default=["<PATH>"],
+        help="Directories to look for `node` and `npm` in; `<PATH>` is the PATH Pants runs with.",
+    )
+
+
+class NodeJsNotFound(Exception):
+    """`node` or `npm` is not on `[nodejs-lambda].search_path`."""
+
+
+@dataclass(frozen=True)
+class NodeJs:
+    """The `node` binary, npm's CLI script (run with that node) and both versions."""
+
+    node: str
+    npm: str
+    versions: str
+
+    def npm_argv(self, *args: str) -> tuple[str, ...]:
+        return (self.node, self.npm, *args)
+
+
+def _version_process(argv: tuple[str, ...], name: str) -> Process:
+    return Process(
+        argv,
+        description=f"Checking the {name} version",
+        level=LogLevel.DEBUG,
+        env={"PATH": os.path.dirname(argv[0]), "npm_config_update_notifier": "false"},
+        cache_scope=ProcessCacheScope.PER_RESTART_SUCCESSFUL,
+    )
+
+
+@rule(desc="Finding node and npm", level=LogLevel.DEBUG)
+async def find_nodejs(subsystem: NodeJsLambda) -> NodeJs:
+    env = await Get(EnvironmentVars, EnvironmentVarsRequest(["PATH"]))
+    search_path = SearchPath(
+        entry
+        for configured in subsystem.search_path
+        for entry in (env.get("PATH", "").split(os.pathsep) if configured == "<PATH>" else [configured])
+        if entry
+    )
+    # npm is a `#!/usr/bin/env node` script, which fails a test run with an empty env: it is
+    # run with the node found here instead.
+    node_paths, npm_paths = await MultiGet(
+        Get(BinaryPaths, BinaryPathRequest(binary_name="node", search_path=search_path, test=BinaryPathTest(["--version"]))),
+        Get(BinaryPaths, BinaryPathRequest(binary_name="npm", search_path=search_path)),
+    )
+    if not node_paths.first_path or not npm_paths.first_path:
+        missing = " and ".join(n for n, p in (("node", node_paths), ("npm", npm_paths)) if not p.first_path)
+        raise NodeJsNotFound(
+            f"Cannot find {missing} on `[nodejs-lambda].search_path` ({', '.join(search_path)}): "
+            "install Node.js (20 or 22, with npm) or point the option at it."
+        )
+    node, npm = node_paths.first_path.path, npm_paths.first_path.path
+    node_version, npm_version = await MultiGet(
+        Get(ProcessResult, _version_process((node, "--version"), "node")),
+        Get(ProcessResult, _version_process((node, npm, "--version"), "npm")),
+    )
+    versions = f"node {node_version.stdout.decode().strip()}, npm {npm_version.stdout.decode().strip()}"
+    return NodeJs(node=node, npm=npm, versions=versions)
+
+
+def rules():
+    return collect_rules()
