@@ -8,12 +8,12 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from repro_lambda.core.durable import staged_file
 from repro_lambda.core.errors import PackError
 
 SCHEMA_VERSION = 1
@@ -138,16 +138,6 @@ def write_catalog(path: Path, catalog: Catalog) -> bool:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = NEW_CATALOG_MODE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, mode)
+    with staged_file(path, content, mode) as temporary:
         os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
     return True

@@ -8,44 +8,24 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_s3 import FAKE_AWS_ENV, FakeS3, FaultProxy, refusing_url
+from fake_s3 import FakeS3, FaultProxy, refusing_url
 
 from repro_lambda.core import stores
+from repro_lambda.core.conftest import BUCKET
 from repro_lambda.core.metadata import build_metadata, render_metadata
 from repro_lambda.core.publish import main
 
 PLUGINS_DIR = Path(__file__).resolve().parents[2]
-BUCKET = "dev-artifacts"
 CATALOG = "builds/catalog.json"
 LATENCY = 0.05
 """Seconds the proxy delays each request by in the concurrency test, as a network would."""
 FOOTER = re.compile(r"\d+ (uploaded|would publish)|Updated ")
 """The summary and catalog lines after the table (logical names in these tests never start with a digit)."""
-
-
-@pytest.fixture(autouse=True)
-def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    for name, value in FAKE_AWS_ENV.items():
-        monkeypatch.setenv(name, value)
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[FakeS3]:
-    with FakeS3() as server:
-        yield server
-
-
-@pytest.fixture
-def s3(moto_server: FakeS3) -> FakeS3:
-    moto_server.reset()
-    moto_server.create_bucket(BUCKET)
-    return moto_server
 
 
 def make_artifact(

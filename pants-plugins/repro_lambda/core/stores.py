@@ -10,7 +10,6 @@ import hashlib
 import os
 import random
 import re
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from repro_lambda.core.durable import staged_file
 from repro_lambda.core.errors import PackError
 
 TROUBLESHOOTING = "docs/publishing.md#troubleshooting"
@@ -144,14 +144,7 @@ class FileStore:
         path = self._directory / self.url.object_key(key)
         location = self.url.location(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            try:
-                with os.fdopen(descriptor, "wb") as file:
-                    file.write(data)
-                    file.flush()
-                    os.fsync(file.fileno())
-                os.chmod(temporary, PUBLISHED_MODE)
+            with staged_file(path, data, PUBLISHED_MODE) as temporary:
                 try:
                     os.link(temporary, path)
                 except FileExistsError:
@@ -160,10 +153,8 @@ class FileStore:
                     if existing != expected:
                         raise integrity_error(location, existing, expected) from None
                     return Outcome.ALREADY_PRESENT
-                _fsync_directory(path.parent)
-                return Outcome.UPLOADED
-            finally:
-                os.unlink(temporary)
+            _fsync_directory(path.parent)
+            return Outcome.UPLOADED
         except OSError as error:
             raise PublishError(f"cannot write {location}: {error}") from error
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fake_s3 import FAKE_AWS_ENV, FakeS3, FaultProxy, refusing_url
+from fake_s3 import FakeS3, FaultProxy, refusing_url
 
+from repro_lambda.core.conftest import BUCKET
 from repro_lambda.core.errors import PackError
 from repro_lambda.core.stores import (
     BACKOFF_BASE_SECONDS,
@@ -28,29 +29,8 @@ from repro_lambda.core.stores import (
     parse_store_url,
 )
 
-BUCKET = "artifact-bucket"
 KEY = f"lambdas/orders/{'ab' * 32}.zip"
 DATA = b"PK\x05\x06 the artifact" * 100
-
-
-@pytest.fixture(autouse=True)
-def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    for name, value in FAKE_AWS_ENV.items():
-        monkeypatch.setenv(name, value)
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[FakeS3]:
-    with FakeS3() as server:
-        yield server
-
-
-@pytest.fixture
-def s3(moto_server: FakeS3) -> FakeS3:
-    moto_server.reset()
-    moto_server.create_bucket(BUCKET)
-    return moto_server
 
 
 @pytest.fixture

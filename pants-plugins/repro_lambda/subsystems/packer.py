@@ -40,11 +40,15 @@ class PackerPex:
     pex: VenvPex
 
 
+def _is_test_module(name: str) -> bool:
+    return name.endswith("_test.py") or name == "conftest.py"
+
+
 def core_sources() -> list[FileContent]:
     """The `repro_lambda.core` modules, as they ship inside the plugin distribution."""
     core = importlib.resources.files("repro_lambda.core")
     modules = sorted(
-        (m for m in core.iterdir() if m.name.endswith(".py") and not m.name.endswith("_test.py")),
+        (m for m in core.iterdir() if m.name.endswith(".py") and not _is_test_module(m.name)),
         key=lambda m: m.name,
     )
     return [
