@@ -31,7 +31,6 @@ from repro_lambda import register
 from repro_lambda.handler_rules import InferLambdaHandlerDependency
 from repro_lambda.lock_rules import LambdaLock
 from repro_lambda.package_rules import LambdaArtifactFieldSet
-from repro_lambda.target_types import LambdaArtifactTarget
 
 REPO_ROOT = Path(__file__).parents[2]
 LAMBDAS_LOCK = "3rdparty/python/lambdas.lock"

@@ -1,4 +1,4 @@
-"""`pants publish` for `lambda_artifact`: write-once uploads and the Terraform catalog.
+"""`pants publish` for Lambda functions (Python, Node.js) and layers: write-once uploads, catalog.
 
 Pants 2.17 runs one interactive process per published target, one after another. Starting boto3
 costs about half a second, so when the command line names the targets (the usual `publish ::`)
@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import ClassVar
 from pathlib import PurePath
+from typing import ClassVar
 
+from pants.backend.python.util_rules.pex import VenvPexProcess
 from pants.base.build_root import BuildRoot
 from pants.base.specs import Specs
 from pants.base.specs_parser import SpecsParser
@@ -25,7 +26,6 @@ from pants.core.goals.publish import (
     PublishProcesses,
     PublishRequest,
 )
-from pants.backend.python.util_rules.pex import VenvPexProcess
 from pants.engine.env_vars import CompleteEnvironmentVars, EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.internals.options_parsing import _Options
