@@ -195,3 +195,29 @@ def test_default_file_store_and_dry_run(site: Site) -> None:
             None,
             artifact.metadata["sha256"],
         )
+
+
+def test_credentials_stay_out_of_logs(site: Site) -> None:
+    """The AWS secret reaches the publish process, but neither Pants' debug output nor its log."""
+    secret = "do-not-log-7f3c1e9a"
+    site.s3.create_bucket("secret", REGION)
+    build = run_pants(
+        site.checkout,
+        "--no-pantsd",  # so that the engine's debug lines reach this output
+        "-ldebug",
+        f"--lambda-publish-endpoint-url={site.s3.url}",
+        f"--lambda-publish-region={REGION}",
+        "--lambda-publish-store=s3://secret",
+        "--lambda-publish-catalog=builds/secret.json",
+        "publish",
+        "::",
+        umask=UMASK,
+        tz=TZ,
+        cached=True,
+        env={**FAKE_AWS_ENV, "AWS_SECRET_ACCESS_KEY": secret},
+    )
+    assert "Execute InteractiveProcess(" in build.output  # Pants logged the process it ran
+    assert secret not in build.output
+    for log in site.checkout.glob(".pants.d/**/*.log"):
+        assert secret not in log.read_text(errors="replace"), log
+    assert set(site.s3.objects("secret")) == {a.key for a in site.artifacts}
