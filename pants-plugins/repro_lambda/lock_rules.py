@@ -198,10 +198,10 @@ class LambdaLockSubsystem(GoalSubsystem):
         f"""
         Write each resolve's Lambda platform lock, next to its lockfile.
 
-        For every resolve that `lambda_artifact` targets install from, lock one wheel per
-        requirement for each runtime × architecture in use, at the versions of the resolve's
+        For every resolve that `lambda_artifact` and `lambda_layer` targets install from, lock
+        one wheel per requirement for each runtime × architecture in use, at the versions of the resolve's
         lockfile, with sha256 hashes. Run it after `{bin_name()} generate-lockfiles`, or when
-        a lambda gains a third-party import or a new runtime or architecture; `{bin_name()}
+        a lambda or layer gains a requirement or a new runtime or architecture; `{bin_name()}
         package` says when it is due.
         """
     )
