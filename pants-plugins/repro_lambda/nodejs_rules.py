@@ -154,14 +154,15 @@ async def package_nodejs_lambda(field_set: NodeLambdaFieldSet) -> BuiltPackage:
     address = field_set.address
     package_dir = os.path.normpath(
         os.path.join(address.spec_path, os.path.dirname(field_set.package_json.value))
-    ).lstrip(".")
+    )
+    package_dir = "" if package_dir == "." else package_dir
     manifest_paths = [os.path.join(package_dir, name) for name in ("package.json", _LOCKFILE)]
     manifest_digest = await Get(Digest, PathGlobs(manifest_paths))
     contents = await Get(DigestContents, Digest, manifest_digest)
     _check_manifest(address, package_dir, {fc.path: fc.content for fc in contents})
     sources = await Get(SourceFiles, SourceFilesRequest([field_set.sources]))
     outside = [f for f in sources.files if not f.startswith(os.path.join(package_dir, ""))]
-    if package_dir and outside:
+    if outside:
         raise NodeLambdaError(
             f"{address}: `sources` must be under {package_dir}, the directory of package.json, "
             f"but include {', '.join(sorted(outside)[:3])}."
