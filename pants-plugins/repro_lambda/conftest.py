@@ -51,8 +51,10 @@ def _pex_cli_args() -> list[str]:
 
 def lambda_options() -> list[str]:
     """The global options of every test: the repository's, for a `src/python` source root."""
+    ca_certs = os.environ.get("PANTS_CA_CERTS_PATH")
     return [
         *_pex_cli_args(),
+        *([f"--ca-certs-path={ca_certs}"] if ca_certs else []),
         "--python-infer-use-rust-parser",
         "--source-root-patterns=['src/python']",
         "--python-enable-resolves",

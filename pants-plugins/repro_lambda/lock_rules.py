@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.target_types import PythonRequirementsField, PythonResolveField
 from pants.backend.python.util_rules.pex import CompletePlatforms
-from pants.backend.python.util_rules.pex_cli import PexCliProcess
 from pants.backend.python.util_rules.pex_requirements import (
     ResolvePexConfig,
     ResolvePexConfigRequest,
@@ -46,6 +45,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 from pants.util.strutil import help_text, softwrap
 
+from repro_lambda.pex_cli import LambdaPexProcess
 from repro_lambda.platform_rules import LambdaPlatformRequest
 from repro_lambda.target_types import (
     LambdaArchitectureField,
@@ -280,20 +280,19 @@ async def lock_resolve_for_lambda(
     )
     result = await Get(
         FallibleProcessResult,
-        PexCliProcess(
+        LambdaPexProcess(
             subcommand=("lock", "create"),
-            extra_args=(
+            args=(
                 "--output=lock.json",
                 "--style=strict",
                 "--no-build",
-                f"--pip-version={python_setup.pip_version.value}",
                 "--resolver-version=pip-2020-resolver",
                 "--constraints=__constraints.txt",
                 *index_args,
                 *(arg for p in request.platforms for arg in p.platforms.generate_pex_arg_list()),
                 *request.requirements,
             ),
-            additional_input_digest=input_digest,
+            input_digest=input_digest,
             output_files=("lock.json",),
             description=f"Locking the `{resolve}` resolve for {len(request.platforms)} Lambda platforms",
             cache_scope=ProcessCacheScope.PER_SESSION,

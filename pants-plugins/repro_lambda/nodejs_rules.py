@@ -12,6 +12,7 @@ from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
 from pants.engine.addresses import Address
 from pants.engine.fs import (
     AddPrefix,
+    CreateDigest,
     Digest,
     DigestContents,
     DigestSubset,
@@ -22,10 +23,11 @@ from pants.engine.fs import (
 from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
+from pants.option.global_options import GlobalOptions, ca_certs_path_to_file_content
 from pants.util.logging import LogLevel
 
 from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest, logical_name
-from repro_lambda.subsystems.nodejs import NodeJs
+from repro_lambda.subsystems.nodejs import NodeJs, NodeJsLambda
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaHashExtraField,
@@ -84,8 +86,19 @@ def _regenerate_hint(package_dir: str) -> str:
 
 
 @rule(desc="Installing a Node.js Lambda's dependencies", level=LogLevel.DEBUG)
-async def npm_ci(request: NodeModulesRequest, nodejs: NodeJs) -> NodeModules:
+async def npm_ci(
+    request: NodeModulesRequest,
+    nodejs: NodeJs,
+    subsystem: NodeJsLambda,
+    global_options: GlobalOptions,
+) -> NodeModules:
     cpu = NPM_CPU[request.architecture]
+    input_digest, ca_env = request.manifest, {}
+    if global_options.ca_certs_path:
+        ca_certs = ca_certs_path_to_file_content(global_options.ca_certs_path)
+        ca_digest = await Get(Digest, CreateDigest([ca_certs]))
+        input_digest = await Get(Digest, MergeDigests([input_digest, ca_digest]))
+        ca_env = {"npm_config_cafile": ca_certs.path}
     result = await Get(
         FallibleProcessResult,
         Process(
@@ -100,14 +113,17 @@ async def npm_ci(request: NodeModulesRequest, nodejs: NodeJs) -> NodeModules:
                 f"--cache={_NPM_CACHE}",
             ),
             description=f"npm ci for {request.address} (linux-{cpu}, {nodejs.versions})",
-            input_digest=request.manifest,
-            # The lockfile decides what is installed, not the user's npmrc; the machine's global
-            # npmrc (e.g. its CA file) still applies, like the node install it belongs to.
+            input_digest=input_digest,
+            # The lockfile and Pants' options decide what is installed and from where: no npmrc
+            # of the host (user or global) applies.
             env={
                 "PATH": os.path.dirname(nodejs.node),
                 "HOME": ".",
                 "npm_config_userconfig": ".no-user-npmrc",
+                "npm_config_globalconfig": ".no-global-npmrc",
+                "npm_config_registry": subsystem.registry,
                 "npm_config_update_notifier": "false",
+                **ca_env,
                 "REPRO_LAMBDA_NODE_VERSIONS": nodejs.versions,
             },
             append_only_caches={"repro_lambda_npm": _NPM_CACHE},

@@ -8,17 +8,16 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from pants.backend.python.util_rules.pex import VenvPexProcess
 from pants.core.goals.package import BuiltPackageArtifact
 from pants.engine.addresses import Address
 from pants.engine.fs import Digest, DigestContents, DigestSubset, PathGlobs
-from pants.engine.process import FallibleProcessResult
+from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from repro_lambda.requirements_rules import SITE_PACKAGES
-from repro_lambda.subsystems.packer import PackerPex
+from repro_lambda.subsystems.packer import PackerTool
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ class PackLambdaRequest:
 
 
 @rule(desc="Packing a Lambda zip", level=LogLevel.DEBUG)
-async def pack_lambda(request: PackLambdaRequest, packer: PackerPex) -> PackedLambda:
+async def pack_lambda(request: PackLambdaRequest, packer: PackerTool) -> PackedLambda:
     zip_path = request.zip_path
     metadata_path = str(PurePath(zip_path).with_suffix(".json"))
     optional = {
@@ -102,10 +101,10 @@ async def pack_lambda(request: PackLambdaRequest, packer: PackerPex) -> PackedLa
     )
     result = await Get(
         FallibleProcessResult,
-        VenvPexProcess(
-            packer.pex,
-            argv=argv,
+        Process(
+            packer.tool.argv(*argv),
             input_digest=request.payload,
+            immutable_input_digests=packer.tool.immutable_input_digests,
             output_files=(zip_path, metadata_path),
             description=f"Packing {zip_path}",
             level=LogLevel.DEBUG,

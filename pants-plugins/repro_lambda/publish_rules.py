@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import ClassVar
 
-from pants.backend.python.util_rules.pex import VenvPexProcess
 from pants.base.build_root import BuildRoot
 from pants.base.specs import Specs
 from pants.base.specs_parser import SpecsParser
@@ -30,7 +29,7 @@ from pants.engine.env_vars import CompleteEnvironmentVars, EnvironmentVars, Envi
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.internals.options_parsing import _Options
 from pants.engine.internals.session import SessionValues
-from pants.engine.process import InteractiveProcess, Process
+from pants.engine.process import InteractiveProcess
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
     NoApplicableTargetsBehavior,
@@ -44,7 +43,7 @@ from pants.util.logging import LogLevel
 from repro_lambda.layer_rules import LambdaLayerFieldSet
 from repro_lambda.nodejs_rules import NodeLambdaFieldSet
 from repro_lambda.package_rules import LambdaArtifactFieldSet
-from repro_lambda.subsystems.publisher import AWS_ENV_VARS, LambdaPublisher, PublisherPex
+from repro_lambda.subsystems.publisher import AWS_ENV_VARS, LambdaPublisher, PublisherTool
 from repro_lambda.target_types import (
     LambdaAtEdgeField,
     LambdaHandlerField,
@@ -211,7 +210,7 @@ class _PublishProcessRequest:
 async def publish_process(
     request: _PublishProcessRequest,
     publisher: LambdaPublisher,
-    publisher_pex: PublisherPex,
+    publisher_tool: PublisherTool,
     build_root: BuildRoot,
 ) -> PublishPackages:
     entries = [
@@ -235,17 +234,12 @@ async def publish_process(
         Get(Digest, MergeDigests([plan_digest, *(p.digest for p in request.packages)])),
         Get(EnvironmentVars, EnvironmentVarsRequest(AWS_ENV_VARS)),
     )
-    process = await Get(
-        Process,
-        VenvPexProcess(
-            publisher_pex.pex,
-            argv=("--plan", _PLAN),
-            input_digest=input_digest,
-            description="Publish Lambda artifacts",
-        ),
+    interactive = InteractiveProcess(
+        publisher_tool.tool.argv("--plan", _PLAN),
+        input_digest=input_digest,
+        immutable_input_digests=publisher_tool.tool.immutable_input_digests,
     )
-    interactive = InteractiveProcess.from_process(process)
-    object.__setattr__(interactive.process, "env", _SecretEnv({**process.env, **aws_env}))
+    object.__setattr__(interactive.process, "env", _SecretEnv(aws_env))
     stores = sorted({entry["store"] for entry in entries})
     return PublishPackages(
         names=tuple(entry["zip"] for entry in entries),

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pants.backend.python.subsystems.setup import PythonSetup
-from pants.backend.python.util_rules import pex_cli
-from pants.backend.python.util_rules.pex_cli import PexCliProcess
 from pants.engine.addresses import Address
 from pants.engine.fs import EMPTY_DIGEST, Digest, MergeDigests
 from pants.engine.process import FallibleProcessResult
@@ -20,6 +17,7 @@ from repro_lambda.lock_rules import (
     PlatformLockRequest,
     check_platform_lock,
 )
+from repro_lambda.pex_cli import LambdaPexProcess
 
 SITE_PACKAGES = "site-packages"
 
@@ -38,9 +36,7 @@ class LambdaRequirements:
 
 
 @rule(desc="Installing a Lambda's wheels", level=LogLevel.DEBUG)
-async def install_lambda_requirements(
-    request: LambdaRequirementsRequest, python_setup: PythonSetup
-) -> LambdaRequirements:
+async def install_lambda_requirements(request: LambdaRequirementsRequest) -> LambdaRequirements:
     inputs = request.inputs
     if not inputs.requirements:
         return LambdaRequirements(EMPTY_DIGEST)
@@ -49,18 +45,17 @@ async def install_lambda_requirements(
     input_digest = await Get(Digest, MergeDigests([lock.digest, inputs.platforms.digest]))
     result = await Get(
         FallibleProcessResult,
-        PexCliProcess(
+        LambdaPexProcess(
             subcommand=("venv", "create"),
-            extra_args=(
+            args=(
                 f"--dest-dir={SITE_PACKAGES}",
                 "--layout=flat",
                 f"--lock={lock.path}",
                 "--no-build",
-                f"--pip-version={python_setup.pip_version.value}",
                 *inputs.platforms.generate_pex_arg_list(),
                 *inputs.requirements,
             ),
-            additional_input_digest=input_digest,
+            input_digest=input_digest,
             output_directories=(SITE_PACKAGES,),
             description=f"Installing wheels of {request.address} for {inputs.platform_name}",
         ),
@@ -74,4 +69,4 @@ async def install_lambda_requirements(
 
 
 def rules():
-    return (*collect_rules(), *pex_cli.rules())
+    return collect_rules()

@@ -15,7 +15,7 @@ from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.process import Process, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.option.subsystem import Subsystem
-from pants.option.option_types import StrListOption
+from pants.option.option_types import StrListOption, StrOption
 from pants.util.logging import LogLevel
 from pants.util.strutil import help_text
 
@@ -33,6 +33,16 @@ class NodeJsLambda(Subsystem):
     search_path = StrListOption(
         default=["<PATH>"],
         help="Directories to look for `node` and `npm` in; `<PATH>` is the PATH Pants runs with.",
+    )
+    registry = StrOption(
+        default="https://registry.npmjs.org/",
+        help=help_text(
+            """
+            The npm registry `npm ci` uses. No npmrc of the host (user, global or npm's own)
+            applies to the install: set the registry here, and a CA bundle with
+            `[GLOBAL].ca_certs_path`.
+            """
+        ),
     )
 
 

@@ -9,11 +9,12 @@ from pants.backend.python.subsystems.python_tool_base import (
     LockfileRules,
     PythonToolRequirementsBase,
 )
-from pants.backend.python.target_types import EntryPoint
-from pants.backend.python.util_rules.pex import PexRequest, VenvPex
 from pants.engine.fs import CreateDigest, Digest, FileContent
 from pants.engine.rules import Get, collect_rules, rule
+from pants.util.logging import LogLevel
 from pants.util.strutil import help_text
+
+from repro_lambda.tool_rules import LambdaTool, build_lambda_tool
 
 
 class LambdaPacker(PythonToolRequirementsBase):
@@ -36,8 +37,8 @@ class LambdaPacker(PythonToolRequirementsBase):
 
 
 @dataclass(frozen=True)
-class PackerPex:
-    pex: VenvPex
+class PackerTool:
+    tool: LambdaTool
 
 
 def _is_test_module(name: str) -> bool:
@@ -57,15 +58,10 @@ def core_sources() -> list[FileContent]:
     ]
 
 
-@rule
-async def setup_packer(packer: LambdaPacker) -> PackerPex:
+@rule(desc="Setting up the Lambda packer", level=LogLevel.DEBUG)
+async def setup_packer(packer: LambdaPacker) -> PackerTool:
     sources = await Get(Digest, CreateDigest(core_sources()))
-    pex = await Get(
-        VenvPex,
-        PexRequest,
-        packer.to_pex_request(main=EntryPoint("repro_lambda.core.pack"), sources=sources),
-    )
-    return PackerPex(pex)
+    return PackerTool(await build_lambda_tool(packer, "repro_lambda.core.pack", sources))
 
 
 def rules():

@@ -8,15 +8,15 @@ from pants.backend.python.subsystems.python_tool_base import (
     LockfileRules,
     PythonToolRequirementsBase,
 )
-from pants.backend.python.target_types import EntryPoint
-from pants.backend.python.util_rules.pex import PexRequest, VenvPex
 from pants.engine.fs import CreateDigest, Digest
 from pants.engine.rules import Get, collect_rules, rule
 from pants.option.option_types import BoolOption, IntOption, StrOption
 from pants.util.docutil import bin_name
+from pants.util.logging import LogLevel
 from pants.util.strutil import help_text
 
 from repro_lambda.subsystems.packer import core_sources
+from repro_lambda.tool_rules import LambdaTool, build_lambda_tool
 
 DEFAULT_STORE = "file://dist/lambda-store"
 EDGE_SUFFIX = "-us-east-1"
@@ -131,19 +131,14 @@ class LambdaPublisher(PythonToolRequirementsBase):
 
 
 @dataclass(frozen=True)
-class PublisherPex:
-    pex: VenvPex
+class PublisherTool:
+    tool: LambdaTool
 
 
-@rule
-async def setup_publisher(publisher: LambdaPublisher) -> PublisherPex:
+@rule(desc="Setting up the Lambda publisher", level=LogLevel.DEBUG)
+async def setup_publisher(publisher: LambdaPublisher) -> PublisherTool:
     sources = await Get(Digest, CreateDigest(core_sources()))
-    pex = await Get(
-        VenvPex,
-        PexRequest,
-        publisher.to_pex_request(main=EntryPoint("repro_lambda.core.publish"), sources=sources),
-    )
-    return PublisherPex(pex)
+    return PublisherTool(await build_lambda_tool(publisher, "repro_lambda.core.publish", sources))
 
 
 def rules():

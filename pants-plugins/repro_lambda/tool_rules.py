@@ -1,0 +1,98 @@
+"""The plugin's Python tools (packer, publisher): their lock installed flat, run with `python -I`.
+
+The install runs the plugin's own pex (see `pex_cli`), so neither the host's pip configuration nor
+Pants' `[pex-cli]` version can change or break it. The tool runs from an immutable input
+`__tool/` (`site-packages/` and the plugin's `src/`) on an interpreter of the tool's constraints,
+with nothing of the environment on `sys.path`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pants.backend.python.subsystems.python_tool_base import PythonToolRequirementsBase
+from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
+from pants.backend.python.util_rules.pex import PythonExecutable
+from pants.backend.python.util_rules.pex_requirements import (
+    EntireLockfile,
+    LoadedLockfile,
+    LoadedLockfileRequest,
+    Lockfile,
+    Resolve,
+)
+from pants.engine.fs import AddPrefix, Digest, MergeDigests
+from pants.engine.process import ProcessResult
+from pants.engine.rules import Get, MultiGet
+from pants.util.frozendict import FrozenDict
+
+from repro_lambda.pex_cli import LambdaPexProcess
+
+TOOL_DIR = "__tool"
+_SITE_PACKAGES = "site-packages"
+_SRC = "src"
+_RUN_MODULE = (
+    "import os, runpy, sys; "
+    f"sys.path[:0] = [os.path.abspath(os.path.join({TOOL_DIR!r}, p)) for p in ({_SRC!r}, {_SITE_PACKAGES!r})]; "
+    "sys.argv[0] = {module!r}; "
+    "runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
+)
+
+
+@dataclass(frozen=True)
+class LambdaTool:
+    """A tool's files, mounted at `__tool/`, and the interpreter that runs its `module`."""
+
+    digest: Digest
+    python: PythonExecutable
+    module: str
+
+    def argv(self, *args: str) -> tuple[str, ...]:
+        return (self.python.path, "-I", "-c", _RUN_MODULE.format(module=self.module), *args)
+
+    @property
+    def immutable_input_digests(self) -> FrozenDict[str, Digest]:
+        return FrozenDict({TOOL_DIR: self.digest})
+
+
+async def _tool_lockfile(tool: PythonToolRequirementsBase) -> tuple[Lockfile, tuple[str, ...]]:
+    """The lockfile to install `tool` from and its requirements: the built-in lock, or the
+    `install_from_resolve` resolve's."""
+    requirements = tool.pex_requirements()
+    if isinstance(requirements, EntireLockfile):
+        return requirements.lockfile, tuple(requirements.complete_req_strings or ())
+    assert isinstance(requirements.from_superset, Resolve)
+    lockfile = await Get(Lockfile, Resolve, requirements.from_superset)
+    return lockfile, tuple(str(r) for r in requirements.req_strings_or_addrs)
+
+
+async def build_lambda_tool(
+    tool: PythonToolRequirementsBase, module: str, sources: Digest
+) -> LambdaTool:
+    """Install `tool`'s lock for a local interpreter of its constraints, next to `sources`."""
+    lockfile, requirements = await _tool_lockfile(tool)
+    loaded, python = await MultiGet(
+        Get(LoadedLockfile, LoadedLockfileRequest(lockfile)),
+        Get(PythonExecutable, InterpreterConstraints, tool.interpreter_constraints),
+    )
+    installed, prefixed_sources = await MultiGet(
+        Get(
+            ProcessResult,
+            LambdaPexProcess(
+                subcommand=("venv", "create"),
+                args=(
+                    "--layout=flat",
+                    f"--dest-dir={_SITE_PACKAGES}",
+                    f"--lock={loaded.lockfile_path}",
+                    f"--python={python.path}",
+                    "--no-build",
+                    *requirements,
+                ),
+                description=f"Installing the `{tool.options_scope}` tool",
+                input_digest=loaded.lockfile_digest,
+                output_directories=(_SITE_PACKAGES,),
+            ),
+        ),
+        Get(Digest, AddPrefix(sources, _SRC)),
+    )
+    digest = await Get(Digest, MergeDigests([installed.output_digest, prefixed_sources]))
+    return LambdaTool(digest, python, module)
