@@ -221,8 +221,10 @@ def _locked_pins(resolve_lockfile: bytes) -> list[str]:
     )
 
 
-# pex names the platform it failed for, or pip's download directory does (its first tag).
-_FAILED_PLATFORM_RE = re.compile(r"complete platform (\S+?):?\s*$|\bdownload --dest \S*/(\S+)", re.M)
+# pex names the platform it failed for, or the directory of pip's resolver report does (its first tag).
+_FAILED_PLATFORM_RE = re.compile(
+    r"complete platform (\S+?):?\s*$|\bresolver_report\.[^/\s]+/([^/\s]+)/pip-report\.json", re.M
+)
 _UNSATISFIED_RE = re.compile(
     r"(?:Dependency on|requirement) (\S+) not satisfied"
     r"|satisfies the requirement (\S+)"

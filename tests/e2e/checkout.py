@@ -11,8 +11,18 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-# What the ./pants launcher needs from the caller's environment; nothing else leaks in.
-_PASSED_ENV_VARS = ("HOME", "PATH", "PYENV_ROOT", "REPRO_LAMBDA_CACHE_DIR", "XDG_CACHE_HOME")
+# What the ./pants launcher needs from the caller's environment, and where the caller keeps Pants'
+# caches; nothing else leaks in.
+_PASSED_ENV_VARS = (
+    "HOME",
+    "PANTS_CA_CERTS_PATH",
+    "PANTS_LOCAL_STORE_DIR",
+    "PANTS_NAMED_CACHES_DIR",
+    "PATH",
+    "PYENV_ROOT",
+    "REPRO_LAMBDA_CACHE_DIR",
+    "XDG_CACHE_HOME",
+)
 _OUTPUT_TAIL_LINES = 80
 _WROTE_KEY_RE = re.compile(r"Wrote (dist/\S+\.zip)\n\s+Key: (\S+)")
 
@@ -36,6 +46,15 @@ class Build:
     def zips(self) -> dict[str, Path]:
         """The built zips by dist-relative path."""
         return {path.relative_to(self.dist).as_posix(): path for path in sorted(self.dist.rglob("*.zip"))}
+
+    def artifact_digests(self) -> dict[str, str]:
+        """The sha256 of every artifact zip and metadata JSON in dist/, by dist-relative path (the
+        plugin's own wheel and sdist, which `package ::` builds too, are not Lambda artifacts)."""
+        return {
+            path.relative_to(self.dist).as_posix(): sha256_of(path)
+            for path in sorted(self.dist.rglob("*"))
+            if path.suffix in (".zip", ".json")
+        }
 
     def printed_keys(self) -> dict[str, str]:
         """The `Key:` line `pants package` printed under each `Wrote dist/....zip` line."""

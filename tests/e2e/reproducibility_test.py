@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.checkout import Build, copy_checkout, run_pants, sha256_of, touch_all
+from e2e.checkout import Build, copy_checkout, run_pants, touch_all
 
 SECOND_UMASK = 0o077
 SECOND_TZ = "Pacific/Kiritimati"  # UTC+14, while the first build runs in UTC
@@ -77,15 +77,6 @@ def metadata_of(zip_path: Path) -> dict[str, str | int]:
     return json.loads(zip_path.with_suffix(".json").read_text())
 
 
-def dist_digests(build: Build) -> dict[str, str]:
-    """The sha256 of every file in dist/, by dist-relative path."""
-    return {
-        path.relative_to(build.dist).as_posix(): sha256_of(path)
-        for path in sorted(build.dist.rglob("*"))
-        if path.is_file()
-    }
-
-
 def test_packages_every_example_lambda_and_layer(first_build: Build) -> None:
     assert EXPECTED_ARTIFACTS.keys() == first_build.zips().keys()
 
@@ -93,7 +84,7 @@ def test_packages_every_example_lambda_and_layer(first_build: Build) -> None:
 def test_rebuild_elsewhere_is_byte_identical(first_build: Build, second_build: Build) -> None:
     assert first_build.checkout != second_build.checkout
     assert second_build.zips().keys() == first_build.zips().keys()
-    assert dist_digests(second_build) == dist_digests(first_build)
+    assert second_build.artifact_digests() == first_build.artifact_digests()
 
 
 def test_metadata_describes_its_zip(first_build: Build) -> None:

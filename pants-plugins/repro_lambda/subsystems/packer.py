@@ -30,7 +30,8 @@ class LambdaPacker(PythonToolRequirementsBase):
 
     default_version = "deflate==0.9.0"
     register_interpreter_constraints = True
-    # deflate 0.9.0 ships cp311-abi3 wheels; pex 2.1.137 cannot run on 3.13.
+    # deflate 0.9.0 ships cp311-abi3 wheels; Pants 2.17's default pex, which finds the interpreter,
+    # cannot inspect 3.13.
     default_interpreter_constraints = ["CPython>=3.11,<3.13"]
     default_lockfile_resource = ("repro_lambda.subsystems", "packer.lock")
     lockfile_rules_type = LockfileRules.SIMPLE

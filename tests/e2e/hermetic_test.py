@@ -1,0 +1,128 @@
+"""A cold `./pants package ::` on a hostile host: every example still builds, byte for byte.
+
+Pip's configuration search is pointed at a test directory (site-wide `XDG_CONFIG_DIRS` and the
+user's home) holding a constraint file, a bogus index and find-links, and `PIP_*` variables say the
+same; Pants passes them all to its processes. npm gets a bogus registry in the user's npmrc. Every
+cache is empty: Pants' local store and named caches, and a fresh home directory, which the build
+must leave as it found it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from e2e.checkout import Build, copy_checkout, run_pants
+
+UMASK = 0o022
+TZ = "UTC"
+# Nothing listens on port 9 (discard) of the loopback address: any use of these fails at once.
+BOGUS = "http://127.0.0.1:9"
+HOSTILE_PIP_CONF = f"""\
+[global]
+index-url = {BOGUS}/simple
+find-links = {BOGUS}/links
+constraint = {{constraints}}
+retries = 0
+timeout = 1
+"""
+# Versions no lock of the examples holds: honouring them would make every install fail.
+HOSTILE_CONSTRAINTS = "numpy==1.21.0\npydantic==1.10.0\ndeflate==0.8.1\nboto3==1.28.0\n"
+HOSTILE_ENV_VARS = {
+    "PIP_INDEX_URL": f"{BOGUS}/simple",
+    "PIP_FIND_LINKS": f"{BOGUS}/links",
+    "PIP_NO_BINARY": ":all:",
+}
+
+
+def _home_files(home: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(home).as_posix(): path.read_bytes() if path.is_file() else b""
+        for path in sorted(home.rglob("*"))
+    }
+
+
+def _pyenv_root() -> str:
+    return os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+
+
+@pytest.fixture(scope="module")
+def hostile(buildroot: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A hostile configuration directory, home and environment; nothing cached."""
+    with tempfile.TemporaryDirectory(prefix="repro-lambda-hostile-", ignore_cleanup_errors=True) as tmp:
+        root = Path(tmp)
+        constraints = root / "constraints.txt"
+        constraints.write_text(HOSTILE_CONSTRAINTS)
+        pip_conf = HOSTILE_PIP_CONF.format(constraints=constraints)
+        home = root / "home"
+        for conf in (root / "xdg/pip/pip.conf", home / ".config/pip/pip.conf"):
+            conf.parent.mkdir(parents=True)
+            conf.write_text(pip_conf)
+        (home / ".npmrc").write_text(f"registry={BOGUS}/\n")
+        env = {
+            **HOSTILE_ENV_VARS,
+            "HOME": str(home),
+            "XDG_CONFIG_DIRS": str(root / "xdg"),
+            "PYENV_ROOT": _pyenv_root(),
+            "PANTS_LOCAL_STORE_DIR": str(root / "lmdb_store"),
+            "PANTS_NAMED_CACHES_DIR": str(root / "named_caches"),
+        }
+        yield root, env
+
+
+@pytest.fixture(scope="module")
+def hostile_build(buildroot: Path, hostile: tuple[Path, dict[str, str]]) -> Build:
+    root, env = hostile
+    checkout = root / "repo"
+    copy_checkout(buildroot, checkout, umask=UMASK)
+    passed = sorted({"XDG_CONFIG_DIRS", *HOSTILE_ENV_VARS})
+    return run_pants(
+        checkout,
+        f"--subprocess-environment-env-vars=+{passed!r}",
+        "package",
+        "::",
+        umask=UMASK,
+        tz=TZ,
+        env=env,
+    )
+
+
+def test_pip_would_read_the_hostile_configuration(hostile: tuple[Path, dict[str, str]]) -> None:
+    """The control: pip itself, in the same environment, reads the hostile files."""
+    root, env = hostile
+    pip = shutil.which("pip3") or shutil.which("pip")
+    if not pip:
+        pytest.skip("no pip on PATH to show what it reads")
+    listed = subprocess.run(
+        [pip, "config", "debug"],
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"{root}/xdg/pip/pip.conf, exists: True" in listed
+    assert f"global.index-url: {BOGUS}/simple" in listed
+    assert f"PIP_INDEX_URL='{BOGUS}/simple'" in listed
+
+
+def test_cold_hostile_build_is_byte_identical(first_build: Build, hostile_build: Build) -> None:
+    assert hostile_build.artifact_digests() == first_build.artifact_digests()
+
+
+def test_cold_build_leaves_home_untouched(
+    hostile: tuple[Path, dict[str, str]], hostile_build: Build
+) -> None:
+    root, _ = hostile
+    home = root / "home"
+    assert _home_files(home) == {
+        ".config": b"",
+        ".config/pip": b"",
+        ".config/pip/pip.conf": (home / ".config/pip/pip.conf").read_bytes(),
+        ".npmrc": f"registry={BOGUS}/\n".encode(),
+    }
