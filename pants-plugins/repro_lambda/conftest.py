@@ -49,12 +49,15 @@ def _pex_cli_args() -> list[str]:
     ]
 
 
+# The CA bundle `./pants` hands Pants, if any: for the engine's downloads and pex's.
+CA_CERTS = os.environ.get("PANTS_CA_CERTS_PATH")
+
+
 def lambda_options() -> list[str]:
     """The global options of every test: the repository's, for a `src/python` source root."""
-    ca_certs = os.environ.get("PANTS_CA_CERTS_PATH")
     return [
         *_pex_cli_args(),
-        *([f"--ca-certs-path={ca_certs}"] if ca_certs else []),
+        *([f"--ca-certs-path={CA_CERTS}"] if CA_CERTS else []),
         "--python-infer-use-rust-parser",
         "--source-root-patterns=['src/python']",
         "--python-enable-resolves",
@@ -92,6 +95,7 @@ def make_rule_runner(*extra_rules: QueryRule) -> RuleRunner:
             ResourceTarget,
         ],
         objects={"parametrize": Parametrize},
+        ca_certs_path=CA_CERTS,
     )
     rule_runner.set_options(lambda_options(), env_inherit=ENV_INHERIT)
     return rule_runner

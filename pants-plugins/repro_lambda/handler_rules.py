@@ -53,7 +53,7 @@ async def find_handler_owner(
         return HandlerOwner(owners[0])
     if owners:
         problem = "is provided by more than one target: " + ", ".join(map(str, owners))
-        fix = "Remove the duplicate, or exclude one with `!` in `dependencies`."
+        fix = "Make exactly one `python_source` own the module: remove or narrow the others."
     else:
         problem = f"is not provided by any `python_source` in the `{resolve}` resolve"
         fix = (

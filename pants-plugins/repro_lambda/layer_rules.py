@@ -24,17 +24,15 @@ from pants.engine.target import (
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
-from repro_lambda.lock_rules import (
+from repro_lambda.install_rules import (
+    SITE_PACKAGES,
     LambdaInstallInputs,
     LambdaInstallInputsRequest,
+    LambdaRequirements,
+    LambdaRequirementsRequest,
     layer_install_requests,
 )
 from repro_lambda.pack_rules import PackedLambda, PackLambdaRequest, logical_name
-from repro_lambda.requirements_rules import (
-    SITE_PACKAGES,
-    LambdaRequirements,
-    LambdaRequirementsRequest,
-)
 from repro_lambda.target_types import (
     LAYER_LAYOUTS,
     LambdaLayerArchitecturesField,

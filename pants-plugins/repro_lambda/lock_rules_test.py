@@ -13,7 +13,7 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner
 
 from repro_lambda.conftest import LAMBDAS_LOCK, PLATFORM_LOCK, pants_lockfile, run_lambda_lock
-from repro_lambda.lock_rules import LambdaLockError, platform_lock_path
+from repro_lambda.platform_lock import LambdaLockError, platform_lock_path
 
 
 def test_platform_lock_path() -> None:

@@ -16,7 +16,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
-from repro_lambda.requirements_rules import SITE_PACKAGES
+from repro_lambda.install_rules import SITE_PACKAGES
 from repro_lambda.subsystems.packer import PackerTool
 
 logger = logging.getLogger(__name__)

@@ -19,9 +19,13 @@ from pants.util.logging import LogLevel
 
 from repro_lambda.handler_rules import HandlerOwner, HandlerOwnerRequest
 from repro_lambda.layer_rules import FunctionLayers, FunctionLayersRequest
-from repro_lambda.lock_rules import LambdaInstallInputs, LambdaInstallInputsRequest
+from repro_lambda.install_rules import (
+    LambdaInstallInputs,
+    LambdaInstallInputsRequest,
+    LambdaRequirements,
+    LambdaRequirementsRequest,
+)
 from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest, logical_name
-from repro_lambda.requirements_rules import LambdaRequirements, LambdaRequirementsRequest
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaCompletePlatformsField,

@@ -19,7 +19,7 @@ from pants.testutil.rule_runner import RuleRunner
 from pants.util.resources import read_resource
 
 from repro_lambda.conftest import LAMBDAS_LOCK, PLATFORM_LOCK, pants_lockfile
-from repro_lambda.lock_rules import LambdaLockError
+from repro_lambda.platform_lock import LambdaLockError
 from repro_lambda.package_rules import LambdaArtifactFieldSet
 
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}

@@ -41,7 +41,8 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from repro_lambda.layer_rules import LambdaLayerFieldSet
-from repro_lambda.nodejs_rules import NodeLambdaFieldSet
+from repro_lambda.nodejs.rules import NodeLambdaFieldSet
+from repro_lambda.nodejs.target_types import NodeLambdaHandlerField, NodeLambdaRuntimeField
 from repro_lambda.package_rules import LambdaArtifactFieldSet
 from repro_lambda.subsystems.publisher import AWS_ENV_VARS, LambdaPublisher, PublisherTool
 from repro_lambda.target_types import (
@@ -50,8 +51,6 @@ from repro_lambda.target_types import (
     LambdaLayerRuntimesField,
     LambdaRuntimeField,
     LambdaSkipPublishField,
-    NodeLambdaHandlerField,
-    NodeLambdaRuntimeField,
 )
 
 _PLAN = "__lambda_publish/plan.json"

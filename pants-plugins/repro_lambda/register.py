@@ -7,22 +7,20 @@ from __future__ import annotations
 
 from repro_lambda import (
     handler_rules,
+    install_rules,
     layer_rules,
     lock_rules,
-    nodejs_rules,
     pack_rules,
     package_rules,
     pex_cli,
-    platform_rules,
+    platform_lock,
     publish_rules,
-    requirements_rules,
 )
-from repro_lambda.subsystems import nodejs, packer, publisher
-from repro_lambda.target_types import (
-    LambdaArtifactTarget,
-    LambdaLayerTarget,
-    NodeLambdaArtifactTarget,
-)
+from repro_lambda.nodejs import rules as nodejs_rules
+from repro_lambda.nodejs import subsystem as nodejs_subsystem
+from repro_lambda.nodejs.target_types import NodeLambdaArtifactTarget
+from repro_lambda.subsystems import packer, publisher
+from repro_lambda.target_types import LambdaArtifactTarget, LambdaLayerTarget
 
 
 def target_types():
@@ -32,16 +30,16 @@ def target_types():
 def rules():
     return (
         *handler_rules.rules(),
+        *install_rules.rules(),
         *layer_rules.rules(),
         *lock_rules.rules(),
         *nodejs_rules.rules(),
+        *nodejs_subsystem.rules(),
         *pack_rules.rules(),
         *package_rules.rules(),
         *pex_cli.rules(),
-        *platform_rules.rules(),
+        *platform_lock.rules(),
         *publish_rules.rules(),
-        *requirements_rules.rules(),
-        *nodejs.rules(),
         *packer.rules(),
         *publisher.rules(),
     )

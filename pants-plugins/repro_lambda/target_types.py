@@ -1,4 +1,4 @@
-"""The `lambda_artifact` target and its fields."""
+"""The `lambda_artifact` and `lambda_layer` targets, and the fields Node.js lambdas share."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from pants.engine.target import (
     Dependencies,
     InvalidFieldException,
     InvalidTargetException,
-    MultipleSourcesField,
     SpecialCasedDependencies,
     StringField,
     StringSequenceField,
@@ -221,10 +220,10 @@ class LambdaArtifactTarget(Target):
     )
 
     def validate(self) -> None:
-        _check_lambda_at_edge(self)
+        check_lambda_at_edge(self)
 
 
-def _check_lambda_at_edge(target: Target) -> None:
+def check_lambda_at_edge(target: Target) -> None:
     architecture = target[LambdaArchitectureField].value
     if target[LambdaAtEdgeField].value and architecture != "x86_64":
         raise InvalidTargetException(
@@ -243,34 +242,33 @@ class LambdaLayerDependenciesField(Dependencies):
     )
 
 
-class _ChoicesSequenceField(StringSequenceField):
-    choices: tuple[str, ...]
+class _NonEmptyChoicesField(StringSequenceField):
+    """A list of `valid_choices` (checked by Pants) with at least one item, duplicates dropped."""
 
     @classmethod
     def compute_value(
         cls, raw_value: Optional[Iterable[str]], address: Address
     ) -> Optional[Tuple[str, ...]]:
         value = super().compute_value(raw_value, address)
-        bad = [item for item in value or () if item not in cls.choices]
-        if bad or not value:
+        if not value:
             raise InvalidFieldException(
-                f"The `{cls.alias}` field in target {address} must be a non-empty list of "
-                f"{', '.join(cls.choices)}, but was {list(value or ())}."
+                f"The `{cls.alias}` field in target {address} must name at least one of "
+                f"{', '.join(cls.valid_choices or ())}, but was empty."
             )
         return tuple(dict.fromkeys(value))
 
 
-class LambdaLayerRuntimesField(_ChoicesSequenceField):
+class LambdaLayerRuntimesField(_NonEmptyChoicesField):
     alias = "runtimes"
     required = True
-    choices = PYTHON_RUNTIMES
+    valid_choices = PYTHON_RUNTIMES
     help = "The Lambda runtimes to build the layer for: one zip per runtime × architecture."
 
 
-class LambdaLayerArchitecturesField(_ChoicesSequenceField):
+class LambdaLayerArchitecturesField(_NonEmptyChoicesField):
     alias = "architectures"
     default = ("x86_64",)
-    choices = ARCHITECTURES
+    valid_choices = ARCHITECTURES
     help = "The architectures to build the layer for: `x86_64`, `arm64` or both."
 
 
@@ -337,121 +335,3 @@ class LambdaLayerTarget(Target):
             )
         """
     )
-
-
-NODEJS_RUNTIMES = ("nodejs20.x", "nodejs22.x")
-_NODE_HANDLER_RE = re.compile(r"^[\w.-]+(/[\w.-]+)*\.[A-Za-z_$][\w$]*$")
-
-
-class NodeLambdaHandlerField(StringField):
-    alias = "handler"
-    required = True
-    value: str
-    help = help_text(
-        """
-        The function Lambda calls, in Lambda's Node.js form `<file>.<export>`: `index.handler`
-        for `exports.handler` (or `export const handler`) in `index.js`, `index.mjs` or
-        `index.cjs`, relative to the directory of `package_json`; e.g. `src/api.main`.
-        """
-    )
-
-    @classmethod
-    def compute_value(cls, raw_value: Optional[str], address: Address) -> str:
-        value = super().compute_value(raw_value, address)
-        assert value is not None
-        if not _NODE_HANDLER_RE.match(value):
-            raise InvalidFieldException(
-                f"The `{cls.alias}` field in target {address} must be in Lambda's Node.js "
-                f"`<file>.<export>` form (e.g. `index.handler`), but was `{value}`."
-            )
-        return value
-
-
-class NodeLambdaRuntimeField(StringField):
-    alias = "runtime"
-    required = True
-    value: str
-    valid_choices = NODEJS_RUNTIMES
-    help = "The AWS Lambda Node.js runtime identifier the function runs on."
-
-
-class NodeLambdaPackageJsonField(StringField):
-    alias = "package_json"
-    default = "package.json"
-    value: str
-    help = help_text(
-        """
-        The function's `package.json`, relative to the BUILD file's directory (in it or below).
-        A `package-lock.json` must sit beside it: production dependencies are installed from it
-        with `npm ci`, for Linux and the `architecture`. npm workspaces are not supported.
-        """
-    )
-
-
-class NodeLambdaSourcesField(MultipleSourcesField):
-    default = (
-        "**/*.js",
-        "**/*.mjs",
-        "**/*.cjs",
-        "**/*.json",
-        "!**/node_modules/**",
-        "!**/test/**",
-        "!**/tests/**",
-        "!**/__tests__/**",
-        "!**/*.test.*",
-        "!**/*.spec.*",
-    )
-    help = help_text(
-        """
-        The function's own files, as globs relative to the BUILD file's directory (which must be
-        the directory of `package_json` or above it), with `!` for exclusions.
-
-        The default takes JavaScript and JSON files and leaves out `node_modules/` (installed
-        fresh by `npm ci`), `test/`, `tests/`, `__tests__/` and `*.test.*` / `*.spec.*` files.
-        Set your own list to change that, e.g. `["**/*.js", "**/*.json", "assets/**"]`.
-        """
-    )
-
-
-class NodeLambdaArtifactTarget(Target):
-    alias = "nodejs_lambda_artifact"
-    core_fields = (
-        *COMMON_TARGET_FIELDS,
-        NodeLambdaSourcesField,
-        NodeLambdaHandlerField,
-        NodeLambdaRuntimeField,
-        LambdaArchitectureField,
-        NodeLambdaPackageJsonField,
-        LambdaHashExtraField,
-        LambdaAtEdgeField,
-        LambdaSkipPublishField,
-        LambdaOutputPathField,
-        EnvironmentField,
-    )
-    help = help_text(
-        f"""
-        An AWS Lambda function in Node.js, packaged as a byte-reproducible zip.
-
-        The zip holds the `sources` (paths relative to the `package_json`'s directory) and the
-        production dependencies `npm ci --omit=dev --ignore-scripts` installs from the
-        `package-lock.json` for Linux and the `architecture`, with npm's `.bin` links and
-        `.package-lock.json` left out. A native `.node` binary for another architecture is an
-        error. `{bin_name()} package` writes the zip and its metadata; `{bin_name()} publish`
-        publishes it like a Python function.
-
-        It is a target of its own, not a `lambda_artifact` runtime, because it has no Python
-        dependency inference, resolve or platforms, and has sources and a `package.json`.
-
-        Example:
-
-            nodejs_lambda_artifact(
-                name="api",
-                handler="index.handler",
-                runtime="nodejs22.x",
-                architecture="arm64",
-            )
-        """
-    )
-
-    def validate(self) -> None:
-        _check_lambda_at_edge(self)

@@ -1,18 +1,19 @@
 """The plugin's Python tools (packer, publisher): their lock installed flat, run with `python -I`.
 
-The install runs the plugin's own pex (see `pex_cli`), so neither the host's pip configuration nor
-Pants' `[pex-cli]` version can change or break it. The tool runs from an immutable input
-`__tool/` (`site-packages/` and the plugin's `src/`) on an interpreter of the tool's constraints,
-with nothing of the environment on `sys.path`.
+Finding the interpreter and installing run the plugin's own pex (see `pex_cli`), so neither the
+host's pip configuration nor Pants' `[pex-cli]` version can change or break them, and nothing is
+kept outside Pants' caches. The tool runs from an immutable input `__tool/` (`site-packages/` and
+the plugin's `src/`) on an interpreter of the tool's constraints from `[python-bootstrap]`, with
+nothing of the environment on `sys.path`.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 
 from pants.backend.python.subsystems.python_tool_base import PythonToolRequirementsBase
-from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
-from pants.backend.python.util_rules.pex import PythonExecutable
 from pants.backend.python.util_rules.pex_requirements import (
     EntireLockfile,
     LoadedLockfile,
@@ -20,9 +21,11 @@ from pants.backend.python.util_rules.pex_requirements import (
     Lockfile,
     Resolve,
 )
+from pants.core.subsystems.python_bootstrap import PythonBootstrap
 from pants.engine.fs import AddPrefix, Digest, MergeDigests
-from pants.engine.process import ProcessResult
+from pants.engine.process import FallibleProcessResult, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, MultiGet
+from pants.option.errors import OptionsError
 from pants.util.frozendict import FrozenDict
 
 from repro_lambda.pex_cli import LambdaPexProcess
@@ -43,11 +46,11 @@ class LambdaTool:
     """A tool's files, mounted at `__tool/`, and the interpreter that runs its `module`."""
 
     digest: Digest
-    python: PythonExecutable
+    python: str
     module: str
 
     def argv(self, *args: str) -> tuple[str, ...]:
-        return (self.python.path, "-I", "-c", _RUN_MODULE.format(module=self.module), *args)
+        return (self.python, "-I", "-c", _RUN_MODULE.format(module=self.module), *args)
 
     @property
     def immutable_input_digests(self) -> FrozenDict[str, Digest]:
@@ -60,20 +63,48 @@ async def _tool_lockfile(tool: PythonToolRequirementsBase) -> tuple[Lockfile, tu
     requirements = tool.pex_requirements()
     if isinstance(requirements, EntireLockfile):
         return requirements.lockfile, tuple(requirements.complete_req_strings or ())
-    assert isinstance(requirements.from_superset, Resolve)
+    if not isinstance(requirements.from_superset, Resolve):
+        raise OptionsError(
+            f"The `[{tool.options_scope}]` tool installs only from a lockfile: leave its "
+            "`lockfile` at the default, or set `install_from_resolve`."
+        )
     lockfile = await Get(Lockfile, Resolve, requirements.from_superset)
     return lockfile, tuple(str(r) for r in requirements.req_strings_or_addrs)
 
 
+async def _tool_python(tool: PythonToolRequirementsBase, bootstrap: PythonBootstrap) -> str:
+    """The first interpreter on `[python-bootstrap].search_path` that meets `tool`'s constraints."""
+    result = await Get(
+        FallibleProcessResult,
+        LambdaPexProcess(
+            subcommand=("interpreter", "inspect"),
+            args=(
+                "--verbose",
+                f"--python-path={os.pathsep.join(bootstrap.interpreter_search_paths)}",
+                *tool.interpreter_constraints.generate_pex_arg_list(),
+            ),
+            description=f"Finding a Python for the `{tool.options_scope}` tool",
+            cache_scope=ProcessCacheScope.PER_RESTART_SUCCESSFUL,
+        ),
+    )
+    found = result.stdout.decode().splitlines()
+    if result.exit_code != 0 or not found:
+        raise OptionsError(
+            f"The `[{tool.options_scope}]` tool needs a Python interpreter matching "
+            f"{' or '.join(str(c) for c in tool.interpreter_constraints)}, and there is none on "
+            f"`[python-bootstrap].search_path` ({', '.join(bootstrap.interpreter_search_paths)}): "
+            "install one (e.g. with pyenv) or add its directory to that option."
+        )
+    return str(json.loads(found[0])["path"])
+
+
 async def build_lambda_tool(
-    tool: PythonToolRequirementsBase, module: str, sources: Digest
+    tool: PythonToolRequirementsBase, module: str, sources: Digest, bootstrap: PythonBootstrap
 ) -> LambdaTool:
     """Install `tool`'s lock for a local interpreter of its constraints, next to `sources`."""
     lockfile, requirements = await _tool_lockfile(tool)
-    loaded, python = await MultiGet(
-        Get(LoadedLockfile, LoadedLockfileRequest(lockfile)),
-        Get(PythonExecutable, InterpreterConstraints, tool.interpreter_constraints),
-    )
+    loaded = await Get(LoadedLockfile, LoadedLockfileRequest(lockfile))
+    python = await _tool_python(tool, bootstrap)
     installed, prefixed_sources = await MultiGet(
         Get(
             ProcessResult,
@@ -83,7 +114,7 @@ async def build_lambda_tool(
                     "--layout=flat",
                     f"--dest-dir={_SITE_PACKAGES}",
                     f"--lock={loaded.lockfile_path}",
-                    f"--python={python.path}",
+                    f"--python={python}",
                     "--no-build",
                     *requirements,
                 ),

@@ -1,10 +1,10 @@
-"""A cold `./pants package ::` on a hostile host: every example still builds, byte for byte.
+"""A cold `./pants package src::` on a hostile host: every example still builds, byte for byte.
 
 Pip's configuration search is pointed at a test directory (site-wide `XDG_CONFIG_DIRS` and the
 user's home) holding a constraint file, a bogus index and find-links, and `PIP_*` variables say the
-same; Pants passes them all to its processes. npm gets a bogus registry in the user's npmrc. Every
-cache is empty: Pants' local store and named caches, and a fresh home directory, which the build
-must leave as it found it.
+same; Pants passes them all, `HOME` included, to its processes. npm gets a bogus registry in the
+user's npmrc. Every cache is empty: the launcher's (so Pants is installed anew), Pants' local store
+and named caches, and the home directory, which the build must leave as it found it.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def hostile(buildroot: Path) -> Iterator[tuple[Path, dict[str, str]]]:
             "PYENV_ROOT": _pyenv_root(),
             "PANTS_LOCAL_STORE_DIR": str(root / "lmdb_store"),
             "PANTS_NAMED_CACHES_DIR": str(root / "named_caches"),
+            "REPRO_LAMBDA_CACHE_DIR": str(root / "launcher"),
         }
         yield root, env
 
@@ -81,12 +82,15 @@ def hostile_build(buildroot: Path, hostile: tuple[Path, dict[str, str]]) -> Buil
     root, env = hostile
     checkout = root / "repo"
     copy_checkout(buildroot, checkout, umask=UMASK)
-    passed = sorted({"XDG_CONFIG_DIRS", *HOSTILE_ENV_VARS})
+    # Pants' processes get no HOME by default, and `~` is then the account's home, not this one.
+    passed = sorted({"HOME", "XDG_CONFIG_DIRS", *HOSTILE_ENV_VARS})
     return run_pants(
         checkout,
         f"--subprocess-environment-env-vars=+{passed!r}",
         "package",
-        "::",
+        # The examples: the plugin's own wheel is built by Pants' setuptools process, which seeds
+        # its venv in the home directory's pex root whatever PEX_ROOT says (Pants 2.17 and pex).
+        "src::",
         umask=UMASK,
         tz=TZ,
         env=env,

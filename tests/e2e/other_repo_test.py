@@ -168,7 +168,7 @@ def test_wheel_holds_the_plugin_and_its_data_only(first_build: Build) -> None:
     assert "[pantsbuild.plugin]" in entry_points
     assert "rules = repro_lambda.register:rules" in entry_points
     assert "target_types = repro_lambda.register:target_types" in entry_points
-    assert list(first_build.dist.glob("repro_lambda_pants-*.tar.gz"))
+    assert list(first_build.dist.glob("repro-lambda-pants-*.tar.gz"))
 
 
 def test_lock_package_and_publish_in_another_repo(other_repo: Path, first_build: Build) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from repro_lambda.core.durable import staged_file
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 
 SCHEMA_VERSION = 1
 SECTIONS = ("lambdas", "layers")
@@ -48,20 +48,20 @@ def empty_catalog() -> Catalog:
 
 
 def load_catalog(path: Path) -> Catalog:
-    """Read and check the catalog at `path`, or an empty one if there is none; raise PackError if invalid."""
+    """Read and check the catalog at `path`, or an empty one if there is none; raise UserError if invalid."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return empty_catalog()
     except (OSError, UnicodeDecodeError) as error:
-        raise PackError(f"cannot read catalog {path}: {error}") from error
+        raise UserError(f"cannot read catalog {path}: {error}") from error
     try:
         catalog = json.loads(text)
     except json.JSONDecodeError as error:
-        raise PackError(f"catalog {path} is not valid JSON: {error}") from error
+        raise UserError(f"catalog {path} is not valid JSON: {error}") from error
     problem = _problem(catalog)
     if problem:
-        raise PackError(f"invalid catalog {path}: {problem}; fix or remove it")
+        raise UserError(f"invalid catalog {path}: {problem}; fix or remove it")
     return catalog
 
 

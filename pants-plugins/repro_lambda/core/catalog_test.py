@@ -16,7 +16,7 @@ from repro_lambda.core.catalog import (
     update_catalog,
     write_catalog,
 )
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 
 
 def entry(name: str, sha256: str, *, section: str = "lambdas", store: str = "s3://bucket") -> CatalogEntry:
@@ -151,13 +151,13 @@ def test_load_round_trips(tmp_path: Path) -> None:
 def test_load_rejects_invalid_catalogs(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "catalog.json"
     path.write_text(content)
-    with pytest.raises(PackError, match=f"{path}.*{message}".replace("(", r"\(")):
+    with pytest.raises(UserError, match=f"{path}.*{message}".replace("(", r"\(")):
         load_catalog(path)
 
 
 def test_load_unreadable_catalog_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "catalog.json").mkdir()
-    with pytest.raises(PackError, match="cannot read catalog"):
+    with pytest.raises(UserError, match="cannot read catalog"):
         load_catalog(tmp_path / "catalog.json")
 
 

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 
-class PackError(ValueError):
-    """A user-facing packing error; the CLI prints it as one `error:` line and exits 2."""
+class UserError(ValueError):
+    """A problem the user has to fix, raised by the packer, stores, catalog and publisher alike;
+    their CLIs print it as one `error:` line and exit 2."""

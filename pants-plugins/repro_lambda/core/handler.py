@@ -8,46 +8,46 @@ import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 
 NODE_EXTENSIONS = (".js", ".mjs", ".cjs")
 """Extensions Lambda's Node.js runtime tries for the handler's module file, in order."""
 
 
 def check_handler(handler: str, first_party: Mapping[str, Path]) -> None:
-    """Raise PackError unless `first_party` (archive path -> file) defines `handler`."""
+    """Raise UserError unless `first_party` (archive path -> file) defines `handler`."""
     module, _, function = handler.rpartition(".")
     module_path = module.replace(".", "/")
     candidates = (f"{module_path}.py", f"{module_path}/__init__.py")
     found = next((path for path in candidates if path in first_party), None)
     if found is None:
-        raise PackError(
+        raise UserError(
             f"the handler module `{module}` ({candidates[0]}) is not among the packed sources"
         )
     source = first_party[found].read_text(encoding="utf-8", errors="replace")
     if function not in top_level_names(source):
-        raise PackError(
+        raise UserError(
             f"the handler function `{function}` is not defined at the top level of {found}; "
             f"fix the `handler` field (`{handler}`) or define `{function}(event, context)` there"
         )
 
 
 def check_node_handler(handler: str, first_party: Collection[str]) -> None:
-    """Raise PackError unless `first_party` (archive paths) holds the module file of the Node.js `handler`.
+    """Raise UserError unless `first_party` (archive paths) holds the module file of the Node.js `handler`.
 
     As in Lambda's runtime, the module is the handler up to the first dot of its last path segment.
     """
     directory, slash, name = handler.rpartition("/")
     module, dot, function = name.partition(".")
     if not (module and dot and function) or ".." in handler:
-        raise PackError(
+        raise UserError(
             f"the handler `{handler}` is not of the form `<file path without extension>.<exported function>` "
             "with no `..`"
         )
     module_path = posixpath.normpath(f"{directory}{slash}{module}")
     candidates = [module_path + extension for extension in NODE_EXTENSIONS]
     if "node_modules" in module_path.split("/") or not any(candidate in first_party for candidate in candidates):
-        raise PackError(
+        raise UserError(
             f"the handler module of `{handler}` is not among the packed sources: "
             f"expected one of {', '.join(candidates)} outside node_modules/"
         )

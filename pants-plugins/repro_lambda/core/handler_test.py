@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 from repro_lambda.core.handler import check_handler, check_node_handler, top_level_names
 
 
@@ -23,7 +23,7 @@ def test_names_from_syntax_this_python_cannot_parse() -> None:
 def test_module_or_package(tmp_path: Path, layout: str) -> None:
     (tmp_path / "f.py").write_text("def lambda_handler(event, context):\n    return 1\n")
     check_handler("pkg.mod.lambda_handler", {layout: tmp_path / "f.py"})
-    with pytest.raises(PackError, match="`other` is not defined at the top level of " + layout):
+    with pytest.raises(UserError, match="`other` is not defined at the top level of " + layout):
         check_handler("pkg.mod.other", {layout: tmp_path / "f.py"})
 
 
@@ -43,7 +43,7 @@ def test_node_handler_module_file(handler: str, module_file: str) -> None:
 
 
 def test_node_handler_missing_names_the_candidates() -> None:
-    with pytest.raises(PackError) as error:
+    with pytest.raises(UserError) as error:
         check_node_handler("src/app.main", {"src/app.ts", "app.js"})
     assert str(error.value) == (
         "the handler module of `src/app.main` is not among the packed sources: "
@@ -52,11 +52,11 @@ def test_node_handler_missing_names_the_candidates() -> None:
 
 
 def test_node_handler_in_node_modules_does_not_count() -> None:
-    with pytest.raises(PackError, match="expected one of node_modules/lib/index.js"):
+    with pytest.raises(UserError, match="expected one of node_modules/lib/index.js"):
         check_node_handler("node_modules/lib/index.handler", {"node_modules/lib/index.js"})
 
 
 @pytest.mark.parametrize("handler", ["index", "index.", ".handler", "src/", "../index.handler"])
 def test_malformed_node_handler(handler: str) -> None:
-    with pytest.raises(PackError, match="is not of the form `<file path without extension>.<exported function>`"):
+    with pytest.raises(UserError, match="is not of the form `<file path without extension>.<exported function>`"):
         check_node_handler(handler, {"index.js"})

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 
 _LAYER_DIST = re.compile(
     r"(?P<layer>[A-Za-z0-9._-]+):(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)==(?P<version>[A-Za-z0-9.+!_-]+)"
@@ -33,17 +33,17 @@ def canonical_name(name: str) -> str:
 
 
 def parse_layer_dist(value: str) -> LayerDist:
-    """Parse `LAYER:NAME==VERSION`; raise PackError on bad syntax."""
+    """Parse `LAYER:NAME==VERSION`; raise UserError on bad syntax."""
     match = _LAYER_DIST.fullmatch(value)
     if match is None:
-        raise PackError(
+        raise UserError(
             f"invalid --layer-dist {value!r}: expected LAYER:NAME==VERSION, e.g. science-python3.13-arm64:numpy==2.2.6"
         )
     return LayerDist(match["layer"], match["name"], match["version"])
 
 
 def excluded_archive_paths(root: Path, archive_prefix: str, layer_dists: Iterable[LayerDist]) -> frozenset[str]:
-    """Archive paths of the files in site-packages `root` that the layers provide; raise PackError on a conflict.
+    """Archive paths of the files in site-packages `root` that the layers provide; raise UserError on a conflict.
 
     A provided distribution must be installed at the layer's version and have a RECORD; its files are
     those the RECORD lists inside `root`, and everything under its `.dist-info` directory.
@@ -55,13 +55,13 @@ def excluded_archive_paths(root: Path, archive_prefix: str, layer_dists: Iterabl
         if layer_dist is None:
             continue
         if version != layer_dist.version:
-            raise PackError(
+            raise UserError(
                 f"the function's {name} {version} conflicts with {layer_dist.name} {layer_dist.version} "
                 f"in layer {layer_dist.layer}: use one version in both lockfiles"
             )
         record = dist_info / "RECORD"
         if record.is_symlink() or not record.is_file():
-            raise PackError(
+            raise UserError(
                 f"cannot leave {name} {version} out of the function for layer {layer_dist.layer}: "
                 f"{dist_info.name} has no RECORD listing its files"
             )
@@ -75,7 +75,7 @@ def _index(layer_dists: Iterable[LayerDist]) -> dict[str, LayerDist]:
     for layer_dist in layer_dists:
         other = provided.setdefault(canonical_name(layer_dist.name), layer_dist)
         if other.version != layer_dist.version:
-            raise PackError(
+            raise UserError(
                 f"layers {other.layer} and {layer_dist.layer} provide {other.name} {other.version} "
                 f"and {layer_dist.name} {layer_dist.version}: use one version in both layers"
             )
@@ -118,7 +118,7 @@ def _record_paths(record: Path) -> Iterator[str]:
         with record.open(encoding="utf-8", newline="") as file:
             rows = list(csv.reader(file))
     except (UnicodeDecodeError, csv.Error) as error:
-        raise PackError(f"cannot read {record}: {error}") from error
+        raise UserError(f"cannot read {record}: {error}") from error
     for row in rows:
         path = posixpath.normpath(row[0]) if row and row[0] else ""
         if path and not posixpath.isabs(path) and path != ".." and not path.startswith("../"):

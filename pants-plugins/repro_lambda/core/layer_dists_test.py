@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 from repro_lambda.core.layer_dists import LayerDist, canonical_name, excluded_archive_paths, parse_layer_dist
 
 LAYER = "science-python3.13-arm64"
@@ -38,7 +38,7 @@ def test_parse_layer_dist() -> None:
     "value", ["numpy==2.2.6", "l:numpy", "l:numpy=2.2.6", ":numpy==1", "l:==1", "l:numpy==", "l:num py==1", "l:-np==1"]
 )
 def test_parse_layer_dist_rejects_bad_syntax(value: str) -> None:
-    with pytest.raises(PackError, match=r"invalid --layer-dist .*: expected LAYER:NAME==VERSION"):
+    with pytest.raises(UserError, match=r"invalid --layer-dist .*: expected LAYER:NAME==VERSION"):
         parse_layer_dist(value)
 
 
@@ -107,7 +107,7 @@ def test_version_conflict_names_both_versions_and_the_layer(tmp_path: Path) -> N
     message = (
         f"the function's numpy 2.3.0 conflicts with numpy 2.2.6 in layer {LAYER}: use one version in both lockfiles"
     )
-    with pytest.raises(PackError) as error:
+    with pytest.raises(UserError) as error:
         excluded_archive_paths(tmp_path, "", [numpy()])
     assert str(error.value) == message
 
@@ -115,14 +115,14 @@ def test_version_conflict_names_both_versions_and_the_layer(tmp_path: Path) -> N
 def test_provided_distribution_without_record_cannot_be_left_out(tmp_path: Path) -> None:
     write(tmp_path / "numpy/__init__.py")
     write(tmp_path / "numpy-2.2.6.dist-info/METADATA")
-    with pytest.raises(PackError, match=f"cannot leave numpy 2.2.6 out of the function for layer {LAYER}: .*no RECORD"):
+    with pytest.raises(UserError, match=f"cannot leave numpy 2.2.6 out of the function for layer {LAYER}: .*no RECORD"):
         excluded_archive_paths(tmp_path, "", [numpy()])
 
 
 def test_undecodable_record_is_a_pack_error(tmp_path: Path) -> None:
     install(tmp_path, "numpy-2.2.6.dist-info", ["numpy/__init__.py"])
     (tmp_path / "numpy-2.2.6.dist-info/RECORD").write_bytes(b"numpy/\xff.py,,\n")
-    with pytest.raises(PackError, match="cannot read .*RECORD"):
+    with pytest.raises(UserError, match="cannot read .*RECORD"):
         excluded_archive_paths(tmp_path, "", [numpy()])
 
 
@@ -130,12 +130,12 @@ def test_symlinked_record_is_not_read(tmp_path: Path) -> None:
     write(tmp_path / "outside/RECORD", "numpy/__init__.py,,\n")
     write(tmp_path / "site/numpy-2.2.6.dist-info/METADATA")
     (tmp_path / "site/numpy-2.2.6.dist-info/RECORD").symlink_to(tmp_path / "outside/RECORD")
-    with pytest.raises(PackError, match="no RECORD"):
+    with pytest.raises(UserError, match="no RECORD"):
         excluded_archive_paths(tmp_path / "site", "", [numpy()])
 
 
 def test_layers_providing_different_versions_conflict(tmp_path: Path) -> None:
-    with pytest.raises(PackError, match="layers a and b provide numpy 1.0 and NumPy 2.0"):
+    with pytest.raises(UserError, match="layers a and b provide numpy 1.0 and NumPy 2.0"):
         excluded_archive_paths(tmp_path, "", [LayerDist("a", "numpy", "1.0"), LayerDist("b", "NumPy", "2.0")])
     same = [LayerDist("a", "numpy", "1.0"), LayerDist("b", "numpy", "1.0")]
     assert excluded_archive_paths(tmp_path, "", same) == frozenset()

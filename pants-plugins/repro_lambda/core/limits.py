@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
 """Bytes a function's unzipped code and layers may take (250 MiB)."""
@@ -12,16 +12,16 @@ DIRECT_UPLOAD_LIMIT = 52_428_800
 
 
 def check_unzipped_size(function_bytes: int, layers_bytes: int = 0) -> None:
-    """Raise PackError when the artifact and the layers it uses would be over Lambda's unzipped size limit."""
+    """Raise UserError when the artifact and the layers it uses would be over Lambda's unzipped size limit."""
     total = function_bytes + layers_bytes
     if total <= LAMBDA_UNZIPPED_LIMIT:
         return
     if not layers_bytes:
-        raise PackError(
+        raise UserError(
             f"artifact is {function_bytes:,} bytes uncompressed, over the AWS Lambda limit of "
             f"{LAMBDA_UNZIPPED_LIMIT:,} bytes; move dependencies into layers or trim them"
         )
-    raise PackError(
+    raise UserError(
         f"function is {function_bytes:,} bytes uncompressed and its layers {layers_bytes:,}: {total:,} together, "
         f"over the AWS Lambda limit of {LAMBDA_UNZIPPED_LIMIT:,} bytes; trim the function's dependencies or its layers"
     )

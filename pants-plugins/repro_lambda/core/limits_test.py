@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 from repro_lambda.core.limits import (
     DIRECT_UPLOAD_LIMIT,
     LAMBDA_UNZIPPED_LIMIT,
@@ -23,7 +23,7 @@ def test_unzipped_size_at_limit_is_accepted() -> None:
 
 
 def test_unzipped_size_over_limit_names_size_limit_and_remedy() -> None:
-    with pytest.raises(PackError) as error:
+    with pytest.raises(UserError) as error:
         check_unzipped_size(LAMBDA_UNZIPPED_LIMIT + 1)
     message = str(error.value)
     assert "262,144,001 bytes" in message
@@ -41,7 +41,7 @@ def test_direct_upload_warning_only_above_limit() -> None:
 
 def test_unzipped_size_counts_the_layers() -> None:
     check_unzipped_size(LAMBDA_UNZIPPED_LIMIT - 70_000_000, 70_000_000)
-    with pytest.raises(PackError) as error:
+    with pytest.raises(UserError) as error:
         check_unzipped_size(200_000_000, 70_000_000)
     assert str(error.value).startswith(
         "function is 200,000,000 bytes uncompressed and its layers 70,000,000: 270,000,000 together, "
@@ -50,5 +50,5 @@ def test_unzipped_size_counts_the_layers() -> None:
 
 
 def test_unzipped_size_without_layers_keeps_the_artifact_message() -> None:
-    with pytest.raises(PackError, match=r"^artifact is 262,144,001 bytes uncompressed"):
+    with pytest.raises(UserError, match=r"^artifact is 262,144,001 bytes uncompressed"):
         check_unzipped_size(LAMBDA_UNZIPPED_LIMIT + 1, 0)

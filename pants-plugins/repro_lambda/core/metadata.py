@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Mapping
 
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 
 DEFAULT_KEY_PREFIX = "lambdas"
 
@@ -17,11 +17,11 @@ _KEY_SEGMENT = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9._-]+")
 
 
 def validate_key_parts(logical_name: str, key_prefix: str) -> None:
-    """Raise PackError unless the logical name and key prefix are safe S3 key segments."""
+    """Raise UserError unless the logical name and key prefix are safe S3 key segments."""
     if not _KEY_SEGMENT.fullmatch(logical_name):
-        raise PackError(f"invalid logical name {logical_name!r}: use letters, digits, '.', '_' and '-'")
+        raise UserError(f"invalid logical name {logical_name!r}: use letters, digits, '.', '_' and '-'")
     if not all(_KEY_SEGMENT.fullmatch(segment) for segment in key_prefix.split("/")):
-        raise PackError(
+        raise UserError(
             f"invalid key prefix {key_prefix!r}: use '/'-separated segments of letters, digits, '.', '_', '-'"
         )
 

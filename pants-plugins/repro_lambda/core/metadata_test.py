@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 from repro_lambda.core.metadata import build_metadata, render_metadata
 
 ZIP_BYTES = b"PK\x05\x06" + bytes(18)
@@ -48,13 +48,13 @@ def test_key_prefix_is_a_parameter() -> None:
 
 @pytest.mark.parametrize("logical_name", ["", "a/b", ".", "..", "name with space", "ü"])
 def test_refuses_unsafe_logical_names(logical_name: str) -> None:
-    with pytest.raises(PackError, match="invalid logical name"):
+    with pytest.raises(UserError, match="invalid logical name"):
         make_metadata(logical_name=logical_name)
 
 
 @pytest.mark.parametrize("key_prefix", ["", "/lambdas", "lambdas/", "a//b", "../x", "a/./b"])
 def test_refuses_unsafe_key_prefixes(key_prefix: str) -> None:
-    with pytest.raises(PackError, match="invalid key prefix"):
+    with pytest.raises(UserError, match="invalid key prefix"):
         make_metadata(key_prefix=key_prefix)
 
 

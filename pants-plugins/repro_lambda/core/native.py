@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 
 ELF_MACHINES = {"x86_64": 62, "arm64": 183}
 """The ELF `e_machine` of each Lambda architecture."""
@@ -25,7 +25,7 @@ _ELF_SHARED_OBJECT = 3
 
 
 def check_native_binaries(files: Mapping[str, Path], architecture: str) -> None:
-    """Raise PackError unless every `.node` file of `files` (archive path -> file) runs on `architecture`."""
+    """Raise UserError unless every `.node` file of `files` (archive path -> file) runs on `architecture`."""
     expected = f"built for {MACHINE_NAMES[ELF_MACHINES[architecture]]}"
     problems = []
     for path in sorted(path for path in files if path.endswith(".node")):
@@ -34,7 +34,7 @@ def check_native_binaries(files: Mapping[str, Path], architecture: str) -> None:
         if found != expected:
             problems.append((path, found))
     if problems:
-        raise PackError(_message(problems, architecture))
+        raise UserError(_message(problems, architecture))
 
 
 def describe(header: bytes) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 from repro_lambda.core.native import check_native_binaries, describe, package_name
 
 X86_64, AARCH64 = 62, 183
@@ -79,7 +79,7 @@ def test_matching_binaries_and_other_files_pass(tmp_path: Path) -> None:
 
 def test_x86_64_binary_on_arm64_names_the_scoped_package(tmp_path: Path) -> None:
     files = write_files(tmp_path, {"node_modules/a/node_modules/@scope/pkg/bin.node": elf(X86_64)})
-    with pytest.raises(PackError) as error:
+    with pytest.raises(UserError) as error:
         check_native_binaries(files, "arm64")
     assert str(error.value) == (
         "node_modules/a/node_modules/@scope/pkg/bin.node (package @scope/pkg) is built for x86-64, "
@@ -90,7 +90,7 @@ def test_x86_64_binary_on_arm64_names_the_scoped_package(tmp_path: Path) -> None
 
 def test_mach_o_binary_is_not_linux_elf(tmp_path: Path) -> None:
     files = write_files(tmp_path, {"node_modules/fsevents/fsevents.node": MACH_O_ARM64})
-    with pytest.raises(PackError, match=r"^node_modules/fsevents/fsevents.node \(package fsevents\) is not a Linux ELF"):
+    with pytest.raises(UserError, match=r"^node_modules/fsevents/fsevents.node \(package fsevents\) is not a Linux ELF"):
         check_native_binaries(files, "arm64")
 
 
@@ -104,7 +104,7 @@ def test_reports_every_offender_sorted_in_one_line(tmp_path: Path) -> None:
             "node_modules/ok/ok.node": elf(X86_64),
         },
     )
-    with pytest.raises(PackError) as error:
+    with pytest.raises(UserError) as error:
         check_native_binaries(files, "x86_64")
     assert str(error.value) == (
         "build/Release/addon.node is not a Linux ELF binary; "
@@ -117,7 +117,7 @@ def test_reports_every_offender_sorted_in_one_line(tmp_path: Path) -> None:
 
 def test_many_offenders_are_listed_up_to_five_then_counted(tmp_path: Path) -> None:
     files = write_files(tmp_path, {f"node_modules/p{index}/p.node": elf(X86_64) for index in range(8)})
-    with pytest.raises(PackError) as error:
+    with pytest.raises(UserError) as error:
         check_native_binaries(files, "arm64")
     message = str(error.value)
     assert "node_modules/p4/p.node (package p4) is built for x86-64; and 3 more .node files, but" in message

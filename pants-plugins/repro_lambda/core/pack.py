@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 from repro_lambda.core.handler import check_handler, check_node_handler
 from repro_lambda.core.layer_dists import LayerDist, excluded_archive_paths, parse_layer_dist
 from repro_lambda.core.limits import check_unzipped_size, direct_upload_warning
@@ -50,7 +50,7 @@ class PackResult:
 
 
 def pack(request: PackRequest) -> PackResult:
-    """Build the zip and metadata files for `request`; raise PackError on a user error."""
+    """Build the zip and metadata files for `request`; raise UserError on a user error."""
     validate_key_parts(request.logical_name, request.key_prefix)
     roots = [InputRoot(path, third_party=False) for path in request.sources]
     roots += [InputRoot(path, third_party=True, archive_prefix=request.site_packages_prefix) for path in request.site_packages]
@@ -62,9 +62,9 @@ def pack(request: PackRequest) -> PackResult:
     tree = collect_tree(roots)
     files = [file for file in tree.files if file.archive_path not in excluded.get(file.root, ())]
     if not tree.files:
-        raise PackError("no files to pack: the input directories are empty")
+        raise UserError("no files to pack: the input directories are empty")
     if not files:
-        raise PackError("no files to pack: the layers provide every file of the input directories")
+        raise UserError("no files to pack: the layers provide every file of the input directories")
     node = request.runtime.startswith("nodejs")
     if request.handler is not None:
         check = check_node_handler if node else check_handler
@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the packer CLI; return 0 on success and 2 after printing one `error:` line."""
     try:
         result = pack(_parse_request(argv))
-    except (PackError, OSError) as error:
+    except (UserError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return USER_ERROR_EXIT_CODE
     for warning in result.warnings:
@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 class _ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise PackError(message)
+        raise UserError(message)
 
 
 def _parse_request(argv: Sequence[str] | None) -> PackRequest:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fake_s3 import FakeS3, FaultProxy, refusing_url
 
-from repro_lambda.core import stores
+from repro_lambda.core import file_store, stores
 from repro_lambda.core.conftest import BUCKET
 from repro_lambda.core.metadata import build_metadata, render_metadata
 from repro_lambda.core.publish import main
@@ -286,10 +286,10 @@ def test_corrupt_zip_fails_its_row(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_unexpected_error_is_an_internal_error_row(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode(self: stores.FileStore, key: str, data: bytes) -> stores.Outcome:
+    def explode(self: file_store.FileStore, key: str, data: bytes) -> stores.Outcome:
         raise RuntimeError("disk on fire\nsecond line")
 
-    monkeypatch.setattr(stores.FileStore, "put_if_absent", explode)
+    monkeypatch.setattr(file_store.FileStore, "put_if_absent", explode)
     artifact = make_artifact(tmp_path, "orders", b"orders", "file://store")
     code, table, _ = publish(write_plan(tmp_path, [artifact]), capsys)
     reason = "internal error: RuntimeError: disk on fire second line"

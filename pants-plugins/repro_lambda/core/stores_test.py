@@ -14,15 +14,12 @@ import pytest
 from fake_s3 import FakeS3, FaultProxy, refusing_url
 
 from repro_lambda.core.conftest import BUCKET
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
+from repro_lambda.core.file_store import PUBLISHED_MODE, FileStore
+from repro_lambda.core.s3_store import BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS, S3Store
 from repro_lambda.core.stores import (
-    BACKOFF_BASE_SECONDS,
-    BACKOFF_CAP_SECONDS,
-    PUBLISHED_MODE,
-    FileStore,
     Outcome,
     PublishError,
-    S3Store,
     Store,
     StoreUrl,
     open_store,
@@ -116,7 +113,7 @@ def test_locations_and_object_keys() -> None:
     ],
 )
 def test_parse_store_url_rejects(url: str, message: str) -> None:
-    with pytest.raises(PackError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(UserError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_store_url(url, Path("/repo"))
 
 

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 from repro_lambda.core.zip_writer import ZipEntry
 
 INSTALLER_FILES = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
@@ -45,14 +45,14 @@ class CollectedTree:
 
 
 def collect_tree(roots: Sequence[InputRoot]) -> CollectedTree:
-    """Walk `roots` without following symlinks and merge them; raise PackError on any clash."""
+    """Walk `roots` without following symlinks and merge them; raise UserError on any clash."""
     by_path: dict[str, TreeFile] = {}
     warnings: list[str] = []
     for root in roots:
         for file in _walk_root(root, warnings):
             other = by_path.setdefault(file.archive_path, file)
             if other is not file:
-                raise PackError(
+                raise UserError(
                     f"archive path {file.archive_path!r} is provided by both {str(other.root)!r} and {str(file.root)!r}"
                 )
     _check_file_directory_clashes(by_path.values())
@@ -67,7 +67,7 @@ def load_entries(files: Iterable[TreeFile]) -> list[ZipEntry]:
 
 def _walk_root(root: InputRoot, warnings: list[str]) -> Iterator[TreeFile]:
     if not root.path.is_dir():
-        raise PackError(f"input directory {str(root.path)!r} does not exist or is not a directory")
+        raise UserError(f"input directory {str(root.path)!r} does not exist or is not a directory")
     yield from _walk_directory(root, os.fsencode(root.path), (), warnings)
 
 
@@ -102,7 +102,7 @@ def _decode_name(child: os.DirEntry[bytes]) -> str:
     try:
         return child.name.decode("utf-8")
     except UnicodeDecodeError:
-        raise PackError(f"file name {os.fsdecode(child.path)!r} is not valid UTF-8") from None
+        raise UserError(f"file name {os.fsdecode(child.path)!r} is not valid UTF-8") from None
 
 
 def _is_excluded_directory(root: InputRoot, parents: tuple[str, ...], name: str) -> bool:
@@ -125,7 +125,7 @@ def _check_file_directory_clashes(files: Collection[TreeFile]) -> None:
             directory_roots.setdefault("/".join(parts[:depth]), file.root)
     for file in files:
         if file.archive_path in directory_roots:
-            raise PackError(
+            raise UserError(
                 f"archive path {file.archive_path!r} is a file in {str(file.root)!r} "
                 f"but a directory in {str(directory_roots[file.archive_path])!r}"
             )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 from repro_lambda.core.tree import InputRoot, collect_tree, load_entries
 
 
@@ -111,7 +111,7 @@ def test_same_path_from_two_roots_is_an_error_naming_both(tmp_path: Path) -> Non
     write(tmp_path / "src/common/util.py")
     write(tmp_path / "site/common/util.py")
     roots = [InputRoot(tmp_path / "src", third_party=False), InputRoot(tmp_path / "site", third_party=True)]
-    with pytest.raises(PackError, match=re.escape("'common/util.py' is provided by both")) as error:
+    with pytest.raises(UserError, match=re.escape("'common/util.py' is provided by both")) as error:
         collect_tree(roots)
     assert str(tmp_path / "src") in str(error.value)
     assert str(tmp_path / "site") in str(error.value)
@@ -121,12 +121,12 @@ def test_file_in_one_root_and_directory_in_another_is_an_error(tmp_path: Path) -
     write(tmp_path / "src/common")
     write(tmp_path / "site/common/util.py")
     roots = [InputRoot(tmp_path / "src", third_party=False), InputRoot(tmp_path / "site", third_party=True)]
-    with pytest.raises(PackError, match=r"'common' is a file in .* but a directory in"):
+    with pytest.raises(UserError, match=r"'common' is a file in .* but a directory in"):
         collect_tree(roots)
 
 
 def test_missing_root_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(PackError, match="does not exist"):
+    with pytest.raises(UserError, match="does not exist"):
         collect_tree([InputRoot(tmp_path / "missing", third_party=False)])
 
 
@@ -134,7 +134,7 @@ def test_non_utf8_file_name_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "root").mkdir()
     with open(os.fsencode(tmp_path / "root") + b"/bad\xff.py", "wb"):
         pass
-    with pytest.raises(PackError, match="not valid UTF-8"):
+    with pytest.raises(UserError, match="not valid UTF-8"):
         collect_tree([InputRoot(tmp_path / "root", third_party=False)])
 
 

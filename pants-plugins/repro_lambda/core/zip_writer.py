@@ -11,7 +11,7 @@ from itertools import pairwise
 
 import deflate
 
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 
 COMPRESSION_LEVEL = 6
 """libdeflate level: the lowest never larger than zlib level 6 on the benchmark tree, ~3x faster."""
@@ -59,7 +59,7 @@ class _StoredEntry:
 
 
 def build_zip(entries: Iterable[ZipEntry], comment: bytes = b"") -> bytes:
-    """Return the zip of `entries` sorted by UTF-8 path, with `comment`; raise PackError on bad input."""
+    """Return the zip of `entries` sorted by UTF-8 path, with `comment`; raise UserError on bad input."""
     named = sorted(((_encode_path(entry.path), entry) for entry in entries), key=lambda pair: pair[0])
     _check_zip32_limits(named, comment)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
@@ -69,36 +69,36 @@ def build_zip(entries: Iterable[ZipEntry], comment: bytes = b"") -> bytes:
 
 def _encode_path(path: str) -> bytes:
     if not path:
-        raise PackError("invalid archive path '': empty path")
+        raise UserError("invalid archive path '': empty path")
     if path.startswith("/"):
-        raise PackError(f"invalid archive path {path!r}: absolute paths are not allowed")
+        raise UserError(f"invalid archive path {path!r}: absolute paths are not allowed")
     if "\\" in path:
-        raise PackError(f"invalid archive path {path!r}: backslashes are not allowed")
+        raise UserError(f"invalid archive path {path!r}: backslashes are not allowed")
     components = path.split("/")
     if "" in components:
-        raise PackError(f"invalid archive path {path!r}: empty component (trailing or double slash)")
+        raise UserError(f"invalid archive path {path!r}: empty component (trailing or double slash)")
     if "." in components or ".." in components:
-        raise PackError(f"invalid archive path {path!r}: '.' and '..' components are not allowed")
+        raise UserError(f"invalid archive path {path!r}: '.' and '..' components are not allowed")
     try:
         name = path.encode("utf-8")
     except UnicodeEncodeError:
-        raise PackError(f"invalid archive path {path!r}: not encodable as UTF-8") from None
+        raise UserError(f"invalid archive path {path!r}: not encodable as UTF-8") from None
     if len(name) > ZIP_MAX_FIELD_LENGTH:
-        raise PackError(f"invalid archive path {path[:80]!r}...: longer than {ZIP_MAX_FIELD_LENGTH} bytes")
+        raise UserError(f"invalid archive path {path[:80]!r}...: longer than {ZIP_MAX_FIELD_LENGTH} bytes")
     return name
 
 
 def _check_zip32_limits(named: list[tuple[bytes, ZipEntry]], comment: bytes) -> None:
     if len(named) > ZIP32_MAX_ENTRIES:
-        raise PackError(f"{len(named)} entries would need ZIP64 (limit {ZIP32_MAX_ENTRIES}); not supported")
+        raise UserError(f"{len(named)} entries would need ZIP64 (limit {ZIP32_MAX_ENTRIES}); not supported")
     if len(comment) > ZIP_MAX_FIELD_LENGTH:
-        raise PackError(f"zip comment is {len(comment)} bytes, over the limit of {ZIP_MAX_FIELD_LENGTH}")
+        raise UserError(f"zip comment is {len(comment)} bytes, over the limit of {ZIP_MAX_FIELD_LENGTH}")
     for (name, entry), (next_name, _) in pairwise(named):
         if name == next_name:
-            raise PackError(f"duplicate archive path {entry.path!r}")
+            raise UserError(f"duplicate archive path {entry.path!r}")
     for _, entry in named:
         if len(entry.data) > ZIP32_MAX_SIZE:
-            raise PackError(f"entry {entry.path!r} is {len(entry.data)} bytes and would need ZIP64; not supported")
+            raise UserError(f"entry {entry.path!r} is {len(entry.data)} bytes and would need ZIP64; not supported")
 
 
 def _compress(name: bytes, entry: ZipEntry) -> _StoredEntry:
@@ -156,4 +156,4 @@ def _archive_parts(stored: Iterable[_StoredEntry], comment: bytes) -> Iterator[b
 
 def _check_offset(offset: int) -> None:
     if offset > ZIP32_MAX_SIZE:
-        raise PackError(f"archive exceeds {ZIP32_MAX_SIZE} bytes and would need ZIP64; not supported")
+        raise UserError(f"archive exceeds {ZIP32_MAX_SIZE} bytes and would need ZIP64; not supported")

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from repro_lambda.core import zip_writer
-from repro_lambda.core.errors import PackError
+from repro_lambda.core.errors import UserError
 from repro_lambda.core.zip_writer import ZipEntry, build_zip
 
 SAMPLE_ENTRIES = [
@@ -110,35 +110,35 @@ def test_comment_is_stored() -> None:
     ],
 )
 def test_refuses_invalid_paths(path: str, reason: str) -> None:
-    with pytest.raises(PackError, match=reason):
+    with pytest.raises(UserError, match=reason):
         build_zip([ZipEntry(path, b"x")])
 
 
 def test_refuses_duplicate_paths() -> None:
-    with pytest.raises(PackError, match=re.escape("duplicate archive path 'a.py'")):
+    with pytest.raises(UserError, match=re.escape("duplicate archive path 'a.py'")):
         build_zip([ZipEntry("a.py", b"1"), ZipEntry("b.py", b""), ZipEntry("a.py", b"2")])
 
 
 def test_refuses_too_many_entries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(zip_writer, "ZIP32_MAX_ENTRIES", 2)
-    with pytest.raises(PackError, match="ZIP64"):
+    with pytest.raises(UserError, match="ZIP64"):
         build_zip([ZipEntry(f"{i}.py", b"") for i in range(3)])
 
 
 def test_refuses_entry_needing_zip64(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(zip_writer, "ZIP32_MAX_SIZE", 10)
-    with pytest.raises(PackError, match=re.escape("'big.bin' is 11 bytes and would need ZIP64")):
+    with pytest.raises(UserError, match=re.escape("'big.bin' is 11 bytes and would need ZIP64")):
         build_zip([ZipEntry("big.bin", bytes(11))])
 
 
 def test_refuses_archive_needing_zip64(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(zip_writer, "ZIP32_MAX_SIZE", 100)
-    with pytest.raises(PackError, match="archive exceeds 100 bytes"):
+    with pytest.raises(UserError, match="archive exceeds 100 bytes"):
         build_zip([ZipEntry(f"{i}.bin", os.urandom(60)) for i in range(3)])
 
 
 def test_refuses_oversized_comment() -> None:
-    with pytest.raises(PackError, match="comment"):
+    with pytest.raises(UserError, match="comment"):
         build_zip([ZipEntry("a.py", b"")], comment=bytes(0x10000))
 
 

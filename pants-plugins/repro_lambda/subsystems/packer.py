@@ -9,6 +9,7 @@ from pants.backend.python.subsystems.python_tool_base import (
     LockfileRules,
     PythonToolRequirementsBase,
 )
+from pants.core.subsystems.python_bootstrap import PythonBootstrap
 from pants.engine.fs import CreateDigest, Digest, FileContent
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
@@ -30,8 +31,7 @@ class LambdaPacker(PythonToolRequirementsBase):
 
     default_version = "deflate==0.9.0"
     register_interpreter_constraints = True
-    # deflate 0.9.0 ships cp311-abi3 wheels; Pants 2.17's default pex, which finds the interpreter,
-    # cannot inspect 3.13.
+    # deflate 0.9.0 ships cp311-abi3 wheels; the lockfile is made for these versions.
     default_interpreter_constraints = ["CPython>=3.11,<3.13"]
     default_lockfile_resource = ("repro_lambda.subsystems", "packer.lock")
     lockfile_rules_type = LockfileRules.SIMPLE
@@ -60,9 +60,10 @@ def core_sources() -> list[FileContent]:
 
 
 @rule(desc="Setting up the Lambda packer", level=LogLevel.DEBUG)
-async def setup_packer(packer: LambdaPacker) -> PackerTool:
+async def setup_packer(packer: LambdaPacker, bootstrap: PythonBootstrap) -> PackerTool:
     sources = await Get(Digest, CreateDigest(core_sources()))
-    return PackerTool(await build_lambda_tool(packer, "repro_lambda.core.pack", sources))
+    tool = await build_lambda_tool(packer, "repro_lambda.core.pack", sources, bootstrap)
+    return PackerTool(tool)
 
 
 def rules():

@@ -8,6 +8,7 @@ from pants.backend.python.subsystems.python_tool_base import (
     LockfileRules,
     PythonToolRequirementsBase,
 )
+from pants.core.subsystems.python_bootstrap import PythonBootstrap
 from pants.engine.fs import CreateDigest, Digest
 from pants.engine.rules import Get, collect_rules, rule
 from pants.option.option_types import BoolOption, IntOption, StrOption
@@ -40,6 +41,7 @@ AWS_ENV_VARS = (
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
     "AWS_EC2_METADATA_DISABLED",
     "HOME",
+    "PATH",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "NO_PROXY",
@@ -91,6 +93,7 @@ class LambdaPublisher(PythonToolRequirementsBase):
     )
     endpoint_url = StrOption(
         default=None,
+        advanced=True,
         help="The S3 endpoint URL, for S3-compatible servers (MinIO, moto). Empty means AWS.",
     )
     catalog = StrOption(
@@ -103,10 +106,13 @@ class LambdaPublisher(PythonToolRequirementsBase):
         ),
     )
     catalog_history = IntOption(
-        default=10, help="How many previous keys the catalog keeps per name, newest first."
+        default=10,
+        advanced=True,
+        help="How many previous keys the catalog keeps per name, newest first.",
     )
     max_attempts = IntOption(
         default=6,
+        advanced=True,
         help=help_text(
             """
             Attempts per request when S3 answers 409 ConditionalRequestConflict, 5xx or
@@ -136,9 +142,13 @@ class PublisherTool:
 
 
 @rule(desc="Setting up the Lambda publisher", level=LogLevel.DEBUG)
-async def setup_publisher(publisher: LambdaPublisher) -> PublisherTool:
+async def setup_publisher(
+    publisher: LambdaPublisher, bootstrap: PythonBootstrap
+) -> PublisherTool:
     sources = await Get(Digest, CreateDigest(core_sources()))
-    return PublisherTool(await build_lambda_tool(publisher, "repro_lambda.core.publish", sources))
+    return PublisherTool(
+        await build_lambda_tool(publisher, "repro_lambda.core.publish", sources, bootstrap)
+    )
 
 
 def rules():

@@ -5,17 +5,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from pants.core.util_rules.search_paths import ExecutableSearchPathsOptionMixin
 from pants.core.util_rules.system_binaries import (
     BinaryPathRequest,
     BinaryPaths,
     BinaryPathTest,
     SearchPath,
 )
-from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.process import Process, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.option.subsystem import Subsystem
-from pants.option.option_types import StrListOption, StrOption
+from pants.option.option_types import StrOption
 from pants.util.logging import LogLevel
 from pants.util.strutil import help_text
 
@@ -30,24 +30,24 @@ class NodeJsLambda(Subsystem):
         """
     )
 
-    search_path = StrListOption(
-        default=["<PATH>"],
-        help="Directories to look for `node` and `npm` in; `<PATH>` is the PATH Pants runs with.",
-    )
     registry = StrOption(
         default="https://registry.npmjs.org/",
+        advanced=True,
         help=help_text(
             """
-            The npm registry `npm ci` uses. No npmrc of the host (user, global or npm's own)
-            applies to the install: set the registry here, and a CA bundle with
-            `[GLOBAL].ca_certs_path`.
+            The npm registry `npm ci` uses. Neither the user's nor the global npmrc of the host
+            applies to the install (only the built-in one of the npm found, like the npm itself):
+            set the registry here, and a CA bundle with `[GLOBAL].ca_certs_path`.
             """
         ),
     )
 
+    class EnvironmentAware(ExecutableSearchPathsOptionMixin, Subsystem.EnvironmentAware):
+        executable_search_paths_help = "Directories to look for `node` and `npm` in."
+
 
 class NodeJsNotFound(Exception):
-    """`node` or `npm` is not on `[nodejs-lambda].search_path`."""
+    """`node` or `npm` is not on `[nodejs-lambda].executable_search_paths`."""
 
 
 @dataclass(frozen=True)
@@ -73,14 +73,8 @@ def _version_process(argv: tuple[str, ...], name: str) -> Process:
 
 
 @rule(desc="Finding node and npm", level=LogLevel.DEBUG)
-async def find_nodejs(subsystem: NodeJsLambda) -> NodeJs:
-    env = await Get(EnvironmentVars, EnvironmentVarsRequest(["PATH"]))
-    search_path = SearchPath(
-        entry
-        for configured in subsystem.search_path
-        for entry in (env.get("PATH", "").split(os.pathsep) if configured == "<PATH>" else [configured])
-        if entry
-    )
+async def find_nodejs(subsystem: NodeJsLambda.EnvironmentAware) -> NodeJs:
+    search_path = SearchPath(subsystem.executable_search_path)
     # npm is a `#!/usr/bin/env node` script, which fails a test run with an empty env: it is
     # run with the node found here instead.
     node_paths, npm_paths = await MultiGet(
@@ -90,7 +84,8 @@ async def find_nodejs(subsystem: NodeJsLambda) -> NodeJs:
     if not node_paths.first_path or not npm_paths.first_path:
         missing = " and ".join(n for n, p in (("node", node_paths), ("npm", npm_paths)) if not p.first_path)
         raise NodeJsNotFound(
-            f"Cannot find {missing} on `[nodejs-lambda].search_path` ({', '.join(search_path)}): "
+            f"Cannot find {missing} on `[nodejs-lambda].executable_search_paths` "
+            f"({', '.join(search_path)}): "
             "install Node.js (20 or 22, with npm) or point the option at it."
         )
     node, npm = node_paths.first_path.path, npm_paths.first_path.path

@@ -16,7 +16,7 @@ from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
 from repro_lambda.conftest import make_rule_runner
-from repro_lambda.nodejs_rules import NodeLambdaError, NodeLambdaFieldSet
+from repro_lambda.nodejs.rules import NodeLambdaError, NodeLambdaFieldSet
 
 ADDRESS = Address("src/nodejs/fn", target_name="fn")
 MS = {

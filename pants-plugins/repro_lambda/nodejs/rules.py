@@ -27,15 +27,17 @@ from pants.option.global_options import GlobalOptions, ca_certs_path_to_file_con
 from pants.util.logging import LogLevel
 
 from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest, logical_name
-from repro_lambda.subsystems.nodejs import NodeJs, NodeJsLambda
-from repro_lambda.target_types import (
-    LambdaArchitectureField,
-    LambdaHashExtraField,
-    LambdaOutputPathField,
+from repro_lambda.nodejs.subsystem import NodeJs, NodeJsLambda
+from repro_lambda.nodejs.target_types import (
     NodeLambdaHandlerField,
     NodeLambdaPackageJsonField,
     NodeLambdaRuntimeField,
     NodeLambdaSourcesField,
+)
+from repro_lambda.target_types import (
+    LambdaArchitectureField,
+    LambdaHashExtraField,
+    LambdaOutputPathField,
 )
 
 NPM_CPU = {"x86_64": "x64", "arm64": "arm64"}

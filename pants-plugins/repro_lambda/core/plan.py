@@ -1,0 +1,153 @@
+"""The publisher's input: the plan the Pants plugin writes, and each zip's metadata, read and checked."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from repro_lambda.core.catalog import SECTIONS
+from repro_lambda.core.errors import UserError
+from repro_lambda.core.stores import StoreUrl, check_key, parse_store_url
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_REQUIRED = object()
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", type(None): "null"}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One zip to publish: its files, its metadata, and where it goes."""
+
+    zip: str
+    """The zip's path as the plan gives it (relative to the working directory)."""
+    metadata: Mapping[str, Any]
+    store: StoreUrl
+    region: str | None
+    lambda_at_edge: bool
+    section: str
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata["logical_name"])
+
+    @property
+    def key(self) -> str:
+        return str(self.metadata["s3_key"])
+
+    @property
+    def location(self) -> str:
+        return self.store.location(self.key)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The publisher's input, written by the Pants plugin."""
+
+    buildroot: Path
+    dry_run: bool
+    catalog: str | None
+    """The catalog's path relative to the buildroot, or None for no catalog."""
+    catalog_history: int
+    endpoint_url: str | None
+    max_attempts: int
+    artifacts: tuple[Artifact, ...]
+
+
+def load_plan(path: Path) -> Plan:
+    """Read and check the plan and each artifact's metadata; raise UserError if anything is wrong."""
+    plan = _read_json(path, "plan")
+    if not isinstance(plan, dict):
+        raise UserError(f"plan {path} is not a JSON object")
+    buildroot = Path(_field(plan, "buildroot", str, where="plan"))
+    if not buildroot.is_absolute():
+        raise UserError(f"plan: buildroot {str(buildroot)!r} is not an absolute path")
+    catalog = _field(plan, "catalog", str, type(None), default=None, where="plan")
+    max_attempts = _field(plan, "max_attempts", int, default=6, where="plan")
+    catalog_history = _field(plan, "catalog_history", int, default=10, where="plan")
+    if max_attempts < 1 or catalog_history < 0:
+        raise UserError("plan: max_attempts must be at least 1 and catalog_history at least 0")
+    artifacts = tuple(
+        _artifact(item, buildroot, f"plan artifact #{index}")
+        for index, item in enumerate(_field(plan, "artifacts", list, where="plan"), start=1)
+    )
+    _check_distinct([artifact.zip for artifact in artifacts], "zip")
+    if catalog is not None:
+        _check_distinct([f"{artifact.section}.{artifact.name}" for artifact in artifacts], "catalog entry")
+    return Plan(
+        buildroot=buildroot,
+        dry_run=_field(plan, "dry_run", bool, default=False, where="plan"),
+        catalog=catalog,
+        catalog_history=catalog_history,
+        endpoint_url=_field(plan, "endpoint_url", str, type(None), default=None, where="plan"),
+        max_attempts=max_attempts,
+        artifacts=artifacts,
+    )
+
+
+def _artifact(item: Any, buildroot: Path, where: str) -> Artifact:
+    if not isinstance(item, dict):
+        raise UserError(f"{where} is not an object")
+    section = _field(item, "section", str, default="lambdas", where=where)
+    if section not in SECTIONS:
+        raise UserError(f"{where}: section {section!r} is not one of {', '.join(SECTIONS)}")
+    return Artifact(
+        zip=_field(item, "zip", str, where=where),
+        metadata=_metadata(Path(_field(item, "metadata", str, where=where))),
+        store=parse_store_url(_field(item, "store", str, where=where), buildroot),
+        region=_field(item, "region", str, type(None), default=None, where=where),
+        lambda_at_edge=_field(item, "lambda_at_edge", bool, default=False, where=where),
+        section=section,
+    )
+
+
+def _metadata(path: Path) -> dict[str, Any]:
+    """The zip's metadata, checked: its key must end in the zip's SHA-256, which `code_sha256` must encode."""
+    metadata = _read_json(path, "metadata")
+    where = f"metadata {path}"
+    if not isinstance(metadata, dict):
+        raise UserError(f"{where} is not a JSON object")
+    for name in ("logical_name", "sha256", "code_sha256", "runtime", "architecture", "s3_key"):
+        _field(metadata, name, str, where=where)
+    _field(metadata, "size", int, where=where)
+    _field(metadata, "handler", str, type(None), where=where)
+    sha256 = metadata["sha256"]
+    if not _SHA256_HEX.fullmatch(sha256):
+        raise UserError(f"{where}: sha256 {sha256!r} is not 64 lowercase hex digits")
+    if metadata["code_sha256"] != base64.b64encode(bytes.fromhex(sha256)).decode("ascii"):
+        raise UserError(f"{where}: code_sha256 is not the base64 of the digest in sha256")
+    check_key(metadata["s3_key"], where)
+    if metadata["s3_key"].rpartition("/")[2] != f"{sha256}.zip":
+        raise UserError(f"{where}: s3_key {metadata['s3_key']!r} does not end in {sha256}.zip")
+    return metadata
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read {what} {path}: {error}") from error
+    except json.JSONDecodeError as error:
+        raise UserError(f"{what} {path} is not valid JSON: {error}") from error
+
+
+def _field(mapping: Mapping[str, Any], name: str, *types: type, where: str, default: Any = _REQUIRED) -> Any:
+    if name not in mapping:
+        if default is _REQUIRED:
+            raise UserError(f"{where} has no {name!r}")
+        return default
+    value = mapping[name]
+    if type(value) not in types:
+        expected = " or ".join(_TYPE_NAMES[kind] for kind in types)
+        raise UserError(f"{where}: {name!r} must be {expected}, not {json.dumps(value)}")
+    return value
+
+
+def _check_distinct(values: list[str], what: str) -> None:
+    repeated = sorted({value for value in values if values.count(value) > 1})
+    if repeated:
+        raise UserError(f"plan: more than one artifact has the {what} {repeated[0]!r}")

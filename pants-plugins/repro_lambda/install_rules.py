@@ -1,0 +1,221 @@
+"""Installing a Lambda's third-party wheels: its install inputs, the complete platform of its
+runtime × architecture, and the flat install from the resolve's platform lock."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pants.backend.python.subsystems.setup import PythonSetup
+from pants.backend.python.target_types import PythonRequirementsField, PythonResolveField
+from pants.backend.python.util_rules.pex import CompletePlatforms
+from pants.engine.addresses import Address, UnparsedAddressInputs
+from pants.engine.fs import (
+    EMPTY_DIGEST,
+    CreateDigest,
+    Digest,
+    DigestEntries,
+    FileContent,
+    MergeDigests,
+)
+from pants.engine.process import FallibleProcessResult
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import (
+    InvalidFieldException,
+    Target,
+    TransitiveTargets,
+    TransitiveTargetsRequest,
+)
+from pants.util.logging import LogLevel
+from pants.util.resources import read_resource
+
+from repro_lambda.pex_cli import LambdaPexProcess
+from repro_lambda.platform_lock import (
+    LambdaLockError,
+    PlatformLock,
+    PlatformLockRequest,
+    check_platform_lock,
+)
+from repro_lambda.target_types import (
+    LambdaArchitectureField,
+    LambdaCompletePlatformsField,
+    LambdaHandlerField,
+    LambdaLayerArchitecturesField,
+    LambdaLayerRuntimesField,
+    LambdaRuntimeField,
+)
+
+SITE_PACKAGES = "site-packages"
+
+@dataclass(frozen=True)
+class LambdaPlatformRequest:
+    runtime: str
+    architecture: str
+    override: LambdaCompletePlatformsField
+
+
+@rule
+async def lambda_complete_platforms(request: LambdaPlatformRequest) -> CompletePlatforms:
+    override = request.override
+    if override.value:
+        platforms = await Get(
+            CompletePlatforms, UnparsedAddressInputs, override.to_unparsed_address_inputs()
+        )
+        if len(platforms) != 1:
+            raise InvalidFieldException(
+                f"The `{override.alias}` field in target {override.address} must name exactly one "
+                f"complete platform file (a Lambda runs on one platform), but it gave "
+                f"{len(platforms)}: {sorted(platforms)}."
+            )
+        return platforms
+    name = f"{request.runtime}-{request.architecture}.json"
+    path = f"__lambda_platforms/{name}"
+    content = read_resource("repro_lambda.platforms", name)
+    assert content is not None, f"the plugin ships no complete platform {name}"
+    digest = await Get(Digest, CreateDigest([FileContent(path, content)]))
+    return CompletePlatforms([path], digest=digest)
+
+
+
+@dataclass(frozen=True)
+class LambdaInstallInputs:
+    """What installing one `lambda_artifact`'s wheels depends on."""
+
+    resolve: str
+    runtime: str
+    architecture: str
+    requirements: tuple[str, ...]
+    platforms: CompletePlatforms
+    platform_sha256: str
+
+    @property
+    def platform_name(self) -> str:
+        return f"{self.runtime}-{self.architecture}"
+
+
+@dataclass(frozen=True)
+class LambdaInstallInputsRequest:
+    """The wheels of `address`'s closure, for one runtime × architecture."""
+
+    address: Address
+    resolve: PythonResolveField
+    runtime: str
+    architecture: str
+    complete_platforms: LambdaCompletePlatformsField
+
+
+@rule(level=LogLevel.DEBUG)
+async def lambda_install_inputs(
+    request: LambdaInstallInputsRequest, python_setup: PythonSetup
+) -> LambdaInstallInputs:
+    runtime, architecture = request.runtime, request.architecture
+    transitive_targets, platforms = await MultiGet(
+        Get(TransitiveTargets, TransitiveTargetsRequest([request.address])),
+        Get(
+            CompletePlatforms,
+            LambdaPlatformRequest(runtime, architecture, request.complete_platforms),
+        ),
+    )
+    requirements = sorted(
+        {
+            str(requirement)
+            for tgt in transitive_targets.closure
+            if tgt.has_field(PythonRequirementsField)
+            for requirement in tgt[PythonRequirementsField].value
+        }
+    )
+    (entry,) = await Get(DigestEntries, Digest, platforms.digest)
+    return LambdaInstallInputs(
+        resolve=request.resolve.normalized_value(python_setup),
+        runtime=runtime,
+        architecture=architecture,
+        requirements=tuple(requirements),
+        platforms=platforms,
+        platform_sha256=entry.file_digest.fingerprint,
+    )
+
+
+def layer_install_requests(
+    address: Address, resolve: PythonResolveField, runtimes: Iterable[str], architectures: Iterable[str]
+) -> list[LambdaInstallInputsRequest]:
+    """A `lambda_layer`'s installs: one per runtime × architecture, on the built-in platforms."""
+    no_override = LambdaCompletePlatformsField(None, address)
+    return [
+        LambdaInstallInputsRequest(address, resolve, runtime, architecture, no_override)
+        for runtime, architecture in itertools.product(runtimes, architectures)
+    ]
+
+
+def install_requests(tgt: Target) -> list[LambdaInstallInputsRequest]:
+    """Every runtime × architecture a `lambda_artifact` or `lambda_layer` installs wheels for."""
+    if tgt.has_field(LambdaLayerRuntimesField):
+        return layer_install_requests(
+            tgt.address,
+            tgt[PythonResolveField],
+            tgt[LambdaLayerRuntimesField].value,
+            tgt[LambdaLayerArchitecturesField].value,
+        )
+    if tgt.has_field(LambdaHandlerField):
+        return [
+            LambdaInstallInputsRequest(
+                tgt.address,
+                tgt[PythonResolveField],
+                tgt[LambdaRuntimeField].value,
+                tgt[LambdaArchitectureField].value,
+                tgt[LambdaCompletePlatformsField],
+            )
+        ]
+    return []
+
+
+
+
+@dataclass(frozen=True)
+class LambdaRequirementsRequest:
+    address: Address
+    inputs: LambdaInstallInputs
+
+
+@dataclass(frozen=True)
+class LambdaRequirements:
+    """The wheels, installed under `site-packages/` with no scripts and no byte code."""
+
+    digest: Digest
+
+
+@rule(desc="Installing a Lambda's wheels", level=LogLevel.DEBUG)
+async def install_lambda_requirements(request: LambdaRequirementsRequest) -> LambdaRequirements:
+    inputs = request.inputs
+    if not inputs.requirements:
+        return LambdaRequirements(EMPTY_DIGEST)
+    lock = await Get(PlatformLock, PlatformLockRequest(inputs.resolve))
+    check_platform_lock(lock, inputs, request.address)
+    input_digest = await Get(Digest, MergeDigests([lock.digest, inputs.platforms.digest]))
+    result = await Get(
+        FallibleProcessResult,
+        LambdaPexProcess(
+            subcommand=("venv", "create"),
+            args=(
+                f"--dest-dir={SITE_PACKAGES}",
+                "--layout=flat",
+                f"--lock={lock.path}",
+                "--no-build",
+                *inputs.platforms.generate_pex_arg_list(),
+                *inputs.requirements,
+            ),
+            input_digest=input_digest,
+            output_directories=(SITE_PACKAGES,),
+            description=f"Installing wheels of {request.address} for {inputs.platform_name}",
+        ),
+    )
+    if result.exit_code != 0:
+        raise LambdaLockError(
+            f"Installing the wheels of {request.address} for {inputs.platform_name} from "
+            f"{lock.path} failed:\n{result.stderr.decode(errors='replace')}"
+        )
+    return LambdaRequirements(result.output_digest)
+
+
+def rules():
+    return collect_rules()

@@ -1,0 +1,108 @@
+"""The Lambda platform lock of a resolve: where it lives, reading it, and checking it is current.
+
+Pants 2.17's lockfiles are universal locks made by pex 2.1.137 (its default), which knows no
+Python newer than 3.12 and so records no cp313 wheel. `pants lambda-lock` derives, next to each
+resolve's lockfile, a strict pex lock with one wheel per requirement per Lambda platform in use,
+pinned to the versions of the resolve's lockfile, and `pants package` installs from it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import TYPE_CHECKING
+
+from pants.backend.python.subsystems.setup import PythonSetup
+from pants.engine.addresses import Address
+from pants.engine.fs import Digest, DigestContents, PathGlobs
+from pants.engine.rules import Get, collect_rules, rule
+from pants.util.docutil import bin_name
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+from pants.util.strutil import softwrap
+
+if TYPE_CHECKING:
+    from repro_lambda.install_rules import LambdaInstallInputs
+
+METADATA_KEY = "repro_lambda"
+LOCK_COMMAND = f"{bin_name()} lambda-lock"
+
+
+class LambdaLockError(Exception):
+    """A platform lock is missing, stale, or cannot be created."""
+
+
+def platform_lock_path(resolve_lockfile: str) -> str:
+    """`3rdparty/python/lambdas.lock` -> `3rdparty/python/lambdas.lambda-platforms.lock`."""
+    return re.sub(r"\.lock$", "", resolve_lockfile) + ".lambda-platforms.lock"
+
+
+@dataclass(frozen=True)
+class PlatformLock:
+    """A resolve's platform lock as committed, with the facts it must agree with."""
+
+    path: str
+    digest: Digest
+    metadata: FrozenDict | None  # None when the file does not exist
+    resolve_lockfile_sha256: str
+
+
+@dataclass(frozen=True)
+class PlatformLockRequest:
+    resolve: str
+
+
+async def resolve_lockfile(resolve: str, python_setup: PythonSetup) -> tuple[str, bytes]:
+    path = python_setup.resolves[resolve]
+    contents = await Get(DigestContents, PathGlobs([path]))
+    if not contents:
+        raise LambdaLockError(
+            f"The `{resolve}` resolve's lockfile {path} does not exist: run "
+            f"`{bin_name()} generate-lockfiles --resolve={resolve}`, then `{LOCK_COMMAND}`."
+        )
+    return path, contents[0].content
+
+
+@rule(desc="Reading a Lambda platform lock", level=LogLevel.DEBUG)
+async def read_platform_lock(request: PlatformLockRequest, python_setup: PythonSetup) -> PlatformLock:
+    resolve_path, resolve_content = await resolve_lockfile(request.resolve, python_setup)
+    path = platform_lock_path(resolve_path)
+    digest = await Get(Digest, PathGlobs([path]))
+    contents = await Get(DigestContents, Digest, digest)
+    metadata = json.loads(contents[0].content)[METADATA_KEY] if contents else None
+    return PlatformLock(
+        path=path,
+        digest=digest,
+        metadata=FrozenDict.deep_freeze(metadata) if metadata is not None else None,
+        resolve_lockfile_sha256=sha256(resolve_content).hexdigest(),
+    )
+
+
+def check_platform_lock(lock: PlatformLock, inputs: LambdaInstallInputs, address: Address) -> None:
+    """Raise LambdaLockError unless `lock` covers `inputs` and matches its resolve's lockfile."""
+    metadata = lock.metadata
+    if metadata is None:
+        problem = "does not exist"
+    elif metadata["resolve_lockfile_sha256"] != lock.resolve_lockfile_sha256:
+        problem = f"was made from another version of the `{inputs.resolve}` resolve's lockfile"
+    elif inputs.platform_sha256 not in metadata["platforms"]:
+        problem = f"has no wheels for {inputs.platform_name}"
+    else:
+        missing = sorted(set(inputs.requirements) - set(metadata["requirements"]))
+        if not missing:
+            return
+        problem = "does not lock " + ", ".join(f"`{r}`" for r in missing)
+    raise LambdaLockError(
+        softwrap(
+            f"""
+            {address} needs the Lambda platform lock {lock.path}, which {problem}.
+            Run `{LOCK_COMMAND}` and commit the file.
+            """
+        )
+    )
+
+
+def rules():
+    return collect_rules()
