@@ -102,7 +102,10 @@ async def unpack_lambda_pex(
 
 @dataclass(frozen=True)
 class LambdaPexProcess:
-    """A `pex3` subcommand (`venv create`, `lock create`) run with the plugin's pex."""
+    """A `pex3` subcommand run with the plugin's pex.
+
+    One that `resolves` (`venv create`, `lock create`) also gets the pip version and CA bundle.
+    """
 
     subcommand: tuple[str, ...]
     args: tuple[str, ...]
@@ -111,6 +114,7 @@ class LambdaPexProcess:
     output_files: tuple[str, ...] = ()
     output_directories: tuple[str, ...] = ()
     cache_scope: ProcessCacheScope = ProcessCacheScope.SUCCESSFUL
+    resolves: bool = True
 
 
 @rule
@@ -123,11 +127,13 @@ async def setup_lambda_pex_process(
     global_options: GlobalOptions,
 ) -> Process:
     extra_inputs = [CreateDigest([Directory(_TMP_DIR)])]
-    cert_args: tuple[str, ...] = ()
-    if global_options.ca_certs_path:
-        ca_certs = ca_certs_path_to_file_content(global_options.ca_certs_path)
-        extra_inputs.append(CreateDigest([ca_certs]))
-        cert_args = ("--cert", ca_certs.path)
+    resolve_args: tuple[str, ...] = ()
+    if request.resolves:
+        resolve_args = (f"--pip-version={python_setup.pip_version.value}",)
+        if global_options.ca_certs_path:
+            ca_certs = ca_certs_path_to_file_content(global_options.ca_certs_path)
+            extra_inputs.append(CreateDigest([ca_certs]))
+            resolve_args += ("--cert", ca_certs.path)
     extra_digests = await MultiGet(Get(Digest, CreateDigest, c) for c in extra_inputs)
     input_digest = await Get(
         Digest, MergeDigests([pex.digest, request.input_digest, *extra_digests])
@@ -141,8 +147,7 @@ async def setup_lambda_pex_process(
             *request.subcommand,
             "--tmpdir",
             _TMP_DIR,
-            f"--pip-version={python_setup.pip_version.value}",
-            *cert_args,
+            *resolve_args,
             *request.args,
         ),
         description=request.description,

@@ -85,6 +85,7 @@ async def _tool_python(tool: PythonToolRequirementsBase, bootstrap: PythonBootst
             ),
             description=f"Finding a Python for the `{tool.options_scope}` tool",
             cache_scope=ProcessCacheScope.PER_RESTART_SUCCESSFUL,
+            resolves=False,
         ),
     )
     found = result.stdout.decode().splitlines()
