@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -77,14 +78,23 @@ def hostile(buildroot: Path) -> Iterator[tuple[Path, dict[str, str]]]:
         yield root, env
 
 
+@dataclass(frozen=True)
+class HostileBuild:
+    build: Build
+    home_before: dict[str, bytes]
+    """The home directory after ./pants installed Pants, before the build."""
+
+
 @pytest.fixture(scope="module")
-def hostile_build(buildroot: Path, hostile: tuple[Path, dict[str, str]]) -> Build:
+def hostile_build(buildroot: Path, hostile: tuple[Path, dict[str, str]]) -> HostileBuild:
     root, env = hostile
     checkout = root / "repo"
     copy_checkout(buildroot, checkout, umask=UMASK)
+    run_pants(checkout, "--version", umask=UMASK, tz=TZ, env=env)
+    home_before = _home_files(root / "home")
     # Pants' processes get no HOME by default, and `~` is then the account's home, not this one.
     passed = sorted({"HOME", "XDG_CONFIG_DIRS", *HOSTILE_ENV_VARS})
-    return run_pants(
+    build = run_pants(
         checkout,
         f"--subprocess-environment-env-vars=+{passed!r}",
         "package",
@@ -95,6 +105,7 @@ def hostile_build(buildroot: Path, hostile: tuple[Path, dict[str, str]]) -> Buil
         tz=TZ,
         env=env,
     )
+    return HostileBuild(build, home_before)
 
 
 def test_pip_would_read_the_hostile_configuration(hostile: tuple[Path, dict[str, str]]) -> None:
@@ -115,18 +126,21 @@ def test_pip_would_read_the_hostile_configuration(hostile: tuple[Path, dict[str,
     assert f"PIP_INDEX_URL='{BOGUS}/simple'" in listed
 
 
-def test_cold_hostile_build_is_byte_identical(first_build: Build, hostile_build: Build) -> None:
-    assert hostile_build.artifact_digests() == first_build.artifact_digests()
+def test_cold_hostile_build_is_byte_identical(
+    first_build: Build, hostile_build: HostileBuild
+) -> None:
+    assert hostile_build.build.artifact_digests() == first_build.artifact_digests()
+
+
+def test_installing_pants_keeps_no_cache_in_home(hostile_build: HostileBuild) -> None:
+    # pip asks `rustc --version` for its user agent, and rustup's proxy for it writes `.rustup/`.
+    assert not [
+        path for path in hostile_build.home_before if path.startswith((".cache", ".pex", ".npm/"))
+    ]
 
 
 def test_cold_build_leaves_home_untouched(
-    hostile: tuple[Path, dict[str, str]], hostile_build: Build
+    hostile: tuple[Path, dict[str, str]], hostile_build: HostileBuild
 ) -> None:
     root, _ = hostile
-    home = root / "home"
-    assert _home_files(home) == {
-        ".config": b"",
-        ".config/pip": b"",
-        ".config/pip/pip.conf": (home / ".config/pip/pip.conf").read_bytes(),
-        ".npmrc": f"registry={BOGUS}/\n".encode(),
-    }
+    assert _home_files(root / "home") == hostile_build.home_before

@@ -25,14 +25,16 @@ TZ = "UTC"
 PLUGIN = "repro-lambda-pants"
 
 # This checkout's files the other repository takes, at other paths: its launcher, and the same
-# lambda code, lockfile and package.json as this repository's examples.
+# lambda code, BUILD files, lockfile and package.json as this repository's examples.
 _COPIED = {
     "pants": "pants",
     "3rdparty/pants/requirements.txt": "3rdparty/pants/requirements.txt",
     "3rdparty/python/lambdas.lock": "third_party/lambdas.lock",
+    "src/python/orders/BUILD": "functions/orders/BUILD",
     "src/python/orders/__init__.py": "functions/orders/__init__.py",
     "src/python/orders/api.py": "functions/orders/api.py",
     "src/python/orders/models.py": "functions/orders/models.py",
+    "src/python/shared/BUILD": "functions/shared/BUILD",
     "src/python/shared/__init__.py": "functions/shared/__init__.py",
     "src/python/shared/responses.py": "functions/shared/responses.py",
     "src/nodejs/api/index.js": "node/api/index.js",
@@ -97,18 +99,6 @@ def _pants_toml(buildroot: Path, wheels: Path) -> str:
 _BUILD_FILES = {
     "third_party/BUILD": 'python_requirements(name="reqs", source="requirements.txt")\n',
     "third_party/requirements.txt": "numpy>=2.2,<2.3\npydantic>=2.11,<3\n",
-    "functions/orders/BUILD": dedent(
-        """\
-        python_sources(name="lib")
-        lambda_artifact(
-            name="orders",
-            handler="orders.api.lambda_handler",
-            runtime="python3.13",
-            architecture="arm64",
-        )
-        """
-    ),
-    "functions/shared/BUILD": "python_sources()\n",
     "layers/BUILD": dedent(
         """\
         lambda_layer(
