@@ -20,6 +20,9 @@ from urllib.parse import urlsplit
 import boto3
 from moto.server import ThreadedMotoServer
 
+BUCKET = "artifact-bucket"
+"""The bucket the tests' fixtures create."""
+
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

@@ -1,5 +1,10 @@
-"""Installing a Lambda's third-party wheels: its install inputs, the complete platform of its
-runtime × architecture, and the flat install from the resolve's platform lock."""
+"""Installing a Lambda's third-party wheels: its install inputs, its platform, and the flat install
+from the resolve's platform lock.
+
+A *platform* is one runtime × architecture, named like `python3.13-arm64` and described by its
+complete platform (the marker environment and wheel tags pex resolves for); a resolve's *platform
+lock* pins one wheel per requirement for each platform its targets use.
+"""
 
 from __future__ import annotations
 
@@ -80,7 +85,7 @@ async def lambda_complete_platforms(request: LambdaPlatformRequest) -> CompleteP
 
 @dataclass(frozen=True)
 class LambdaInstallInputs:
-    """What installing one `lambda_artifact`'s wheels depends on."""
+    """What installing a function's or layer's wheels for one platform depends on."""
 
     resolve: str
     runtime: str

@@ -24,6 +24,7 @@ from pants.engine.target import (
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from repro_lambda.core.contract import Section
 from repro_lambda.install_rules import (
     SITE_PACKAGES,
     LambdaInstallInputs,
@@ -34,17 +35,15 @@ from repro_lambda.install_rules import (
 )
 from repro_lambda.pack_rules import PackedLambda, PackLambdaRequest, logical_name
 from repro_lambda.target_types import (
-    LAYER_LAYOUTS,
     LambdaLayerArchitecturesField,
     LambdaLayerDependenciesField,
     LambdaLayerLayoutField,
     LambdaLayerRuntimesField,
     LambdaLayersField,
     LambdaLayerSplitField,
+    LayerLayout,
+    LayerSplit,
 )
-
-LAYER_KEY_PREFIX = "layers"
-
 
 @dataclass(frozen=True)
 class LambdaLayerFieldSet(PackageFieldSet):
@@ -86,7 +85,7 @@ async def package_groups(field_set: LambdaLayerFieldSet) -> _PackageGroups:
             f"The `lambda_layer` target {field_set.address} has no `python_requirement` in its "
             "`dependencies`: list the requirements the layer should hold."
         )
-    if field_set.split.value == "combined":
+    if field_set.split.value == LayerSplit.COMBINED:
         return _PackageGroups(((None, ()),))
     per_package = ((req.project_name.lower().replace("_", "-"), (str(req),)) for req in requirements)
     return _PackageGroups(tuple(sorted(per_package)))
@@ -152,7 +151,7 @@ async def package_lambda_layer(field_set: LambdaLayerFieldSet) -> BuiltPackage:
     )
     installs = [install for installs in per_platform for install in installs]
     directory = field_set.address.spec_path.replace(os.sep, ".")
-    layout = LAYER_LAYOUTS[field_set.layout.value]
+    layout = LayerLayout(field_set.layout.value).directory
     packed = await MultiGet(
         Get(
             PackedLambda,
@@ -165,7 +164,7 @@ async def package_lambda_layer(field_set: LambdaLayerFieldSet) -> BuiltPackage:
                 payload=install.digest,
                 has_sources=False,
                 has_site_packages=True,
-                key_prefix=LAYER_KEY_PREFIX,
+                key_prefix=Section.LAYERS.value,
                 site_packages_prefix=layout.format(python=install.inputs.runtime),
             ),
         )

@@ -14,7 +14,7 @@ from pants.engine.fs import DigestContents
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner
 
-from repro_lambda.conftest import LAMBDAS_LOCK, REPO_ROOT, make_rule_runner, run_lambda_lock
+from repro_lambda.testutil import LAMBDAS_LOCK, REPO_ROOT, make_rule_runner, run_lambda_lock
 from repro_lambda.layer_rules import LambdaLayerFieldSet, LambdaLayerMismatch
 from repro_lambda.package_rules import LambdaArtifactFieldSet
 

@@ -12,7 +12,7 @@ from pants.backend.python.util_rules.pex_requirements import strip_comments_from
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner
 
-from repro_lambda.conftest import LAMBDAS_LOCK, PLATFORM_LOCK, pants_lockfile, run_lambda_lock
+from repro_lambda.testutil import LAMBDAS_LOCK, PLATFORM_LOCK, pants_lockfile, run_lambda_lock
 from repro_lambda.platform_lock import LambdaLockError, platform_lock_path
 
 

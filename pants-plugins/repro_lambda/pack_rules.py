@@ -16,13 +16,14 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from repro_lambda.core.contract import ERROR_PREFIX, KEY_CHARS, WARNING_PREFIX, Section, tool_messages
 from repro_lambda.install_rules import SITE_PACKAGES
 from repro_lambda.subsystems.packer import PackerTool
 
 logger = logging.getLogger(__name__)
 
 SOURCES = "__sources"
-_UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+_UNSAFE_KEY_CHARS = re.compile(f"[^{KEY_CHARS}]")
 
 
 class LambdaPackagingError(Exception):
@@ -71,7 +72,7 @@ class PackLambdaRequest:
     has_site_packages: bool
     handler: str | None = None
     hash_extra: str | None = None
-    key_prefix: str = "lambdas"
+    key_prefix: str = Section.LAMBDAS.value
     site_packages_prefix: str = ""
     layer_dists: tuple[str, ...] = ()  # `layer:name==version` the function's layers provide
     layers_unzipped_size: int = 0
@@ -112,12 +113,12 @@ async def pack_lambda(request: PackLambdaRequest, packer: PackerTool) -> PackedL
     )
     stderr = result.stderr.decode(errors="replace")
     if result.exit_code != 0:
-        reasons = [line[len("error: ") :] for line in stderr.splitlines() if line.startswith("error: ")]
+        reasons = tool_messages(stderr, ERROR_PREFIX)
         raise LambdaPackagingError(
             f"Cannot package {request.address}: " + ("; ".join(reasons) or stderr.strip())
         )
     for line in stderr.splitlines():
-        logger.warning(f"{request.address}: {line.removeprefix('warning: ')}")
+        logger.warning(f"{request.address}: {line.removeprefix(WARNING_PREFIX)}")
     contents = await Get(DigestContents, DigestSubset(result.output_digest, PathGlobs([metadata_path])))
     metadata = FrozenDict.deep_freeze(json.loads(contents[0].content))
     return PackedLambda(result.output_digest, zip_path, metadata)

@@ -18,7 +18,7 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner
 from pants.util.resources import read_resource
 
-from repro_lambda.conftest import LAMBDAS_LOCK, PLATFORM_LOCK, pants_lockfile
+from repro_lambda.testutil import LAMBDAS_LOCK, PLATFORM_LOCK, pants_lockfile
 from repro_lambda.platform_lock import LambdaLockError
 from repro_lambda.package_rules import LambdaArtifactFieldSet
 

@@ -8,15 +8,12 @@ outside that batch (e.g. under `--changed-since`) gets a process of its own.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import ClassVar
 
 from pants.base.build_root import BuildRoot
 from pants.base.specs import Specs
-from pants.base.specs_parser import SpecsParser
 from pants.core.goals.package import BuiltPackage, EnvironmentAwarePackageRequest, PackageFieldSet
 from pants.core.goals.publish import (
     PublishFieldSet,
@@ -25,10 +22,8 @@ from pants.core.goals.publish import (
     PublishProcesses,
     PublishRequest,
 )
-from pants.engine.env_vars import CompleteEnvironmentVars, EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
-from pants.engine.internals.options_parsing import _Options
-from pants.engine.internals.session import SessionValues
 from pants.engine.process import InteractiveProcess
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
@@ -36,14 +31,14 @@ from pants.engine.target import (
     TargetRootsToFieldSets,
     TargetRootsToFieldSetsRequest,
 )
-from pants.option.global_options import GlobalOptions
-from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from repro_lambda.core.contract import PlanArtifact, PublishPlan, Section, UserError, parse_store_url
 from repro_lambda.layer_rules import LambdaLayerFieldSet
 from repro_lambda.nodejs.rules import NodeLambdaFieldSet
 from repro_lambda.nodejs.target_types import NodeLambdaHandlerField, NodeLambdaRuntimeField
 from repro_lambda.package_rules import LambdaArtifactFieldSet
+from repro_lambda.pants_workarounds import CommandLineSpecs, with_secret_env
 from repro_lambda.subsystems.publisher import AWS_ENV_VARS, LambdaPublisher, PublisherTool
 from repro_lambda.target_types import (
     LambdaAtEdgeField,
@@ -54,7 +49,6 @@ from repro_lambda.target_types import (
 )
 
 _PLAN = "__lambda_publish/plan.json"
-_STORE_SCHEMES = ("s3://", "file://")
 _EDGE_REGION = "us-east-1"
 
 
@@ -69,7 +63,7 @@ class PublishLambdaRequest(PublishRequest):
 @dataclass(frozen=True)
 class _LambdaPublishFieldSetBase(PublishFieldSet):
     publish_request_type = PublishLambdaRequest
-    section: ClassVar[str] = "lambdas"  # of the catalog
+    section: ClassVar[Section] = Section.LAMBDAS
 
     skip_publish: LambdaSkipPublishField
 
@@ -98,7 +92,7 @@ class NodeLambdaPublishFieldSet(LambdaPublishFieldSet):
 @dataclass(frozen=True)
 class LambdaLayerPublishFieldSet(_LambdaPublishFieldSetBase):
     required_fields = (LambdaLayerRuntimesField,)
-    section = "layers"
+    section = Section.LAYERS
 
 
 _FIELD_SETS = (
@@ -118,32 +112,9 @@ class PublishBatch:
     field_sets: tuple[tuple[PackageFieldSet, PublishFieldSet], ...]
 
 
-class _SecretEnv(FrozenDict[str, str]):
-    """Environment values that never appear in a repr (Pants logs processes at debug level)."""
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({sorted(self)!r})"
-
-
 @rule
-async def find_publish_batch(
-    options: _Options,
-    session_values: SessionValues,
-    build_root: BuildRoot,
-    global_options: GlobalOptions,
-) -> PublishBatch:
-    # The CLI's specs are relative to the invoking shell's directory; without it, or under
-    # `--changed-since` (no specs), every target publishes on its own.
-    pwd = session_values[CompleteEnvironmentVars].get("PWD")
-    if not pwd or not options.options.specs:
-        return PublishBatch(())
-    try:
-        specs = SpecsParser(root_dir=build_root.path, working_dir=os.path.realpath(pwd)).parse_specs(
-            options.options.specs,
-            description_of_origin="CLI arguments",
-            unmatched_glob_behavior=global_options.unmatched_cli_globs,
-        )
-    except SpecsParser.BadSpecError:
+async def find_publish_batch(command_line: CommandLineSpecs) -> PublishBatch:
+    if command_line.specs is None:
         return PublishBatch(())
     roots = await Get(
         TargetRootsToFieldSets,
@@ -153,7 +124,7 @@ async def find_publish_batch(
                 goal_description="",
                 no_applicable_targets_behavior=NoApplicableTargetsBehavior.ignore,
             ): TargetRootsToFieldSetsRequest,
-            specs: Specs,
+            command_line.specs: Specs,
         },
     )
     return PublishBatch(
@@ -166,34 +137,39 @@ async def find_publish_batch(
     )
 
 
-def _store_url(option: str, value: str) -> str:
-    if not value.startswith(_STORE_SCHEMES) or not value.partition("://")[2].strip("/"):
+def _store_url(option: str, value: str, build_root: BuildRoot) -> str:
+    try:
+        parse_store_url(value, Path(build_root.path))
+    except UserError as error:
         raise InvalidLambdaStore(
             f"`[lambda-publish].{option}` must be `s3://bucket[/prefix]` or `file://path`, "
-            f"but was `{value}`."
-        )
+            f"but was `{value}` ({error})."
+        ) from error
     return value.rstrip("/")
 
 
 def _plan_entries(
-    package: BuiltPackage, field_set: _LambdaPublishFieldSetBase, publisher: LambdaPublisher
-) -> list[dict]:
+    package: BuiltPackage,
+    field_set: _LambdaPublishFieldSetBase,
+    publisher: LambdaPublisher,
+    build_root: BuildRoot,
+) -> list[PlanArtifact]:
     """One entry per zip of the package: a function's, or each of a layer's."""
     edge = field_set.is_edge()
     store = (
-        _store_url("edge_store", publisher.edge_store_url())
+        _store_url("edge_store", publisher.edge_store_url(), build_root)
         if edge
-        else _store_url("store", publisher.store)
+        else _store_url("store", publisher.store, build_root)
     )
     return [
-        {
-            "zip": artifact.relpath,
-            "metadata": str(PurePath(artifact.relpath).with_suffix(".json")),
-            "store": store,
-            "region": _EDGE_REGION if edge else publisher.region,
-            "lambda_at_edge": edge,
-            "section": field_set.section,
-        }
+        PlanArtifact(
+            zip=artifact.relpath,
+            metadata=str(PurePath(artifact.relpath).with_suffix(".json")),
+            store=store,
+            region=_EDGE_REGION if edge else publisher.region,
+            lambda_at_edge=edge,
+            section=field_set.section.value,
+        )
         for artifact in package.artifacts
         if artifact.relpath
     ]
@@ -215,20 +191,18 @@ async def publish_process(
     entries = [
         entry
         for package, field_set in zip(request.packages, request.field_sets)
-        for entry in _plan_entries(package, field_set, publisher)
+        for entry in _plan_entries(package, field_set, publisher, build_root)
     ]
-    plan = {
-        "buildroot": build_root.path,
-        "dry_run": publisher.dry_run,
-        "catalog": publisher.catalog or None,
-        "catalog_history": publisher.catalog_history,
-        "endpoint_url": publisher.endpoint_url or None,
-        "max_attempts": publisher.max_attempts,
-        "artifacts": entries,
-    }
-    plan_digest = await Get(
-        Digest, CreateDigest([FileContent(_PLAN, json.dumps(plan, indent=2).encode())])
+    plan = PublishPlan(
+        buildroot=build_root.path,
+        dry_run=publisher.dry_run,
+        catalog=publisher.catalog or None,
+        catalog_history=publisher.catalog_history,
+        endpoint_url=publisher.endpoint_url or None,
+        max_attempts=publisher.max_attempts,
+        artifacts=entries,
     )
+    plan_digest = await Get(Digest, CreateDigest([FileContent(_PLAN, plan.render().encode())]))
     input_digest, aws_env = await MultiGet(
         Get(Digest, MergeDigests([plan_digest, *(p.digest for p in request.packages)])),
         Get(EnvironmentVars, EnvironmentVarsRequest(AWS_ENV_VARS)),
@@ -238,11 +212,10 @@ async def publish_process(
         input_digest=input_digest,
         immutable_input_digests=publisher_tool.tool.immutable_input_digests,
     )
-    object.__setattr__(interactive.process, "env", _SecretEnv(aws_env))
-    stores = sorted({entry["store"] for entry in entries})
+    stores = sorted({entry.store for entry in entries})
     return PublishPackages(
-        names=tuple(entry["zip"] for entry in entries),
-        process=interactive,
+        names=tuple(entry.zip for entry in entries),
+        process=with_secret_env(interactive, aws_env),
         description=" and ".join(stores) + (" (dry run)" if publisher.dry_run else ""),
     )
 

@@ -14,7 +14,7 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
-from repro_lambda.conftest import ENV_INHERIT, LAMBDAS_LOCK, REPO_ROOT, lambda_options, make_rule_runner
+from repro_lambda.testutil import ENV_INHERIT, LAMBDAS_LOCK, REPO_ROOT, lambda_options, make_rule_runner
 from repro_lambda.package_rules import LambdaArtifactFieldSet
 from repro_lambda.publish_rules import (
     InvalidLambdaStore,

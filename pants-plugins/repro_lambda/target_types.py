@@ -1,8 +1,12 @@
-"""The `lambda_artifact` and `lambda_layer` targets, and the fields Node.js lambdas share."""
+"""The `lambda_artifact` and `lambda_layer` targets, and the fields `nodejs_lambda_artifact` shares.
+
+`nodejs_lambda_artifact` itself is in `repro_lambda.nodejs.target_types`.
+"""
 
 from __future__ import annotations
 
 import re
+from enum import Enum
 from typing import Iterable, Optional, Tuple
 
 from pants.backend.python.target_types import PexCompletePlatformsField, PythonResolveField
@@ -22,11 +26,11 @@ from pants.engine.target import (
     Target,
 )
 from pants.util.docutil import bin_name
-from pants.util.frozendict import FrozenDict
 from pants.util.strutil import help_text
 
+from repro_lambda.core.contract import Architecture
+
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
-ARCHITECTURES = ("x86_64", "arm64")
 
 _HANDLER_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
@@ -85,9 +89,9 @@ class LambdaRuntimeField(StringField):
 
 class LambdaArchitectureField(StringField):
     alias = "architecture"
-    default = "x86_64"
+    default = Architecture.X86_64.value
     value: str
-    valid_choices = ARCHITECTURES
+    valid_choices = Architecture
     help = help_text(
         """
         The instruction set the function runs on: `x86_64` or `arm64` (Graviton).
@@ -225,7 +229,7 @@ class LambdaArtifactTarget(Target):
 
 def check_lambda_at_edge(target: Target) -> None:
     architecture = target[LambdaArchitectureField].value
-    if target[LambdaAtEdgeField].value and architecture != "x86_64":
+    if target[LambdaAtEdgeField].value and architecture != Architecture.X86_64:
         raise InvalidTargetException(
             f"The `{target.alias}` target {target.address} sets `lambda_at_edge=True` with "
             f"`architecture=\"{architecture}\"`, but Lambda@Edge runs only on x86_64: set "
@@ -253,7 +257,7 @@ class _NonEmptyChoicesField(StringSequenceField):
         if not value:
             raise InvalidFieldException(
                 f"The `{cls.alias}` field in target {address} must name at least one of "
-                f"{', '.join(cls.valid_choices or ())}, but was empty."
+                f"{', '.join(getattr(c, 'value', c) for c in cls.valid_choices or ())}, but was empty."
             )
         return tuple(dict.fromkeys(value))
 
@@ -267,19 +271,31 @@ class LambdaLayerRuntimesField(_NonEmptyChoicesField):
 
 class LambdaLayerArchitecturesField(_NonEmptyChoicesField):
     alias = "architectures"
-    default = ("x86_64",)
-    valid_choices = ARCHITECTURES
+    default = (Architecture.X86_64.value,)
+    valid_choices = Architecture
     help = "The architectures to build the layer for: `x86_64`, `arm64` or both."
 
 
-LAYER_LAYOUTS = FrozenDict({"site-packages": "python/lib/{python}/site-packages", "python": "python"})
+class LayerLayout(str, Enum):
+    SITE_PACKAGES = "site-packages"
+    PYTHON = "python"
+
+    @property
+    def directory(self) -> str:
+        """The zip's directory of the distributions, a template of the runtime's `python`."""
+        return "python/lib/{python}/site-packages" if self is LayerLayout.SITE_PACKAGES else "python"
+
+
+class LayerSplit(str, Enum):
+    COMBINED = "combined"
+    PER_PACKAGE = "per-package"
 
 
 class LambdaLayerLayoutField(StringField):
     alias = "layout"
-    default = "site-packages"
+    default = LayerLayout.SITE_PACKAGES.value
     value: str
-    valid_choices = tuple(LAYER_LAYOUTS)
+    valid_choices = LayerLayout
     help = help_text(
         """
         Where the distributions sit in the zip: `site-packages` puts them under
@@ -291,9 +307,9 @@ class LambdaLayerLayoutField(StringField):
 
 class LambdaLayerSplitField(StringField):
     alias = "split"
-    default = "combined"
+    default = LayerSplit.COMBINED.value
     value: str
-    valid_choices = ("combined", "per-package")
+    valid_choices = LayerSplit
     help = help_text(
         """
         `combined`: one zip per runtime × architecture with every requirement. `per-package`: one

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from repro_lambda.core.durable import staged_file
-from repro_lambda.core.errors import UserError
+from repro_lambda.core.contract import SECTIONS, UserError
 
 SCHEMA_VERSION = 1
-SECTIONS = ("lambdas", "layers")
 NEW_CATALOG_MODE = 0o644
 _LOCATION = ("bucket", "key", "store")
 """Where a zip is stored: what a history item records besides its SHA-256."""

@@ -16,7 +16,7 @@ from repro_lambda.core.catalog import (
     update_catalog,
     write_catalog,
 )
-from repro_lambda.core.errors import UserError
+from repro_lambda.core.contract import UserError
 
 
 def entry(name: str, sha256: str, *, section: str = "lambdas", store: str = "s3://bucket") -> CatalogEntry:

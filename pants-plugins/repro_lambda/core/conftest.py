@@ -1,13 +1,11 @@
-"""Fixtures of the publishing tests: fake AWS credentials, and a moto S3 server with one bucket."""
+"""Fixtures of the publishing tests: fake AWS credentials, a moto S3 server with one bucket, a proxy."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from fake_s3 import FAKE_AWS_ENV, FakeS3
-
-BUCKET = "artifact-bucket"
+from fake_s3 import BUCKET, FAKE_AWS_ENV, FakeS3, FaultProxy
 
 
 @pytest.fixture(autouse=True)
@@ -28,3 +26,10 @@ def s3(moto_server: FakeS3) -> FakeS3:
     moto_server.reset()
     moto_server.create_bucket(BUCKET)
     return moto_server
+
+
+@pytest.fixture
+def proxy(s3: FakeS3) -> Iterator[FaultProxy]:
+    """A recording, fault-injecting proxy in front of the fixture's S3 server."""
+    with FaultProxy(s3.url) as running:
+        yield running

@@ -6,8 +6,9 @@ import hashlib
 import os
 from pathlib import Path
 
+from repro_lambda.core.contract import StoreUrl
 from repro_lambda.core.durable import staged_file
-from repro_lambda.core.stores import Outcome, PublishError, StoreUrl, integrity_error
+from repro_lambda.core.stores import Outcome, PublishError, integrity_error
 
 PUBLISHED_MODE = 0o444
 

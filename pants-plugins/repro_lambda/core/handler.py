@@ -8,7 +8,7 @@ import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from repro_lambda.core.errors import UserError
+from repro_lambda.core.contract import UserError
 
 NODE_EXTENSIONS = (".js", ".mjs", ".cjs")
 """Extensions Lambda's Node.js runtime tries for the handler's module file, in order."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from repro_lambda.core.errors import UserError
+from repro_lambda.core.contract import UserError
 from repro_lambda.core.handler import check_handler, check_node_handler, top_level_names
 
 

@@ -36,6 +36,6 @@ def test_core_module_does_not_import_pants(path: Path) -> None:
 @pytest.mark.parametrize("path", CORE_MODULES, ids=lambda path: path.name)
 def test_core_module_imports_only_stdlib_and_deflate(path: Path) -> None:
     allowed = sys.stdlib_module_names | ALLOWED_THIRD_PARTY
-    if path.name.endswith("_test.py") or path.name == "conftest.py":
+    if path.name.endswith("_test.py") or path.name in ("conftest.py", "testutil.py"):
         allowed |= ALLOWED_IN_TESTS
     assert imported_top_level_names(path) <= allowed

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 
-from repro_lambda.core.errors import UserError
+from repro_lambda.core.contract import UserError
 
 _LAYER_DIST = re.compile(
     r"(?P<layer>[A-Za-z0-9._-]+):(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)==(?P<version>[A-Za-z0-9.+!_-]+)"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from repro_lambda.core.errors import UserError
+from repro_lambda.core.contract import UserError
 from repro_lambda.core.layer_dists import LayerDist, canonical_name, excluded_archive_paths, parse_layer_dist
 
 LAYER = "science-python3.13-arm64"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from repro_lambda.core.errors import UserError
+from repro_lambda.core.contract import UserError
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
 """Bytes a function's unzipped code and layers may take (250 MiB)."""

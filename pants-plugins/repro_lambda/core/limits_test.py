@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from repro_lambda.core.errors import UserError
+from repro_lambda.core.contract import UserError
 from repro_lambda.core.limits import (
     DIRECT_UPLOAD_LIMIT,
     LAMBDA_UNZIPPED_LIMIT,

@@ -5,22 +5,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 
-from repro_lambda.core.errors import UserError
-
-DEFAULT_KEY_PREFIX = "lambdas"
-
-_KEY_SEGMENT = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9._-]+")
-"""One S3 key segment: letters, digits, '.', '_' and '-', but not '.' or '..'."""
+from repro_lambda.core.contract import KEY_SEGMENT, Section, UserError, is_key
 
 
 def validate_key_parts(logical_name: str, key_prefix: str) -> None:
     """Raise UserError unless the logical name and key prefix are safe S3 key segments."""
-    if not _KEY_SEGMENT.fullmatch(logical_name):
+    if not KEY_SEGMENT.fullmatch(logical_name):
         raise UserError(f"invalid logical name {logical_name!r}: use letters, digits, '.', '_' and '-'")
-    if not all(_KEY_SEGMENT.fullmatch(segment) for segment in key_prefix.split("/")):
+    if not is_key(key_prefix):
         raise UserError(
             f"invalid key prefix {key_prefix!r}: use '/'-separated segments of letters, digits, '.', '_', '-'"
         )
@@ -35,7 +29,7 @@ def build_metadata(
     handler: str | None,
     entry_count: int,
     uncompressed_size: int,
-    key_prefix: str = DEFAULT_KEY_PREFIX,
+    key_prefix: str = Section.LAMBDAS.value,
 ) -> dict[str, str | int | None]:
     """Describe `zip_bytes`; `code_sha256` is the base64 SHA-256 digest, as Lambda's CodeSha256."""
     validate_key_parts(logical_name, key_prefix)

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from repro_lambda.core.errors import UserError
+from repro_lambda.core.contract import UserError
 from repro_lambda.core.metadata import build_metadata, render_metadata
 
 ZIP_BYTES = b"PK\x05\x06" + bytes(18)

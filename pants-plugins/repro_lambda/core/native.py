@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from repro_lambda.core.errors import UserError
+from repro_lambda.core.contract import Architecture, UserError
 
-ELF_MACHINES = {"x86_64": 62, "arm64": 183}
+ELF_MACHINES = {Architecture.X86_64: 62, Architecture.ARM64: 183}
 """The ELF `e_machine` of each Lambda architecture."""
-
-NPM_ARCHES = {"x86_64": "x64", "arm64": "arm64"}
-"""Node's name (`process.arch`) for each Lambda architecture."""
 
 MACHINE_NAMES = {62: "x86-64", 183: "AArch64"}
 NOT_LINUX_ELF = "not a Linux ELF binary"
@@ -26,7 +23,7 @@ _ELF_SHARED_OBJECT = 3
 
 def check_native_binaries(files: Mapping[str, Path], architecture: str) -> None:
     """Raise UserError unless every `.node` file of `files` (archive path -> file) runs on `architecture`."""
-    expected = f"built for {MACHINE_NAMES[ELF_MACHINES[architecture]]}"
+    expected = f"built for {MACHINE_NAMES[ELF_MACHINES[Architecture(architecture)]]}"
     problems = []
     for path in sorted(path for path in files if path.endswith(".node")):
         with files[path].open("rb") as file:
@@ -67,7 +64,7 @@ def _message(problems: list[tuple[str, str]], architecture: str) -> str:
     listed = [f"{path}{f' (package {package})' if package else ''} is {found}" for path, found, package in named]
     if len(listed) > MAX_LISTED:
         listed[MAX_LISTED:] = [f"and {len(listed) - MAX_LISTED} more .node files"]
-    platform = f"linux-{NPM_ARCHES[architecture]}"
+    platform = f"linux-{Architecture(architecture).npm_cpu}"
     packages = sorted({package for _, _, package in named if package})
     binaries = f"{platform} binaries through optionalDependencies"
     advice = []

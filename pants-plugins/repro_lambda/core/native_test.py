@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from repro_lambda.core.errors import UserError
+from repro_lambda.core.contract import UserError
 from repro_lambda.core.native import check_native_binaries, describe, package_name
 
 X86_64, AARCH64 = 62, 183

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
-from repro_lambda.core.errors import UserError
+from repro_lambda.core.contract import (
+    WARNING_PREFIX,
+    Architecture,
+    Section,
+    ToolArgumentParser,
+    UserError,
+    report_user_error,
+)
 from repro_lambda.core.handler import check_handler, check_node_handler
 from repro_lambda.core.layer_dists import LayerDist, excluded_archive_paths, parse_layer_dist
 from repro_lambda.core.limits import check_unzipped_size, direct_upload_warning
-from repro_lambda.core.metadata import DEFAULT_KEY_PREFIX, build_metadata, render_metadata, validate_key_parts
+from repro_lambda.core.metadata import build_metadata, render_metadata, validate_key_parts
 from repro_lambda.core.native import check_native_binaries
 from repro_lambda.core.tree import InputRoot, collect_tree, load_entries
 from repro_lambda.core.zip_writer import build_zip
-
-ARCHITECTURES = ("x86_64", "arm64")
-USER_ERROR_EXIT_CODE = 2
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class PackRequest:
     site_packages: tuple[Path, ...] = ()
     site_packages_prefix: str = ""
     hash_extra: str = ""
-    key_prefix: str = DEFAULT_KEY_PREFIX
+    key_prefix: str = Section.LAMBDAS.value
     layer_dists: tuple[LayerDist, ...] = ()
     layers_unzipped_size: int = 0
 
@@ -96,28 +98,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = pack(_parse_request(argv))
     except (UserError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return USER_ERROR_EXIT_CODE
+        return report_user_error(error)
     for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"{WARNING_PREFIX}{warning}", file=sys.stderr)
     return 0
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UserError(message)
-
-
 def _parse_request(argv: Sequence[str] | None) -> PackRequest:
-    parser = _ArgumentParser(prog="python -m repro_lambda.core.pack", description=__doc__)
+    parser = ToolArgumentParser(prog="python -m repro_lambda.core.pack", description=__doc__)
     parser.add_argument("--output", type=Path, required=True, help="zip file to write")
     parser.add_argument("--metadata", type=Path, required=True, help="JSON metadata file to write")
     parser.add_argument("--logical-name", required=True, help="name of the function or layer")
     parser.add_argument("--runtime", required=True, help="Lambda runtime, e.g. python3.11 or nodejs22.x")
-    parser.add_argument("--architecture", required=True, choices=ARCHITECTURES)
+    parser.add_argument("--architecture", required=True, choices=[architecture.value for architecture in Architecture])
     parser.add_argument("--handler", help="Lambda handler, e.g. app.handler (none for a layer)")
     parser.add_argument("--hash-extra", default="", help="text stored as the zip comment, changing its hash")
-    parser.add_argument("--key-prefix", default=DEFAULT_KEY_PREFIX, help="S3 key prefix (default: %(default)s)")
+    parser.add_argument("--key-prefix", default=Section.LAMBDAS.value, help="S3 key prefix (default: %(default)s)")
     parser.add_argument("--sources", type=Path, action="append", default=[], help="first-party root")
     parser.add_argument("--site-packages", type=Path, action="append", default=[], help="third-party root")
     parser.add_argument("--site-packages-prefix", default="", help="archive directory of the third-party roots")

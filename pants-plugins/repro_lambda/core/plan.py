@@ -10,13 +10,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from repro_lambda.core.catalog import SECTIONS
-from repro_lambda.core.errors import UserError
-from repro_lambda.core.stores import StoreUrl, check_key, parse_store_url
+from repro_lambda.core.contract import (
+    PlanArtifact,
+    PublishPlan,
+    SECTIONS,
+    StoreUrl,
+    UserError,
+    check_key,
+    parse_store_url,
+    read_field,
+    read_fields,
+)
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-_REQUIRED = object()
-_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", type(None): "null"}
 
 
 @dataclass(frozen=True)
@@ -63,28 +69,25 @@ def load_plan(path: Path) -> Plan:
     plan = _read_json(path, "plan")
     if not isinstance(plan, dict):
         raise UserError(f"plan {path} is not a JSON object")
-    buildroot = Path(_field(plan, "buildroot", str, where="plan"))
+    fields = read_fields(PublishPlan, plan, "plan")
+    buildroot = Path(fields.buildroot)
     if not buildroot.is_absolute():
         raise UserError(f"plan: buildroot {str(buildroot)!r} is not an absolute path")
-    catalog = _field(plan, "catalog", str, type(None), default=None, where="plan")
-    max_attempts = _field(plan, "max_attempts", int, default=6, where="plan")
-    catalog_history = _field(plan, "catalog_history", int, default=10, where="plan")
-    if max_attempts < 1 or catalog_history < 0:
+    if fields.max_attempts < 1 or fields.catalog_history < 0:
         raise UserError("plan: max_attempts must be at least 1 and catalog_history at least 0")
     artifacts = tuple(
-        _artifact(item, buildroot, f"plan artifact #{index}")
-        for index, item in enumerate(_field(plan, "artifacts", list, where="plan"), start=1)
+        _artifact(item, buildroot, f"plan artifact #{index}") for index, item in enumerate(fields.artifacts, start=1)
     )
     _check_distinct([artifact.zip for artifact in artifacts], "zip")
-    if catalog is not None:
+    if fields.catalog is not None:
         _check_distinct([f"{artifact.section}.{artifact.name}" for artifact in artifacts], "catalog entry")
     return Plan(
         buildroot=buildroot,
-        dry_run=_field(plan, "dry_run", bool, default=False, where="plan"),
-        catalog=catalog,
-        catalog_history=catalog_history,
-        endpoint_url=_field(plan, "endpoint_url", str, type(None), default=None, where="plan"),
-        max_attempts=max_attempts,
+        dry_run=fields.dry_run,
+        catalog=fields.catalog,
+        catalog_history=fields.catalog_history,
+        endpoint_url=fields.endpoint_url,
+        max_attempts=fields.max_attempts,
         artifacts=artifacts,
     )
 
@@ -92,16 +95,16 @@ def load_plan(path: Path) -> Plan:
 def _artifact(item: Any, buildroot: Path, where: str) -> Artifact:
     if not isinstance(item, dict):
         raise UserError(f"{where} is not an object")
-    section = _field(item, "section", str, default="lambdas", where=where)
-    if section not in SECTIONS:
-        raise UserError(f"{where}: section {section!r} is not one of {', '.join(SECTIONS)}")
+    fields = read_fields(PlanArtifact, item, where)
+    if fields.section not in SECTIONS:
+        raise UserError(f"{where}: section {fields.section!r} is not one of {', '.join(SECTIONS)}")
     return Artifact(
-        zip=_field(item, "zip", str, where=where),
-        metadata=_metadata(Path(_field(item, "metadata", str, where=where))),
-        store=parse_store_url(_field(item, "store", str, where=where), buildroot),
-        region=_field(item, "region", str, type(None), default=None, where=where),
-        lambda_at_edge=_field(item, "lambda_at_edge", bool, default=False, where=where),
-        section=section,
+        zip=fields.zip,
+        metadata=_metadata(Path(fields.metadata)),
+        store=parse_store_url(fields.store, buildroot),
+        region=fields.region,
+        lambda_at_edge=fields.lambda_at_edge,
+        section=fields.section,
     )
 
 
@@ -112,9 +115,9 @@ def _metadata(path: Path) -> dict[str, Any]:
     if not isinstance(metadata, dict):
         raise UserError(f"{where} is not a JSON object")
     for name in ("logical_name", "sha256", "code_sha256", "runtime", "architecture", "s3_key"):
-        _field(metadata, name, str, where=where)
-    _field(metadata, "size", int, where=where)
-    _field(metadata, "handler", str, type(None), where=where)
+        read_field(metadata, name, str, where=where)
+    read_field(metadata, "size", int, where=where)
+    read_field(metadata, "handler", str, type(None), where=where)
     sha256 = metadata["sha256"]
     if not _SHA256_HEX.fullmatch(sha256):
         raise UserError(f"{where}: sha256 {sha256!r} is not 64 lowercase hex digits")
@@ -133,18 +136,6 @@ def _read_json(path: Path, what: str) -> Any:
         raise UserError(f"cannot read {what} {path}: {error}") from error
     except json.JSONDecodeError as error:
         raise UserError(f"{what} {path} is not valid JSON: {error}") from error
-
-
-def _field(mapping: Mapping[str, Any], name: str, *types: type, where: str, default: Any = _REQUIRED) -> Any:
-    if name not in mapping:
-        if default is _REQUIRED:
-            raise UserError(f"{where} has no {name!r}")
-        return default
-    value = mapping[name]
-    if type(value) not in types:
-        expected = " or ".join(_TYPE_NAMES[kind] for kind in types)
-        raise UserError(f"{where}: {name!r} must be {expected}, not {json.dumps(value)}")
-    return value
 
 
 def _check_distinct(values: list[str], what: str) -> None:

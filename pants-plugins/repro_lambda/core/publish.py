@@ -15,14 +15,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 from repro_lambda.core.catalog import CatalogEntry, load_catalog, update_catalog, write_catalog
-from repro_lambda.core.errors import UserError
+from repro_lambda.core.contract import ToolArgumentParser, UserError, report_user_error
 from repro_lambda.core.plan import Artifact, Plan, load_plan
 from repro_lambda.core.stores import PARALLEL_UPLOADS, Outcome, PublishError, Store, open_store
 
-USER_ERROR_EXIT_CODE = 2
 FAILURE_EXIT_CODE = 1
 DRY_RUN_STATUS = "would publish (dry run)"
 
@@ -51,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         catalog = load_catalog(catalog_path) if catalog_path is not None else None
         stores = {} if plan.dry_run else _open_stores(plan)
     except UserError as error:
-        return _user_error(error)
+        return report_user_error(error)
     if plan.dry_run:
         rows = sorted((Row(artifact) for artifact in plan.artifacts), key=_row_order)
     else:
@@ -64,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if entries and write_catalog(catalog_path, update_catalog(catalog, entries, plan.catalog_history)):
                 print(f"Updated {plan.catalog}")
     except OSError as error:
-        return _user_error(error)
+        return report_user_error(error)
     return FAILURE_EXIT_CODE if any(row.reason is not None for row in rows) else 0
 
 
@@ -157,18 +155,8 @@ def _catalog_entry(artifact: Artifact) -> CatalogEntry:
     )
 
 
-def _user_error(error: Exception) -> int:
-    print(f"error: {error}", file=sys.stderr)
-    return USER_ERROR_EXIT_CODE
-
-
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UserError(message)
-
-
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = _ArgumentParser(prog="python -m repro_lambda.core.publish", description=__doc__.splitlines()[0])
+    parser = ToolArgumentParser(prog="python -m repro_lambda.core.publish", description=__doc__.splitlines()[0])
     parser.add_argument("--plan", type=Path, required=True, help="the JSON publishing plan")
     return parser.parse_args(argv)
 

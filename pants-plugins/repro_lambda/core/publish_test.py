@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_s3 import FakeS3, FaultProxy, refusing_url
+from fake_s3 import BUCKET, FakeS3, FaultProxy, refusing_url
 
 from repro_lambda.core import file_store, stores
-from repro_lambda.core.conftest import BUCKET
 from repro_lambda.core.metadata import build_metadata, render_metadata
 from repro_lambda.core.publish import main
 

@@ -13,15 +13,8 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any, TypeVar
 
-from repro_lambda.core.errors import UserError
-from repro_lambda.core.stores import (
-    PARALLEL_UPLOADS,
-    TROUBLESHOOTING,
-    Outcome,
-    PublishError,
-    StoreUrl,
-    integrity_error,
-)
+from repro_lambda.core.contract import StoreUrl, UserError
+from repro_lambda.core.stores import PARALLEL_UPLOADS, TROUBLESHOOTING, Outcome, PublishError, integrity_error
 
 BACKOFF_BASE_SECONDS = 0.1
 BACKOFF_CAP_SECONDS = 2.0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from repro_lambda.core.errors import UserError
+from repro_lambda.core.contract import UserError
 from repro_lambda.core.tree import InputRoot, collect_tree, load_entries
 
 

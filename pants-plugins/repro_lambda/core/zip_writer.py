@@ -11,7 +11,7 @@ from itertools import pairwise
 
 import deflate
 
-from repro_lambda.core.errors import UserError
+from repro_lambda.core.contract import UserError
 
 COMPRESSION_LEVEL = 6
 """libdeflate level: the lowest never larger than zlib level 6 on the benchmark tree, ~3x faster."""

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from repro_lambda.core import zip_writer
-from repro_lambda.core.errors import UserError
+from repro_lambda.core.contract import UserError
 from repro_lambda.core.zip_writer import ZipEntry, build_zip
 
 SAMPLE_ENTRIES = [

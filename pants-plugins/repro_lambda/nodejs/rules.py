@@ -26,6 +26,7 @@ from pants.engine.unions import UnionRule
 from pants.option.global_options import GlobalOptions, ca_certs_path_to_file_content
 from pants.util.logging import LogLevel
 
+from repro_lambda.core.contract import Architecture
 from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest, logical_name
 from repro_lambda.nodejs.subsystem import NodeJs, NodeJsLambda
 from repro_lambda.nodejs.target_types import (
@@ -40,7 +41,6 @@ from repro_lambda.target_types import (
     LambdaOutputPathField,
 )
 
-NPM_CPU = {"x86_64": "x64", "arm64": "arm64"}
 _NPM_CACHE = ".cache/npm"
 _LOCKFILE = "package-lock.json"
 # npm's links to package binaries, and its record of the install: neither is run on Lambda.
@@ -94,7 +94,7 @@ async def npm_ci(
     subsystem: NodeJsLambda,
     global_options: GlobalOptions,
 ) -> NodeModules:
-    cpu = NPM_CPU[request.architecture]
+    cpu = Architecture(request.architecture).npm_cpu
     input_digest, ca_env = request.manifest, {}
     if global_options.ca_certs_path:
         ca_certs = ca_certs_path_to_file_content(global_options.ca_certs_path)

@@ -15,7 +15,7 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
-from repro_lambda.conftest import make_rule_runner
+from repro_lambda.testutil import make_rule_runner
 from repro_lambda.nodejs.rules import NodeLambdaError, NodeLambdaFieldSet
 
 ADDRESS = Address("src/nodejs/fn", target_name="fn")

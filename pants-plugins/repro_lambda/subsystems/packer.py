@@ -22,7 +22,8 @@ class LambdaPacker(PythonToolRequirementsBase):
     options_scope = "lambda-packer"
     help = help_text(
         """
-        The deterministic zip packer of `lambda_artifact`.
+        The deterministic zip packer of `lambda_artifact`, `nodejs_lambda_artifact` and
+        `lambda_layer` targets.
 
         It compresses with libdeflate from the pinned PyPI `deflate` package, never with the
         host's zlib, so the bytes of an artifact do not depend on the machine that built it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 
 from pants.backend.python.subsystems.python_tool_base import (
     LockfileRules,
@@ -52,15 +53,17 @@ class LambdaPublisher(PythonToolRequirementsBase):
     options_scope = "lambda-publish"
     help = help_text(
         f"""
-        Where `{bin_name()} publish` puts `lambda_artifact` zips: write-once stores keyed by
-        content hash, and a catalog for Terraform.
+        Where `{bin_name()} publish` puts the zips of `lambda_artifact`, `nodejs_lambda_artifact`
+        and `lambda_layer` targets: write-once stores keyed by content hash, and a catalog for
+        Terraform.
 
-        Each artifact is uploaded once to `<store>/lambdas/<name>/<sha256>.zip` with
-        `If-None-Match: *` and its SHA-256 checksum; a key that already exists is verified, never
-        overwritten. AWS credentials come from boto3's standard chain (`AWS_PROFILE`, the
-        `AWS_*` key variables, GitHub OIDC web identity), read only when publishing.
+        Each zip is uploaded once to `<store>/lambdas/<name>/<sha256>.zip` (a layer's under
+        `layers/`) with `If-None-Match: *` and its SHA-256 checksum; a key that already exists is
+        verified, never overwritten. AWS credentials come from boto3's standard chain
+        (`AWS_PROFILE`, the `AWS_*` key variables, GitHub OIDC web identity), read only when
+        publishing.
         """
-    )
+    ) + "\n\nTroubleshooting\n\n" + resources.read_text(__package__, "troubleshooting.md")
 
     default_version = "boto3==1.44.5"
     register_interpreter_constraints = True
