@@ -49,6 +49,17 @@ AWS_ENV_VARS = (
 )
 
 
+def _unwrapped(markdown: str) -> str:
+    """`markdown` with each paragraph and list item on one line, for Pants to wrap."""
+    lines: list[str] = []
+    for line in markdown.splitlines():
+        if lines and lines[-1] and line.strip() and not line.startswith("- "):
+            lines[-1] += " " + line.strip()
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
 class LambdaPublisher(PythonToolRequirementsBase):
     options_scope = "lambda-publish"
     help = help_text(
@@ -63,7 +74,7 @@ class LambdaPublisher(PythonToolRequirementsBase):
         (`AWS_PROFILE`, the `AWS_*` key variables, GitHub OIDC web identity), read only when
         publishing.
         """
-    ) + "\n\nTroubleshooting\n\n" + resources.read_text(__package__, "troubleshooting.md")
+    ) + "\n\nTroubleshooting\n\n" + _unwrapped(resources.read_text(__package__, "troubleshooting.md"))
 
     default_version = "boto3==1.44.5"
     register_interpreter_constraints = True
