@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import re
-from enum import Enum
 from typing import Iterable, Optional, Tuple
 
 from pants.backend.python.target_types import PexCompletePlatformsField, PythonResolveField
@@ -28,7 +27,7 @@ from pants.engine.target import (
 from pants.util.docutil import bin_name
 from pants.util.strutil import help_text
 
-from repro_lambda.core.contract import Architecture
+from repro_lambda.core.contract import Architecture, StrChoice
 
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
 
@@ -276,7 +275,7 @@ class LambdaLayerArchitecturesField(_NonEmptyChoicesField):
     help = "The architectures to build the layer for: `x86_64`, `arm64` or both."
 
 
-class LayerLayout(str, Enum):
+class LayerLayout(StrChoice):
     SITE_PACKAGES = "site-packages"
     PYTHON = "python"
 
@@ -286,7 +285,7 @@ class LayerLayout(str, Enum):
         return "python/lib/{python}/site-packages" if self is LayerLayout.SITE_PACKAGES else "python"
 
 
-class LayerSplit(str, Enum):
+class LayerSplit(StrChoice):
     COMBINED = "combined"
     PER_PACKAGE = "per-package"
 

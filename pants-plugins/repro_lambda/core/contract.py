@@ -23,14 +23,18 @@ class UserError(ValueError):
     """A problem the user has to fix; the tools print it as one `error:` line and exit 2."""
 
 
-class Architecture(str, Enum):
+class StrChoice(str, Enum):
+    """A choice that reads as its value, in f-strings and JSON alike, on every Python."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Architecture(StrChoice):
     """An instruction set Lambda runs functions on."""
 
     X86_64 = "x86_64"
     ARM64 = "arm64"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def npm_cpu(self) -> str:
@@ -38,14 +42,11 @@ class Architecture(str, Enum):
         return "x64" if self is Architecture.X86_64 else "arm64"
 
 
-class Section(str, Enum):
+class Section(StrChoice):
     """A section of the catalog; its artifacts' keys start with its name."""
 
     LAMBDAS = "lambdas"
     LAYERS = "layers"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 SECTIONS = tuple(section.value for section in Section)
