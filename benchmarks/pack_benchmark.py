@@ -1,12 +1,13 @@
 """Benchmark the deterministic Lambda packer against stdlib zipfile (and, later, external commands).
 
-Usage: python benchmarks/pack_benchmark.py [TREE_DIR] [--repeat N]
+Usage: PYTHONPATH=pants-plugins python benchmarks/pack_benchmark.py [TREE_DIR] [--repeat N]
            [--external-name NAME --external-output ZIP --external-command CMD...]
 
-Without TREE_DIR it installs numpy, pandas, pydantic and boto3 with `pip install --target` into a temporary
-directory. Every contender packs the same files (as our tree collection selects them) and is reported as
-MB/s of uncompressed input and output bytes. An external contender, such as Pants' `python_awslambda`, is a
-shell command that the caller supplies together with the zip path it produces.
+Without TREE_DIR it installs numpy, pandas, pydantic and boto3 with `pip install --target` into a
+temporary directory. Every contender packs the same files (as our tree collection selects them) and
+is reported as MB/s of uncompressed input and output bytes. An external contender, such as Pants'
+`python_awslambda`, is a shell command that the caller supplies together with the zip path it
+produces.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pants-plugins"))
 
 from repro_lambda.core.tree import InputRoot, collect_tree, load_entries
 from repro_lambda.core.zip_writer import COMPRESSION_LEVEL, ZipEntry, build_zip
@@ -42,12 +41,24 @@ class Measurement:
     def report(self) -> str:
         throughput = self.input_bytes / self.seconds / 1e6
         ratio = self.output_bytes / self.input_bytes
-        return f"{self.name:<40} {throughput:8.1f} MB/s  {self.output_bytes:>12,} bytes  ({ratio:.4f} of input)"
+        return (
+            f"{self.name:<40} {throughput:8.1f} MB/s  {self.output_bytes:>12,} bytes "
+            f" ({ratio:.4f} of input)"
+        )
 
 
 def install_tree(target: Path, packages: Sequence[str]) -> None:
     """Install `packages` flat into `target`, as a Lambda site-packages root."""
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target), *packages]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--target",
+        str(target),
+        *packages,
+    ]
     subprocess.run(command, check=True)
 
 
@@ -73,8 +84,12 @@ def stdlib_zip_size(entries: Sequence[ZipEntry]) -> int:
     return buffer.tell()
 
 
-def measure_command(name: str, command: str, output_zip: Path, input_bytes: int, repeat: int) -> Measurement:
-    """Hook for an external contender (e.g. `pants package` of a python_awslambda) producing `output_zip`."""
+def measure_command(
+    name: str, command: str, output_zip: Path, input_bytes: int, repeat: int
+) -> Measurement:
+    """Hook for an external contender (e.g. `pants package` of a python_awslambda) producing
+    `output_zip`.
+    """
 
     def run() -> int:
         subprocess.run(command, shell=True, check=True)
@@ -85,11 +100,17 @@ def measure_command(name: str, command: str, output_zip: Path, input_bytes: int,
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("tree", nargs="?", type=Path, help="site-packages-like directory to pack")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per contender; the fastest counts")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per contender; the fastest counts"
+    )
     parser.add_argument("--external-name", default="pants python_awslambda")
-    parser.add_argument("--external-command", help="shell command building the external contender's zip")
+    parser.add_argument(
+        "--external-command", help="shell command building the external contender's zip"
+    )
     parser.add_argument("--external-output", type=Path, help="zip written by --external-command")
     args = parser.parse_args(argv)
 
@@ -102,28 +123,46 @@ def main(argv: Sequence[str] | None = None) -> None:
         tree = collect_tree([InputRoot(tree_dir, third_party=True)])
         entries = load_entries(tree.files)
         input_bytes = sum(len(entry.data) for entry in entries)
-        print(f"{len(entries):,} files, {input_bytes:,} bytes uncompressed; libdeflate level {COMPRESSION_LEVEL}")
+        print(
+            f"{len(entries):,} files, {input_bytes:,} bytes uncompressed; libdeflate level"
+            f" {COMPRESSION_LEVEL}"
+        )
 
         read_seconds, _ = best_of(args.repeat, lambda: len(load_entries(tree.files)))
         ours_seconds, ours_size = best_of(args.repeat, lambda: len(build_zip(entries)))
         stdlib_seconds, stdlib_size = best_of(args.repeat, lambda: stdlib_zip_size(entries))
         measurements = [
             Measurement("repro_lambda (in memory)", ours_seconds, ours_size, input_bytes),
-            Measurement("repro_lambda (with file reads)", ours_seconds + read_seconds, ours_size, input_bytes),
-            Measurement("stdlib zipfile deflate L6 (in memory)", stdlib_seconds, stdlib_size, input_bytes),
+            Measurement(
+                "repro_lambda (with file reads)",
+                ours_seconds + read_seconds,
+                ours_size,
+                input_bytes,
+            ),
+            Measurement(
+                "stdlib zipfile deflate L6 (in memory)", stdlib_seconds, stdlib_size, input_bytes
+            ),
         ]
         if args.external_command and args.external_output:
             measurements.append(
                 measure_command(
-                    args.external_name, args.external_command, args.external_output, input_bytes, args.repeat
+                    args.external_name,
+                    args.external_command,
+                    args.external_output,
+                    input_bytes,
+                    args.repeat,
                 )
             )
         for measurement in measurements:
             print(measurement.report())
         if not args.external_command:
-            print(f"{args.external_name:<40} not measured: pass --external-command and --external-output")
+            print(
+                f"{args.external_name:<40} not measured: pass --external-command and"
+                " --external-output"
+            )
         print(
-            f"speed-up vs stdlib: {stdlib_seconds / ours_seconds:.2f}x; size vs stdlib: {ours_size / stdlib_size:.4f}"
+            f"speed-up vs stdlib: {stdlib_seconds / ours_seconds:.2f}x; size vs stdlib:"
+            f" {ours_size / stdlib_size:.4f}"
         )
 
 

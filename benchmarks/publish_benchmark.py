@@ -33,7 +33,9 @@ def write_lambdas(checkout: Path, count: int) -> None:
     )
     (checkout / BENCH_DIR).mkdir(parents=True)
     (checkout / BENCH_DIR / "BUILD").write_text(f'python_sources(name="lib")\n{targets}\n')
-    (checkout / BENCH_DIR / "handler.py").write_text("def handler(event, context):\n    return 42\n")
+    (checkout / BENCH_DIR / "handler.py").write_text(
+        "def handler(event, context):\n    return 42\n"
+    )
 
 
 def timed_publish(checkout: Path, s3: FakeS3, *extra: str) -> tuple[float, str]:
@@ -59,7 +61,9 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=50, help="artifacts to publish")
     parser.add_argument("--repeat", type=int, default=5, help="timed already-present runs")
     args = parser.parse_args()
-    buildroot = Path(subprocess.check_output(["git", "rev-parse", "--show-toplevel"], text=True).strip())
+    buildroot = Path(
+        subprocess.check_output(["git", "rev-parse", "--show-toplevel"], text=True).strip()
+    )
 
     with tempfile.TemporaryDirectory(prefix="repro-lambda-bench-") as tmp, FakeS3() as s3:
         checkout = Path(tmp, "repo")
@@ -81,7 +85,10 @@ def main() -> int:
 
     print(f"{args.count} artifacts, local moto S3 server, packaging cached:")
     print(f"  first publish (uploads), warm pantsd:      {first:6.2f} s")
-    print(f"  already present, warm pantsd (best/median): {min(times):6.2f} / {statistics.median(times):.2f} s")
+    print(
+        f"  already present, warm pantsd (best/median): {min(times):6.2f} /"
+        f" {statistics.median(times):.2f} s"
+    )
     print(f"  already present, without pantsd:            {no_pantsd:6.2f} s")
     return 0
 

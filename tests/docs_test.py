@@ -21,6 +21,7 @@ BUCKET = "dev-my-lambda-artifacts"
 # Fenced blocks at the start of a line: ```lang … ```
 FENCE = re.compile(r"^```([\w+-]*)[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
+
 @pytest.fixture(scope="module")
 def text() -> str:
     assert DOC.is_file(), f"{DOC} not found from {Path.cwd()}"
@@ -103,8 +104,12 @@ def test_terraform_mirrors_the_policy(text: str, policy: dict) -> None:
     )
     assert re.search(r'actions\s*=\s*\["s3:DeleteObject", "s3:DeleteObjectVersion"\]', module)
     assert 'sse_algorithm = "AES256"' in module
-    for setting in ("block_public_acls", "block_public_policy", "ignore_public_acls",
-                    "restrict_public_buckets"):
+    for setting in (
+        "block_public_acls",
+        "block_public_policy",
+        "ignore_public_acls",
+        "restrict_public_buckets",
+    ):
         assert re.search(rf"{setting}\s*=\s*true", module), setting
     assert "aws_s3_bucket_versioning" not in module.replace(
         "# No aws_s3_bucket_versioning", ""
@@ -123,7 +128,9 @@ def test_ci_role(text: str) -> None:
 
 
 def test_consumer_reads_current_from_the_catalog(text: str) -> None:
-    read = re.compile(r'(\w+)\s*=\s*jsondecode\(file\("\$\{path\.module\}/builds/catalog\.json"\)\)')
+    read = re.compile(
+        r'(\w+)\s*=\s*jsondecode\(file\("\$\{path\.module\}/builds/catalog\.json"\)\)'
+    )
     consumers = [b for b in blocks(text, "hcl") if read.search(b)]
     assert consumers, "no Terraform reads builds/catalog.json"
     for block in consumers:

@@ -1,4 +1,6 @@
-"""Test helpers: a moto S3 server on 127.0.0.1, and a recording, fault-injecting HTTP proxy in front of it."""
+"""Test helpers: a moto S3 server on 127.0.0.1, and a recording, fault-injecting HTTP proxy in front
+of it.
+"""
 
 from __future__ import annotations
 
@@ -31,22 +33,36 @@ FAKE_AWS_ENV = {
     "AWS_CONFIG_FILE": "/nonexistent/aws-config",
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
 }
-"""Environment for code using boto3's default chain against the fake server: dummy keys, no profile files."""
+"""Environment for code using boto3's default chain against the fake server: dummy keys, no profile
+files.
+"""
 
 FAULTS = ("slow-down", "internal-error", "reset", "drop")
-"""Injected faults: 503 SlowDown and 500 InternalError answered by the proxy, a connection reset before
-forwarding, and a reset after forwarding (the server did the work, the client never sees the response)."""
+"""Injected faults: 503 SlowDown and 500 InternalError answered by the proxy, a connection reset
+before forwarding, and a reset after forwarding (the server did the work, the client never sees the
+response).
+"""
 
 _ERROR_RESPONSES = {
     "slow-down": (503, "SlowDown", "Please reduce your request rate."),
     "internal-error": (500, "InternalError", "We encountered an internal error. Please try again."),
     "access-denied": (403, "AccessDenied", "Access Denied"),
 }
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "proxy-connection", "te", "upgrade"}
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "expect",
+    "proxy-connection",
+    "te",
+    "upgrade",
+}
 
 
 class FakeS3:
-    """A moto server in this process; its state is process-global, so `reset()` clears it between tests."""
+    """A moto server in this process; its state is process-global, so `reset()` clears it between
+    tests.
+    """
 
     def __init__(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -67,7 +83,9 @@ class FakeS3:
 
     def reset(self) -> None:
         """Delete every bucket and object of every moto backend."""
-        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")).close()
+        urllib.request.urlopen(
+            urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        ).close()
 
     def client(self, region: str = "us-east-1") -> Any:
         """A boto3 S3 client talking to the server directly (not through a proxy)."""
@@ -99,17 +117,21 @@ class RecordedRequest:
     query: str
     headers: Mapping[str, str]
     status: int | None
-    """The status the server (or the proxy, for an injected error) answered; None if never forwarded."""
+    """The status the server (or the proxy, for an injected error) answered; None if never
+    forwarded.
+    """
     fault: str | None
     """One of FAULTS, "access-denied", or None for a faithfully proxied request."""
 
 
 class FaultProxy:
-    """A threaded HTTP proxy on 127.0.0.1 that records every request and injects faults at `failure_rate`.
+    """A threaded HTTP proxy on 127.0.0.1 that records every request and injects faults at
+    `failure_rate`.
 
-    The first requests, in arrival order, get the faults of `script` (None: no fault); later ones get one
-    with probability `failure_rate`, drawn from `random.Random(seed)`. PUTs are answered 403 AccessDenied
-    while `deny_puts` is set. Each request first waits `latency` seconds, as if it crossed a network.
+    The first requests, in arrival order, get the faults of `script` (None: no fault); later ones
+    get one with probability `failure_rate`, drawn from `random.Random(seed)`. PUTs are answered 403
+    AccessDenied while `deny_puts` is set. Each request first waits `latency` seconds, as if it
+    crossed a network.
     """
 
     def __init__(
@@ -152,9 +174,13 @@ class FaultProxy:
         return f"http://{host}:{port}"
 
     def successful(self, method: str) -> list[RecordedRequest]:
-        """The `method` requests the server answered 2xx, whether or not the client saw the answer."""
+        """The `method` requests the server answered 2xx, whether or not the client saw it."""
         with self._lock:
-            return [r for r in self.requests if r.method == method and r.status is not None and r.status < 300]
+            return [
+                r
+                for r in self.requests
+                if r.method == method and r.status is not None and r.status < 300
+            ]
 
     def faults(self) -> list[str]:
         with self._lock:
@@ -183,7 +209,9 @@ class FaultProxy:
 class _ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], proxy: FaultProxy) -> None:
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], proxy: FaultProxy
+    ) -> None:
         super().__init__(address, handler)
         self.proxy = proxy
 
@@ -232,9 +260,15 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 
     def _forward(self, body: bytes) -> tuple[int, str, list[tuple[str, str]], bytes]:
         upstream = self.server.proxy.upstream
-        connection = http.client.HTTPConnection(upstream.hostname or "127.0.0.1", upstream.port, timeout=30)
+        connection = http.client.HTTPConnection(
+            upstream.hostname or "127.0.0.1", upstream.port, timeout=30
+        )
         try:
-            headers = {name: value for name, value in self.headers.items() if name.lower() not in _HOP_BY_HOP}
+            headers = {
+                name: value
+                for name, value in self.headers.items()
+                if name.lower() not in _HOP_BY_HOP
+            }
             connection.request(self.command, self.path, body=body, headers=headers)
             response = connection.getresponse()
             return response.status, response.reason, response.getheaders(), response.read()
@@ -242,7 +276,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             connection.close()
 
     def _send(self, status: int, reason: str, headers: list[tuple[str, str]], data: bytes) -> None:
-        """Answer with `data`, keeping the connection open; a HEAD answer keeps the server's Content-Length."""
+        """Answer with `data`, keeping the connection open; a HEAD answer keeps the server's
+        Content-Length.
+        """
         self.send_response_only(status, reason)
         length = str(len(data))
         for name, value in headers:
@@ -258,7 +294,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def _send_error(self, status: int, code: str, message: str) -> None:
         xml = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{code}</Code><Message>{message}</Message><RequestId>fake-s3-proxy</RequestId></Error>"
+            f"<Error><Code>{code}</Code><Message>{message}</Message>"
+            "<RequestId>fake-s3-proxy</RequestId></Error>"
         )
         self._send(status, code, [("Content-Type", "application/xml")], xml.encode())
 
@@ -272,7 +309,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 
 @contextmanager
 def refusing_url() -> Iterator[str]:
-    """An http:// URL on 127.0.0.1 whose port refuses connections: bound while in use, never listening."""
+    """An http:// URL on 127.0.0.1 whose port refuses connections: bound while in use, never
+    listening.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
         holder.bind(("127.0.0.1", 0))
         yield f"http://127.0.0.1:{holder.getsockname()[1]}"

@@ -23,7 +23,9 @@ def numpy_rule_runner() -> RuleRunner:
     rule_runner.write_files(
         {
             LAMBDAS_LOCK: (REPO_ROOT / LAMBDAS_LOCK).read_text(),
-            "3rdparty/python/BUILD": 'python_requirement(name="numpy", requirements=["numpy>=2.2,<2.3"])\n',
+            "3rdparty/python/BUILD": (
+                'python_requirement(name="numpy", requirements=["numpy>=2.2,<2.3"])\n'
+            ),
             "src/python/stats/BUILD": dedent(
                 """\
                 python_sources(name="lib")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pants.backend.python.dependency_inference.module_mapper import (
-    FirstPartyPythonModuleMapping,
-)
+from pants.backend.python.dependency_inference.module_mapper import FirstPartyPythonModuleMapping
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.target_types import PythonResolveField
 from pants.engine.addresses import Address

@@ -23,13 +23,15 @@ def infer(rule_runner: RuleRunner, handler: str, extra_build: str = "") -> Infer
     rule_runner.write_files(
         {
             **FILES,
-            "src/python/app/BUILD": dedent(
-                f"""\
+            "src/python/app/BUILD": (
+                dedent(
+                    f"""\
                 python_sources(name="lib", sources=["**/*.py"])
                 lambda_artifact(name="fn", handler="{handler}", runtime="python3.12")
                 """
-            )
-            + extra_build,
+                )
+                + extra_build
+            ),
         }
     )
     tgt = rule_runner.get_target(Address("src/python/app", target_name="fn"))
@@ -78,8 +80,9 @@ def test_handler_module_not_found(rule_runner: RuleRunner, handler: str) -> None
         infer(rule_runner, handler)
     (error,) = exc_info.value.wrapped_exceptions
     assert isinstance(error, InvalidFieldException)
-    assert str(error) == (
-        f"The `handler` field in target src/python/app:fn names the module `{module}`, which is "
+    assert (
+        str(error)
+        == f"The `handler` field in target src/python/app:fn names the module `{module}`, which is "
         "not provided by any `python_source` in the `lambdas` resolve. Check the spelling, and "
         f"that `{module.replace('.', '/')}.py` (relative to a source root) is owned by a "
         "`python_sources` target."

@@ -53,6 +53,7 @@ from repro_lambda.target_types import (
 
 SITE_PACKAGES = "site-packages"
 
+
 @dataclass(frozen=True)
 class LambdaPlatformRequest:
     runtime: str
@@ -70,7 +71,7 @@ async def lambda_complete_platforms(request: LambdaPlatformRequest) -> CompleteP
         if len(platforms) != 1:
             raise InvalidFieldException(
                 f"The `{override.alias}` field in target {override.address} must name exactly one "
-                f"complete platform file (a Lambda runs on one platform), but it gave "
+                "complete platform file (a Lambda runs on one platform), but it gave "
                 f"{len(platforms)}: {sorted(platforms)}."
             )
         return platforms
@@ -80,7 +81,6 @@ async def lambda_complete_platforms(request: LambdaPlatformRequest) -> CompleteP
     assert content is not None, f"the plugin ships no complete platform {name}"
     digest = await Get(Digest, CreateDigest([FileContent(path, content)]))
     return CompletePlatforms([path], digest=digest)
-
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,10 @@ async def lambda_install_inputs(
 
 
 def layer_install_requests(
-    address: Address, resolve: PythonResolveField, runtimes: Iterable[str], architectures: Iterable[str]
+    address: Address,
+    resolve: PythonResolveField,
+    runtimes: Iterable[str],
+    architectures: Iterable[str],
 ) -> list[LambdaInstallInputsRequest]:
     """A `lambda_layer`'s installs: one per runtime × architecture, on the built-in platforms."""
     no_override = LambdaCompletePlatformsField(None, address)
@@ -172,8 +175,6 @@ def install_requests(tgt: Target) -> list[LambdaInstallInputsRequest]:
             )
         ]
     return []
-
-
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""`pants package` for `lambda_layer`: one zip per runtime × architecture (× top-level requirement)."""
+"""`pants package` for `lambda_layer`: one zip per runtime × architecture (× top-level requirement).
+"""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ from repro_lambda.target_types import (
     LayerSplit,
 )
 
+
 @dataclass(frozen=True)
 class LambdaLayerFieldSet(PackageFieldSet):
     required_fields = (LambdaLayerRuntimesField,)
@@ -58,7 +60,9 @@ class LambdaLayerFieldSet(PackageFieldSet):
     environment: EnvironmentField
 
 
-def layer_name(address: Address, runtime: str, architecture: str, package: str | None = None) -> str:
+def layer_name(
+    address: Address, runtime: str, architecture: str, package: str | None = None
+) -> str:
     """`science-python3.13-arm64`, or `science-numpy-python3.13-arm64` for one package."""
     return "-".join([logical_name(address), *([package] if package else []), runtime, architecture])
 
@@ -87,7 +91,9 @@ async def package_groups(field_set: LambdaLayerFieldSet) -> _PackageGroups:
         )
     if field_set.split.value == LayerSplit.COMBINED:
         return _PackageGroups(((None, ()),))
-    per_package = ((req.project_name.lower().replace("_", "-"), (str(req),)) for req in requirements)
+    per_package = (
+        (req.project_name.lower().replace("_", "-"), (str(req),)) for req in requirements
+    )
     return _PackageGroups(tuple(sorted(per_package)))
 
 
@@ -213,14 +219,16 @@ async def function_layers(request: FunctionLayersRequest) -> FunctionLayers:
         architectures = target[LambdaLayerArchitecturesField].value
         if request.runtime not in runtimes or request.architecture not in architectures:
             raise LambdaLayerMismatch(
-                f"{request.address} runs on {request.runtime} {request.architecture}, but its layer "
-                f"{target.address} is built for runtimes {list(runtimes)} and architectures "
-                f"{list(architectures)}: add them to the layer, or use another layer."
+                f"{request.address} runs on {request.runtime} {request.architecture}, but its layer"
+                f" {target.address} is built for runtimes {list(runtimes)} and architectures"
+                f" {list(architectures)}: add them to the layer, or use another layer."
             )
     all_installs = await MultiGet(
         Get(
             LayerInstalls,
-            LayerPlatformRequest(LambdaLayerFieldSet.create(t), request.runtime, request.architecture),
+            LayerPlatformRequest(
+                LambdaLayerFieldSet.create(t), request.runtime, request.architecture
+            ),
         )
         for t in targets
     )

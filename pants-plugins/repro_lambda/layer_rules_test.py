@@ -14,9 +14,9 @@ from pants.engine.fs import DigestContents
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner
 
-from repro_lambda.testutil import LAMBDAS_LOCK, REPO_ROOT, make_rule_runner, run_lambda_lock
 from repro_lambda.layer_rules import LambdaLayerFieldSet, LambdaLayerMismatch
 from repro_lambda.package_rules import LambdaArtifactFieldSet
+from repro_lambda.testutil import LAMBDAS_LOCK, REPO_ROOT, make_rule_runner, run_lambda_lock
 
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}
 SCIENCE = Address("src/python/layers", target_name="science")
@@ -103,7 +103,9 @@ def zips(rule_runner: RuleRunner, built: BuiltPackage) -> dict[str, zipfile.ZipF
 
 def package_layer(rule_runner: RuleRunner, address: Address) -> dict[str, zipfile.ZipFile]:
     target = rule_runner.get_target(address)
-    return zips(rule_runner, rule_runner.request(BuiltPackage, [LambdaLayerFieldSet.create(target)]))
+    return zips(
+        rule_runner, rule_runner.request(BuiltPackage, [LambdaLayerFieldSet.create(target)])
+    )
 
 
 def dists(names: list[str], prefix: str) -> set[str]:
@@ -126,7 +128,9 @@ def test_layer_per_runtime_and_architecture(rule_runner: RuleRunner, architectur
     assert all(name.startswith(f"{SITE}/") for name in names)
     assert f"{SITE}/numpy/__init__.py" in names
     layer = layers[f"src.python.layers/science-python3.13-{architecture}.zip"]
-    machines = {struct.unpack_from("<H", layer.read(n)[:20], 18)[0] for n in names if n.endswith(".so")}
+    machines = {
+        struct.unpack_from("<H", layer.read(n)[:20], 18)[0] for n in names if n.endswith(".so")
+    }
     assert machines == {ELF_MACHINE[architecture]}
 
 
@@ -139,7 +143,9 @@ def test_per_package_layers_are_self_contained(rule_runner: RuleRunner) -> None:
     numpy_names = layers["src.python.layers/split-numpy-python3.12-x86_64.zip"].namelist()
     pydantic_names = layers["src.python.layers/split-pydantic-python3.12-x86_64.zip"].namelist()
     assert dists(numpy_names, "python/") == {"numpy"}
-    assert {"pydantic", "pydantic_core", "typing_extensions", "annotated_types"} <= dists(pydantic_names, "python/")
+    assert {"pydantic", "pydantic_core", "typing_extensions", "annotated_types"} <= dists(
+        pydantic_names, "python/"
+    )
     assert "numpy" not in dists(pydantic_names, "python/")
 
 
@@ -148,7 +154,9 @@ def test_function_leaves_out_what_its_layers_provide(rule_runner: RuleRunner) ->
     built = rule_runner.request(BuiltPackage, [LambdaArtifactFieldSet.create(target)])
     (function,) = zips(rule_runner, built).values()
     names = function.namelist()
-    layer_names = package_layer(rule_runner, SCIENCE)["src.python.layers/science-python3.13-arm64.zip"].namelist()
+    layer_names = package_layer(rule_runner, SCIENCE)[
+        "src.python.layers/science-python3.13-arm64.zip"
+    ].namelist()
     layer_files = {name[len(SITE) + 1 :] for name in layer_names}
     assert not layer_files & set(names)
     assert "report/main.py" in names
@@ -161,8 +169,9 @@ def test_layers_must_be_lambda_layers(rule_runner: RuleRunner) -> None:
     with pytest.raises(ExecutionError) as exc_info:
         rule_runner.request(BuiltPackage, [LambdaArtifactFieldSet.create(target)])
     (error,) = exc_info.value.wrapped_exceptions
-    assert str(error) == (
-        "The `layers` field of src/python/report:wrong must name `lambda_layer` targets, but "
+    assert (
+        str(error)
+        == "The `layers` field of src/python/report:wrong must name `lambda_layer` targets, but "
         "3rdparty/python:numpy is a `python_requirement`."
     )
 
@@ -173,8 +182,9 @@ def test_function_on_a_platform_its_layer_lacks(rule_runner: RuleRunner) -> None
         rule_runner.request(BuiltPackage, [LambdaArtifactFieldSet.create(target)])
     (error,) = exc_info.value.wrapped_exceptions
     assert isinstance(error, LambdaLayerMismatch)
-    assert str(error) == (
-        "src/python/report:old runs on python3.12 arm64, but its layer src/python/layers:science "
+    assert (
+        str(error) == "src/python/report:old runs on python3.12 arm64, but its layer"
+        " src/python/layers:science "
         "is built for runtimes ['python3.13'] and architectures ['x86_64', 'arm64']: add them to "
         "the layer, or use another layer."
     )

@@ -15,7 +15,14 @@ from pants.backend.python.util_rules.pex_requirements import (
     strip_comments_from_pex_json_lockfile,
 )
 from pants.engine.console import Console
-from pants.engine.fs import CreateDigest, Digest, DigestContents, FileContent, MergeDigests, Workspace
+from pants.engine.fs import (
+    CreateDigest,
+    Digest,
+    DigestContents,
+    FileContent,
+    MergeDigests,
+    Workspace,
+)
 from pants.engine.goal import Goal, GoalSubsystem
 from pants.engine.process import FallibleProcessResult, ProcessCacheScope
 from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule, rule
@@ -45,10 +52,10 @@ class LambdaLockSubsystem(GoalSubsystem):
         Write each resolve's Lambda platform lock, next to its lockfile.
 
         For every resolve that `lambda_artifact` and `lambda_layer` targets install from, lock
-        one wheel per requirement for each runtime × architecture in use, at the versions of the resolve's
-        lockfile, with sha256 hashes. Run it after `{bin_name()} generate-lockfiles`, or when
-        a lambda or layer gains a requirement or a new runtime or architecture; `{bin_name()}
-        package` says when it is due.
+        one wheel per requirement for each runtime × architecture in use, at the versions of the
+        resolve's lockfile, with sha256 hashes. Run it after `{bin_name()} generate-lockfiles`,
+        or when a lambda or layer gains a requirement or a new runtime or architecture;
+        `{bin_name()} package` says when it is due.
         """
     )
 
@@ -67,7 +74,8 @@ def _locked_pins(resolve_lockfile: bytes) -> list[str]:
     )
 
 
-# pex names the platform it failed for, or the directory of pip's resolver report does (its first tag).
+# pex names the platform it failed for, or the directory of pip's resolver report does (its first
+# tag).
 _FAILED_PLATFORM_RE = re.compile(
     r"complete platform (\S+?):?\s*$|\bresolver_report\.[^/\s]+/([^/\s]+)/pip-report\.json", re.M
 )
@@ -120,7 +128,9 @@ async def lock_resolve_for_lambda(
     resolve = request.resolve
     resolve_path, resolve_content = await resolve_lockfile(resolve, python_setup)
     pins = _locked_pins(resolve_content)
-    constraints = await Get(Digest, CreateDigest([FileContent("__constraints.txt", "\n".join(pins).encode())]))
+    constraints = await Get(
+        Digest, CreateDigest([FileContent("__constraints.txt", "\n".join(pins).encode())])
+    )
     config = await Get(ResolvePexConfig, ResolvePexConfigRequest(resolve))
     index_args = [arg for arg in config.pex_args() if "manylinux" not in arg]
     input_digest = await Get(
@@ -142,7 +152,9 @@ async def lock_resolve_for_lambda(
             ),
             input_digest=input_digest,
             output_files=("lock.json",),
-            description=f"Locking the `{resolve}` resolve for {len(request.platforms)} Lambda platforms",
+            description=(
+                f"Locking the `{resolve}` resolve for {len(request.platforms)} Lambda platforms"
+            ),
             cache_scope=ProcessCacheScope.PER_SESSION,
         ),
     )
@@ -190,13 +202,17 @@ async def lambda_lock(
             )
         )
     locks = await MultiGet(Get(_ResolveLock, _ResolveLockRequest, r) for r in requests)
-    digest = await Get(Digest, CreateDigest([FileContent(lock.path, lock.content) for lock in locks]))
+    digest = await Get(
+        Digest, CreateDigest([FileContent(lock.path, lock.content) for lock in locks])
+    )
     workspace.write_digest(digest)
     for lock, request in zip(locks, requests):
         names = ", ".join(sorted(p.platform_name for p in request.platforms))
         console.print_stdout(f"{console.sigil_succeeded()} Wrote {lock.path} ({names})")
     if not locks:
-        console.print_stdout("No lambda_artifact or lambda_layer has third-party requirements: nothing to lock.")
+        console.print_stdout(
+            "No lambda_artifact or lambda_layer has third-party requirements: nothing to lock."
+        )
     return LambdaLock(exit_code=0)
 
 

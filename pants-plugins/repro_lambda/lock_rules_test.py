@@ -12,8 +12,8 @@ from pants.backend.python.util_rules.pex_requirements import strip_comments_from
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner
 
-from repro_lambda.testutil import LAMBDAS_LOCK, PLATFORM_LOCK, pants_lockfile, run_lambda_lock
 from repro_lambda.platform_lock import LambdaLockError, platform_lock_path
+from repro_lambda.testutil import LAMBDAS_LOCK, PLATFORM_LOCK, pants_lockfile, run_lambda_lock
 
 
 def test_platform_lock_path() -> None:
@@ -34,7 +34,9 @@ def test_lock_pins_the_resolve_for_each_platform_in_use(numpy_rule_runner: RuleR
     metadata = lock["repro_lambda"]
     assert sorted(metadata["platforms"].values()) == ["python3.12-arm64", "python3.12-x86_64"]
     assert metadata["requirements"] == ["numpy<2.3,>=2.2"]
-    assert metadata["resolve_lockfile_sha256"] == hashlib.sha256(resolve_lockfile.encode()).hexdigest()
+    assert (
+        metadata["resolve_lockfile_sha256"] == hashlib.sha256(resolve_lockfile.encode()).hexdigest()
+    )
     numpy_wheels = {
         tuple(resolve["platform_tag"]): [
             (req["version"], [artifact["url"].rsplit("/", 1)[1] for artifact in req["artifacts"]])
@@ -59,14 +61,19 @@ def test_nothing_to_lock(rule_runner: RuleRunner) -> None:
             "src/python/app/BUILD": dedent(
                 """\
                 python_sources(name="lib")
-                lambda_artifact(name="fn", handler="app.handler.lambda_handler", runtime="python3.12")
+                lambda_artifact(
+                    name="fn", handler="app.handler.lambda_handler", runtime="python3.12"
+                )
                 """
             ),
             "src/python/app/handler.py": "def lambda_handler(event, context):\n    pass\n",
         }
     )
     stdout = run_lambda_lock(rule_runner)
-    assert stdout == "No lambda_artifact or lambda_layer has third-party requirements: nothing to lock.\n"
+    assert (
+        stdout
+        == "No lambda_artifact or lambda_layer has third-party requirements: nothing to lock.\n"
+    )
     assert not Path(rule_runner.build_root, PLATFORM_LOCK).exists()
 
 
@@ -76,7 +83,9 @@ def test_no_wheel_for_the_runtime(rule_runner: RuleRunner, architecture: str) ->
     rule_runner.write_files(
         {
             LAMBDAS_LOCK: pants_lockfile({"numpy": "2.3.0"}),
-            "3rdparty/python/BUILD": 'python_requirement(name="numpy", requirements=["numpy==2.3.0"])\n',
+            "3rdparty/python/BUILD": (
+                'python_requirement(name="numpy", requirements=["numpy==2.3.0"])\n'
+            ),
             "src/python/stats/BUILD": dedent(
                 f"""\
                 python_sources(name="lib")
@@ -88,7 +97,9 @@ def test_no_wheel_for_the_runtime(rule_runner: RuleRunner, architecture: str) ->
                 )
                 """
             ),
-            "src/python/stats/handler.py": "import numpy\n\ndef lambda_handler(event, context):\n    pass\n",
+            "src/python/stats/handler.py": (
+                "import numpy\n\ndef lambda_handler(event, context):\n    pass\n"
+            ),
         }
     )
     with pytest.raises(ExecutionError) as exc_info:

@@ -16,7 +16,13 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
-from repro_lambda.core.contract import ERROR_PREFIX, KEY_CHARS, WARNING_PREFIX, Section, tool_messages
+from repro_lambda.core.contract import (
+    ERROR_PREFIX,
+    KEY_CHARS,
+    WARNING_PREFIX,
+    Section,
+    tool_messages,
+)
 from repro_lambda.install_rules import SITE_PACKAGES
 from repro_lambda.subsystems.packer import PackerTool
 
@@ -52,8 +58,10 @@ class PackedLambda:
             self.zip_path,
             extra_log_lines=(
                 f"    Key: {metadata['s3_key']}",
-                f"    {platform_name}, {metadata['entry_count']} files, "
-                f"{metadata['size']:,} bytes ({metadata['uncompressed_size']:,} unzipped)",
+                (
+                    f"    {platform_name}, {metadata['entry_count']} files, "
+                    f"{metadata['size']:,} bytes ({metadata['uncompressed_size']:,} unzipped)"
+                ),
             ),
         )
 
@@ -119,7 +127,9 @@ async def pack_lambda(request: PackLambdaRequest, packer: PackerTool) -> PackedL
         )
     for line in stderr.splitlines():
         logger.warning(f"{request.address}: {line.removeprefix(WARNING_PREFIX)}")
-    contents = await Get(DigestContents, DigestSubset(result.output_digest, PathGlobs([metadata_path])))
+    contents = await Get(
+        DigestContents, DigestSubset(result.output_digest, PathGlobs([metadata_path]))
+    )
     metadata = FrozenDict.deep_freeze(json.loads(contents[0].content))
     return PackedLambda(result.output_digest, zip_path, metadata)
 

@@ -1,4 +1,6 @@
-"""`pants package` for `lambda_artifact`: closure + wheels (less its layers'), packed deterministically."""
+"""`pants package` for `lambda_artifact`: closure + wheels (less its layers'), packed
+deterministically.
+"""
 
 from __future__ import annotations
 
@@ -18,13 +20,13 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
 from repro_lambda.handler_rules import HandlerOwner, HandlerOwnerRequest
-from repro_lambda.layer_rules import FunctionLayers, FunctionLayersRequest
 from repro_lambda.install_rules import (
     LambdaInstallInputs,
     LambdaInstallInputsRequest,
     LambdaRequirements,
     LambdaRequirementsRequest,
 )
+from repro_lambda.layer_rules import FunctionLayers, FunctionLayersRequest
 from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest, logical_name
 from repro_lambda.target_types import (
     LambdaArchitectureField,

@@ -18,9 +18,9 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner
 from pants.util.resources import read_resource
 
-from repro_lambda.testutil import LAMBDAS_LOCK, PLATFORM_LOCK, pants_lockfile
-from repro_lambda.platform_lock import LambdaLockError
 from repro_lambda.package_rules import LambdaArtifactFieldSet
+from repro_lambda.platform_lock import LambdaLockError
+from repro_lambda.testutil import LAMBDAS_LOCK, PLATFORM_LOCK, pants_lockfile
 
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}
 ELF_TRIPLET = {"x86_64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
@@ -111,8 +111,12 @@ def test_hash_extra_changes_the_key_and_nothing_else(rule_runner: RuleRunner) ->
                 """\
                 python_sources(overrides={"handler.py": {"dependencies": [":greeting"]}})
                 resource(name="greeting", source="greeting.txt")
-                lambda_artifact(name="plain", handler="app.handler.lambda_handler", runtime="python3.12")
-                lambda_artifact(name="twin", handler="app.handler.lambda_handler", runtime="python3.12")
+                lambda_artifact(
+                    name="plain", handler="app.handler.lambda_handler", runtime="python3.12"
+                )
+                lambda_artifact(
+                    name="twin", handler="app.handler.lambda_handler", runtime="python3.12"
+                )
                 lambda_artifact(
                     name="salted",
                     handler="app.handler.lambda_handler",
@@ -220,14 +224,20 @@ def test_stale_platform_lock(
     resolve_lockfile = pants_lockfile({"numpy": "2.2.6"})
     files = {
         LAMBDAS_LOCK: resolve_lockfile,
-        "3rdparty/python/BUILD": 'python_requirement(name="numpy", requirements=["numpy>=2.2,<2.3"])\n',
+        "3rdparty/python/BUILD": (
+            'python_requirement(name="numpy", requirements=["numpy>=2.2,<2.3"])\n'
+        ),
         "src/python/stats/BUILD": dedent(
             """\
             python_sources(name="lib")
-            lambda_artifact(name="stats", handler="stats.handler.lambda_handler", runtime="python3.12")
+            lambda_artifact(
+                name="stats", handler="stats.handler.lambda_handler", runtime="python3.12"
+            )
             """
         ),
-        "src/python/stats/handler.py": "import numpy\n\ndef lambda_handler(event, context):\n    pass\n",
+        "src/python/stats/handler.py": (
+            "import numpy\n\ndef lambda_handler(event, context):\n    pass\n"
+        ),
     }
     if metadata_overrides is not None:
         platform = read_resource("repro_lambda.platforms", "python3.12-x86_64.json")
@@ -251,7 +261,9 @@ def test_stale_platform_lock(
 
 
 @pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
-def test_native_wheels_match_the_architecture(numpy_rule_runner: RuleRunner, architecture: str) -> None:
+def test_native_wheels_match_the_architecture(
+    numpy_rule_runner: RuleRunner, architecture: str
+) -> None:
     """numpy's extension modules are ELF objects for the target's architecture and Python."""
     address = Address(
         "src/python/stats", target_name="stats", parameters={"architecture": architecture}
@@ -264,5 +276,7 @@ def test_native_wheels_match_the_architecture(numpy_rule_runner: RuleRunner, arc
     assert "numpy/__init__.py" in names
     assert f"numpy/_core/_multiarray_umath.cpython-312-{ELF_TRIPLET[architecture]}.so" in names
     assert {header[:4] for header in elf_headers.values()} == {b"\x7fELF"}
-    machines = {name: struct.unpack_from("<H", header, 18)[0] for name, header in elf_headers.items()}
+    machines = {
+        name: struct.unpack_from("<H", header, 18)[0] for name, header in elf_headers.items()
+    }
     assert set(machines.values()) == {ELF_MACHINE[architecture]}, machines

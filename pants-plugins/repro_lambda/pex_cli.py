@@ -69,7 +69,8 @@ class LambdaPexCli(TemplatedExternalTool):
     # 2.3.1 fixed installing locked wheels for a foreign Python from an empty cache (pex #2395).
     version_constraints = ">=2.3.1,<3"
     default_known_versions = [
-        f"2.105.2|{platform}|5a4d73fbeab30ddf70e360971cb19b9fa80b2a29cfe83e786215fcdd5ef1af9d|4130984"
+        f"2.105.2|{platform}|5a4d73fbeab30ddf70e360971cb19b9fa80b2a29cfe83e786215fcdd5ef1af9d"
+        "|4130984"
         for platform in ("linux_x86_64", "linux_arm64", "macos_x86_64", "macos_arm64")
     ]
 

@@ -66,7 +66,9 @@ async def resolve_lockfile(resolve: str, python_setup: PythonSetup) -> tuple[str
 
 
 @rule(desc="Reading a Lambda platform lock", level=LogLevel.DEBUG)
-async def read_platform_lock(request: PlatformLockRequest, python_setup: PythonSetup) -> PlatformLock:
+async def read_platform_lock(
+    request: PlatformLockRequest, python_setup: PythonSetup
+) -> PlatformLock:
     resolve_path, resolve_content = await resolve_lockfile(request.resolve, python_setup)
     path = platform_lock_path(resolve_path)
     digest = await Get(Digest, PathGlobs([path]))

@@ -33,7 +33,13 @@ from pants.engine.target import (
 )
 from pants.util.logging import LogLevel
 
-from repro_lambda.core.contract import PlanArtifact, PublishPlan, Section, UserError, parse_store_url
+from repro_lambda.core.contract import (
+    PlanArtifact,
+    PublishPlan,
+    Section,
+    UserError,
+    parse_store_url,
+)
 from repro_lambda.layer_rules import LambdaLayerFieldSet
 from repro_lambda.nodejs.rules import NodeLambdaFieldSet
 from repro_lambda.nodejs.target_types import NodeLambdaHandlerField, NodeLambdaRuntimeField

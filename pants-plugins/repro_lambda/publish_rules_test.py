@@ -14,7 +14,6 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
-from repro_lambda.testutil import ENV_INHERIT, LAMBDAS_LOCK, REPO_ROOT, lambda_options, make_rule_runner
 from repro_lambda.package_rules import LambdaArtifactFieldSet
 from repro_lambda.publish_rules import (
     InvalidLambdaStore,
@@ -22,12 +21,21 @@ from repro_lambda.publish_rules import (
     PublishBatch,
     PublishLambdaRequest,
 )
+from repro_lambda.testutil import (
+    ENV_INHERIT,
+    LAMBDAS_LOCK,
+    REPO_ROOT,
+    lambda_options,
+    make_rule_runner,
+)
 
 BUILD = dedent(
     """\
     python_sources(name="lib")
     lambda_artifact(name="api", handler="shop.api.handler", runtime="python3.12")
-    lambda_artifact(name="edge", handler="shop.edge.handler", runtime="python3.12", lambda_at_edge=True)
+    lambda_artifact(
+        name="edge", handler="shop.edge.handler", runtime="python3.12", lambda_at_edge=True
+    )
     lambda_artifact(name="old", handler="shop.api.handler", runtime="python3.12", skip_publish=True)
     """
 )
@@ -52,7 +60,9 @@ def rule_runner() -> RuleRunner:
     return rule_runner
 
 
-def _set_cli(rule_runner: RuleRunner, *args: str, pwd: str | None = None, env: dict | None = None) -> None:
+def _set_cli(
+    rule_runner: RuleRunner, *args: str, pwd: str | None = None, env: dict | None = None
+) -> None:
     environment = {**({"PWD": pwd} if pwd else {}), **(env or {})}
     rule_runner.set_options(
         [*lambda_options(), "publish", *args], env=environment, env_inherit=ENV_INHERIT
@@ -87,7 +97,9 @@ def test_batch_follows_the_command_line(rule_runner: RuleRunner) -> None:
 
 
 @pytest.mark.parametrize("pwd", [None, "/"])
-def test_no_batch_without_a_working_directory_in_the_build_root(rule_runner: RuleRunner, pwd) -> None:
+def test_no_batch_without_a_working_directory_in_the_build_root(
+    rule_runner: RuleRunner, pwd
+) -> None:
     _set_cli(rule_runner, "src/python/shop::", pwd=pwd)
     assert rule_runner.request(PublishBatch, []).field_sets == ()
 
@@ -106,9 +118,24 @@ def test_first_target_publishes_the_batch_in_one_process(rule_runner: RuleRunner
     assert publish.names == ("src.python.shop/api.zip", "src.python.shop/edge.zip")
     assert publish.description == "s3://artifacts-us-east-1/team and s3://artifacts/team"
     plan = _plan(rule_runner, leader)
-    assert [(a["zip"], a["metadata"], a["store"], a["region"], a["lambda_at_edge"]) for a in plan["artifacts"]] == [
-        ("src.python.shop/api.zip", "src.python.shop/api.json", "s3://artifacts/team", "eu-west-1", False),
-        ("src.python.shop/edge.zip", "src.python.shop/edge.json", "s3://artifacts-us-east-1/team", "us-east-1", True),
+    assert [
+        (a["zip"], a["metadata"], a["store"], a["region"], a["lambda_at_edge"])
+        for a in plan["artifacts"]
+    ] == [
+        (
+            "src.python.shop/api.zip",
+            "src.python.shop/api.json",
+            "s3://artifacts/team",
+            "eu-west-1",
+            False,
+        ),
+        (
+            "src.python.shop/edge.zip",
+            "src.python.shop/edge.json",
+            "s3://artifacts-us-east-1/team",
+            "us-east-1",
+            True,
+        ),
     ]
     assert (plan["catalog"], plan["dry_run"], plan["buildroot"]) == (
         "builds/catalog.json",

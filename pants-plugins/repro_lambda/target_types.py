@@ -13,9 +13,9 @@ from pants.core.goals.package import OutputPathField
 from pants.core.util_rules.environments import EnvironmentField
 from pants.engine.addresses import Address
 from pants.engine.target import (
+    COMMON_TARGET_FIELDS,
     AsyncFieldMixin,
     BoolField,
-    COMMON_TARGET_FIELDS,
     Dependencies,
     InvalidFieldException,
     InvalidTargetException,
@@ -231,8 +231,8 @@ def check_lambda_at_edge(target: Target) -> None:
     if target[LambdaAtEdgeField].value and architecture != Architecture.X86_64:
         raise InvalidTargetException(
             f"The `{target.alias}` target {target.address} sets `lambda_at_edge=True` with "
-            f"`architecture=\"{architecture}\"`, but Lambda@Edge runs only on x86_64: set "
-            "`architecture=\"x86_64\"` or drop `lambda_at_edge`."
+            f'`architecture="{architecture}"`, but Lambda@Edge runs only on x86_64: set '
+            '`architecture="x86_64"` or drop `lambda_at_edge`.'
         )
 
 
@@ -255,8 +255,9 @@ class _NonEmptyChoicesField(StringSequenceField):
         value = super().compute_value(raw_value, address)
         if not value:
             raise InvalidFieldException(
-                f"The `{cls.alias}` field in target {address} must name at least one of "
-                f"{', '.join(getattr(c, 'value', c) for c in cls.valid_choices or ())}, but was empty."
+                f"The `{cls.alias}` field in target {address} must name at least one of"
+                f" {', '.join(getattr(c, 'value', c) for c in cls.valid_choices or ())}, but was"
+                " empty."
             )
         return tuple(dict.fromkeys(value))
 
@@ -282,7 +283,9 @@ class LayerLayout(StrChoice):
     @property
     def directory(self) -> str:
         """The zip's directory of the distributions, a template of the runtime's `python`."""
-        return "python/lib/{python}/site-packages" if self is LayerLayout.SITE_PACKAGES else "python"
+        return (
+            "python/lib/{python}/site-packages" if self is LayerLayout.SITE_PACKAGES else "python"
+        )
 
 
 class LayerSplit(StrChoice):

@@ -48,7 +48,9 @@ def _build_error(rule_runner: RuleRunner, fields: str) -> str:
         ),
     ],
 )
-def test_invalid_field_value(rule_runner: RuleRunner, fields: str, alias: str, bad_value: str) -> None:
+def test_invalid_field_value(
+    rule_runner: RuleRunner, fields: str, alias: str, bad_value: str
+) -> None:
     """A bad value is reported with the field's alias, the target's address and the value."""
     message = _build_error(rule_runner, fields)
     assert re.search(rf"[`']{alias}[`'] field in target src/python/orders:bad\b", message)
@@ -69,7 +71,9 @@ def test_valid_fields_and_defaults(rule_runner: RuleRunner) -> None:
         {
             "src/python/orders/BUILD": dedent(
                 """\
-                lambda_artifact(name="api", handler="orders.api.lambda_handler", runtime="python3.13")
+                lambda_artifact(
+                    name="api", handler="orders.api.lambda_handler", runtime="python3.13"
+                )
                 """
             )
         }
@@ -126,7 +130,10 @@ def test_parametrize_architecture_and_runtime(rule_runner: RuleRunner) -> None:
 def test_lambda_at_edge_requires_x86_64(rule_runner: RuleRunner) -> None:
     message = _build_error(
         rule_runner,
-        'handler="orders.api.handler", runtime="python3.12", architecture="arm64", lambda_at_edge=True',
+        (
+            'handler="orders.api.handler", runtime="python3.12", architecture="arm64",'
+            " lambda_at_edge=True"
+        ),
     )
     assert "src/python/orders:bad" in message
     assert "Lambda@Edge runs only on x86_64" in message

@@ -1,4 +1,6 @@
-"""What the plugin's tests share: a `RuleRunner` with the plugin's rules and the repository's options."""
+"""What the plugin's tests share: a `RuleRunner` with the plugin's rules and the repository's
+options.
+"""
 
 from __future__ import annotations
 
@@ -111,7 +113,8 @@ def pants_lockfile(pins: dict[str, str]) -> str:
         "no_binary": [],
     }
     locked_requirements = [
-        {"project_name": name, "version": version, "artifacts": []} for name, version in pins.items()
+        {"project_name": name, "version": version, "artifacts": []}
+        for name, version in pins.items()
     ]
     lock = {"locked_resolves": [{"locked_requirements": locked_requirements, "platform_tag": None}]}
     return "\n".join(

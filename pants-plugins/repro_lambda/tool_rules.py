@@ -34,10 +34,9 @@ TOOL_DIR = "__tool"
 _SITE_PACKAGES = "site-packages"
 _SRC = "src"
 _RUN_MODULE = (
-    "import os, runpy, sys; "
-    f"sys.path[:0] = [os.path.abspath(os.path.join({TOOL_DIR!r}, p)) for p in ({_SRC!r}, {_SITE_PACKAGES!r})]; "
-    "sys.argv[0] = {module!r}; "
-    "runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
+    f"import os, runpy, sys; sys.path[:0] = [os.path.abspath(os.path.join({TOOL_DIR!r}, p)) for p"
+    f" in ({_SRC!r}, {_SITE_PACKAGES!r})]; sys.argv[0] = {{module!r}};"
+    " runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
 )
 
 

@@ -45,7 +45,10 @@ class Build:
 
     def zips(self) -> dict[str, Path]:
         """The built zips by dist-relative path."""
-        return {path.relative_to(self.dist).as_posix(): path for path in sorted(self.dist.rglob("*.zip"))}
+        return {
+            path.relative_to(self.dist).as_posix(): path
+            for path in sorted(self.dist.rglob("*.zip"))
+        }
 
     def artifact_digests(self) -> dict[str, str]:
         """The sha256 of every artifact zip and metadata JSON in dist/, by dist-relative path (the
@@ -69,7 +72,9 @@ def checkout_files(buildroot: Path) -> list[str]:
         check=True,
         capture_output=True,
     ).stdout.decode()
-    return sorted({name for name in listing.split("\0") if name and os.path.lexists(buildroot / name)})
+    return sorted(
+        {name for name in listing.split("\0") if name and os.path.lexists(buildroot / name)}
+    )
 
 
 def copy_checkout(buildroot: Path, dest: Path, umask: int) -> None:

@@ -56,7 +56,9 @@ def _pyenv_root() -> str:
 @pytest.fixture(scope="module")
 def hostile(buildroot: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     """A hostile configuration directory, home and environment; nothing cached."""
-    with tempfile.TemporaryDirectory(prefix="repro-lambda-hostile-", ignore_cleanup_errors=True) as tmp:
+    with tempfile.TemporaryDirectory(
+        prefix="repro-lambda-hostile-", ignore_cleanup_errors=True
+    ) as tmp:
         root = Path(tmp)
         constraints = root / "constraints.txt"
         constraints.write_text(HOSTILE_CONSTRAINTS)

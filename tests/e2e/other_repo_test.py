@@ -55,8 +55,9 @@ def _pants_toml(buildroot: Path, wheels: Path) -> str:
     """The other repository's configuration: the plugin from a find-links directory, and the
     `[pex-cli]` of this checkout (Pants' default download site is out of reach here)."""
     pex_cli = (buildroot / "pants.toml").read_text().split("[pex-cli]\n", 1)[1].split("\n[", 1)[0]
-    return dedent(
-        f"""\
+    return (
+        dedent(
+            f"""\
         [GLOBAL]
         pants_version = "2.17.1"
         backend_packages = ["pants.backend.python"]
@@ -93,7 +94,10 @@ def _pants_toml(buildroot: Path, wheels: Path) -> str:
 
         [pex-cli]
         """
-    ) + pex_cli.strip() + "\n"
+        )
+        + pex_cli.strip()
+        + "\n"
+    )
 
 
 _BUILD_FILES = {
@@ -126,7 +130,9 @@ _BUILD_FILES = {
 def other_repo(buildroot: Path, first_build: Build) -> Iterator[Path]:
     """A minimal monorepo with the plugin's wheel in a find-links directory beside it."""
     (wheel,) = first_build.dist.glob("repro_lambda_pants-*.whl")
-    with tempfile.TemporaryDirectory(prefix="repro-lambda-user-", ignore_cleanup_errors=True) as tmp:
+    with tempfile.TemporaryDirectory(
+        prefix="repro-lambda-user-", ignore_cleanup_errors=True
+    ) as tmp:
         wheels, repo = Path(tmp, "wheels"), Path(tmp, "monorepo")
         wheels.mkdir()
         shutil.copy(wheel, wheels)
@@ -143,8 +149,12 @@ def test_wheel_holds_the_plugin_and_its_data_only(first_build: Build) -> None:
     (wheel,) = first_build.dist.glob("repro_lambda_pants-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
-        entry_points = archive.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+        metadata = archive.read(
+            next(n for n in names if n.endswith(".dist-info/METADATA"))
+        ).decode()
+        entry_points = archive.read(
+            next(n for n in names if n.endswith("entry_points.txt"))
+        ).decode()
     assert {
         "repro_lambda/register.py",
         "repro_lambda/core/pack.py",
@@ -173,6 +183,8 @@ def test_lock_package_and_publish_in_another_repo(other_repo: Path, first_build:
 
     run_pants(other_repo, "publish", "::", umask=UMASK, tz=TZ)
     catalog = json.loads((other_repo / "builds/catalog.json").read_text())
-    assert {e["key"] for section in ("lambdas", "layers") for e in catalog[section].values()} == keys
+    assert {
+        e["key"] for section in ("lambdas", "layers") for e in catalog[section].values()
+    } == keys
     for key in keys:
         assert (other_repo / "dist/lambda-store" / key).is_file()

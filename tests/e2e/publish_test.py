@@ -1,4 +1,5 @@
-"""`./pants publish ::` against a real S3 API (moto on 127.0.0.1), with faults, and the file store."""
+"""`./pants publish ::` against a real S3 API (moto on 127.0.0.1), with faults, and the file store.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fake_s3 import FAKE_AWS_ENV, FakeS3, FaultProxy, refusing_url
 
 from e2e.checkout import Build, copy_checkout, run_pants, stop_pantsd
+from fake_s3 import FAKE_AWS_ENV, FakeS3, FaultProxy, refusing_url
 
 UMASK = 0o022
 TZ = "UTC"
@@ -90,7 +91,9 @@ def status_of(build: Build, url: str) -> str:
     return row.split(url, 1)[1].strip()
 
 
-def assert_published(site: Site, catalog: dict, bucket: str, artifacts: tuple[Artifact, ...]) -> None:
+def assert_published(
+    site: Site, catalog: dict, bucket: str, artifacts: tuple[Artifact, ...]
+) -> None:
     for artifact in artifacts:
         entry = catalog[artifact.section][artifact.name]
         assert (entry["current"], entry["bucket"], entry["key"]) == (
@@ -108,7 +111,9 @@ def assert_published(site: Site, catalog: dict, bucket: str, artifacts: tuple[Ar
 def test_publish_uploads_once_then_finds_everything_present(site: Site) -> None:
     site.s3.create_bucket("first", REGION)
     with FaultProxy(site.s3.url) as proxy:
-        first = site.publish("--lambda-publish-store=s3://first", endpoint=proxy.url, catalog="builds/first.json")
+        first = site.publish(
+            "--lambda-publish-store=s3://first", endpoint=proxy.url, catalog="builds/first.json"
+        )
         assert first.returncode == 0, first.output
         for artifact in site.artifacts:
             assert status_of(first, f"s3://first/{artifact.key}") == "uploaded"
@@ -118,7 +123,9 @@ def test_publish_uploads_once_then_finds_everything_present(site: Site) -> None:
         puts_after_first = len(proxy.successful("PUT"))
         assert puts_after_first == len(site.artifacts)
 
-        second = site.publish("--lambda-publish-store=s3://first", endpoint=proxy.url, catalog="builds/first.json")
+        second = site.publish(
+            "--lambda-publish-store=s3://first", endpoint=proxy.url, catalog="builds/first.json"
+        )
         assert second.returncode == 0, second.output
         for artifact in site.artifacts:
             assert status_of(second, f"s3://first/{artifact.key}") == "already present"
@@ -131,10 +138,17 @@ def test_planted_object_fails_its_artifact_and_keeps_its_catalog_entry(site: Sit
     site.s3.create_bucket("planted", REGION)
     planted, *others = site.artifacts
     site.s3.client(REGION).put_object(Bucket="planted", Key=planted.key, Body=b"not the artifact")
-    assert site.publish("--lambda-publish-store=s3://before", endpoint=site.s3.url, catalog="builds/p.json").returncode == 0
+    assert (
+        site.publish(
+            "--lambda-publish-store=s3://before", endpoint=site.s3.url, catalog="builds/p.json"
+        ).returncode
+        == 0
+    )
     before = site.catalog("builds/p.json")
 
-    build = site.publish("--lambda-publish-store=s3://planted", endpoint=site.s3.url, catalog="builds/p.json")
+    build = site.publish(
+        "--lambda-publish-store=s3://planted", endpoint=site.s3.url, catalog="builds/p.json"
+    )
 
     assert build.returncode != 0
     assert status_of(build, f"s3://planted/{planted.key}").startswith("failed:")

@@ -52,11 +52,21 @@ EXPECTED_ARTIFACTS = {
         "report.main.lambda_handler",
     ),
     **{
-        f"src.nodejs.api/api@architecture={arch}.zip": (f"api-{arch}", "nodejs22.x", arch, "index.handler")
+        f"src.nodejs.api/api@architecture={arch}.zip": (
+            f"api-{arch}",
+            "nodejs22.x",
+            arch,
+            "index.handler",
+        )
         for arch in ("x86_64", "arm64")
     },
     **{
-        f"src.python.layers/science-{runtime}-{arch}.zip": (f"science-{runtime}-{arch}", runtime, arch, None)
+        f"src.python.layers/science-{runtime}-{arch}.zip": (
+            f"science-{runtime}-{arch}",
+            runtime,
+            arch,
+            None,
+        )
         for runtime in ("python3.12", "python3.13")
         for arch in ("x86_64", "arm64")
     },

@@ -111,7 +111,9 @@ def test_native_libraries_match_the_architecture(
 NODE_ZIPS = {arch: f"src.nodejs.api/api@architecture={arch}.zip" for arch in ("x86_64", "arm64")}
 ESBUILD_CPU = {"x86_64": "x64", "arm64": "arm64"}
 # Required from the unzipped dir, as Lambda's runtime does, and called with an event.
-_INVOKE_API = 'require("./index").handler({milliseconds: 90000}).then((r) => console.log(JSON.stringify(r)))'
+_INVOKE_API = (
+    'require("./index").handler({milliseconds: 90000}).then((r) => console.log(JSON.stringify(r)))'
+)
 
 
 def test_node_handler_runs(first_build: Build, tmp_path: Path) -> None:
@@ -143,6 +145,10 @@ def test_node_zip_has_production_dependencies_for_its_architecture(
     assert int.from_bytes(header[18:20], "little") == {"x86_64": 62, "arm64": 183}[architecture]
     platform_packages = {n.split("/")[2] for n in names if n.startswith("node_modules/@esbuild/")}
     assert platform_packages == {f"linux-{ESBUILD_CPU[architecture]}"}
-    assert "node_modules/ms/index.js" in names and "index.js" in names and "lib/platform.js" in names
-    assert not {n for n in names if n.startswith(("node_modules/is-number/", "test/", "node_modules/.bin/"))}
+    assert (
+        "node_modules/ms/index.js" in names and "index.js" in names and "lib/platform.js" in names
+    )
+    assert not {
+        n for n in names if n.startswith(("node_modules/is-number/", "test/", "node_modules/.bin/"))
+    }
     assert "node_modules/.package-lock.json" not in names

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from repro_lambda.core.durable import staged_file
 from repro_lambda.core.contract import SECTIONS, UserError
+from repro_lambda.core.durable import staged_file
 
 SCHEMA_VERSION = 1
 NEW_CATALOG_MODE = 0o644
@@ -47,7 +47,9 @@ def empty_catalog() -> Catalog:
 
 
 def load_catalog(path: Path) -> Catalog:
-    """Read and check the catalog at `path`, or an empty one if there is none; raise UserError if invalid."""
+    """Read and check the catalog at `path`, or an empty one if there is none; raise UserError if
+    invalid.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -69,7 +71,10 @@ def _problem(catalog: Any) -> str | None:
         return "not a JSON object"
     version = catalog.get("schema_version")
     if type(version) is not int or version != SCHEMA_VERSION:
-        return f"unsupported schema_version {version!r} (this publisher reads and writes {SCHEMA_VERSION})"
+        return (
+            f"unsupported schema_version {version!r} (this publisher reads and writes"
+            f" {SCHEMA_VERSION})"
+        )
     for section in SECTIONS:
         entries = catalog.get(section, {})
         if not isinstance(entries, dict):
@@ -83,10 +88,14 @@ def _problem(catalog: Any) -> str | None:
     return None
 
 
-def update_catalog(catalog: Catalog, entries: Iterable[CatalogEntry], history_limit: int) -> Catalog:
-    """A copy of `catalog` with `entries` current; a replaced current goes first in its entry's history.
+def update_catalog(
+    catalog: Catalog, entries: Iterable[CatalogEntry], history_limit: int
+) -> Catalog:
+    """A copy of `catalog` with `entries` current; a replaced current goes first in its entry's
+    history.
 
-    History is newest first, holds each SHA-256 once, never the current one, and at most `history_limit` items.
+    History is newest first, holds each SHA-256 once, never the current one, and at most
+    `history_limit` items.
     """
     updated = copy.deepcopy(catalog)
     for section in SECTIONS:
@@ -95,7 +104,10 @@ def update_catalog(catalog: Catalog, entries: Iterable[CatalogEntry], history_li
         previous = updated[entry.section].get(entry.logical_name)
         history = list(previous.get("history", [])) if previous else []
         if previous and previous["current"] != entry.sha256:
-            history.insert(0, {"sha256": previous["current"], **{name: previous.get(name) for name in _LOCATION}})
+            history.insert(
+                0,
+                {"sha256": previous["current"], **{name: previous.get(name) for name in _LOCATION}},
+            )
         updated[entry.section][entry.logical_name] = {
             "current": entry.sha256,
             "store": entry.store,

@@ -1,4 +1,6 @@
-"""Tests of the catalog: deterministic bytes, bounded history, preserved entries and atomic, minimal writes."""
+"""Tests of the catalog: deterministic bytes, bounded history, preserved entries and atomic, minimal
+writes.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ from repro_lambda.core.catalog import (
 from repro_lambda.core.contract import UserError
 
 
-def entry(name: str, sha256: str, *, section: str = "lambdas", store: str = "s3://bucket") -> CatalogEntry:
+def entry(
+    name: str, sha256: str, *, section: str = "lambdas", store: str = "s3://bucket"
+) -> CatalogEntry:
     return CatalogEntry(
         section=section,
         logical_name=name,
@@ -45,7 +49,9 @@ def publish_in_turn(*sha256s: str, history_limit: int = 10) -> dict[str, object]
 
 
 def history_of(*sha256s: str, history_limit: int = 10) -> list[str]:
-    return [item["sha256"] for item in publish_in_turn(*sha256s, history_limit=history_limit)["history"]]
+    return [
+        item["sha256"] for item in publish_in_turn(*sha256s, history_limit=history_limit)["history"]
+    ]
 
 
 def test_new_entry_records_everything_terraform_needs() -> None:
@@ -76,8 +82,18 @@ def test_history_is_newest_first_with_where_each_zip_is() -> None:
     entry_after = publish_in_turn("aaa", "bbb", "ccc")
     assert entry_after["current"] == "ccc"
     assert entry_after["history"] == [
-        {"sha256": "bbb", "bucket": "bucket", "key": "lambdas/orders/bbb.zip", "store": "s3://bucket"},
-        {"sha256": "aaa", "bucket": "bucket", "key": "lambdas/orders/aaa.zip", "store": "s3://bucket"},
+        {
+            "sha256": "bbb",
+            "bucket": "bucket",
+            "key": "lambdas/orders/bbb.zip",
+            "store": "s3://bucket",
+        },
+        {
+            "sha256": "aaa",
+            "bucket": "bucket",
+            "key": "lambdas/orders/aaa.zip",
+            "store": "s3://bucket",
+        },
     ]
 
 
@@ -91,7 +107,9 @@ def test_history_is_bounded_deduplicated_and_never_holds_current() -> None:
 
 def test_same_current_in_another_store_moves_without_history() -> None:
     catalog = update_catalog(empty_catalog(), [entry("orders", "aaa")], 10)
-    moved = update_catalog(catalog, [entry("orders", "aaa", store="s3://other")], 10)["lambdas"]["orders"]
+    moved = update_catalog(catalog, [entry("orders", "aaa", store="s3://other")], 10)["lambdas"][
+        "orders"
+    ]
     assert (moved["store"], moved["bucket"], moved["history"]) == ("s3://other", "other", [])
 
 
@@ -103,19 +121,30 @@ def test_unrelated_entries_and_sections_are_preserved_and_input_unchanged() -> N
         "extra": {"kept": True},
     }
     original = json.loads(json.dumps(catalog))
-    updated = update_catalog(catalog, [entry("orders", "aaa"), entry("tools", "ttt", section="layers")], 10)
+    updated = update_catalog(
+        catalog, [entry("orders", "aaa"), entry("tools", "ttt", section="layers")], 10
+    )
     assert catalog == original
     assert updated["lambdas"]["billing"] == {"current": "bill", "custom": [1, 2]}
     assert updated["layers"]["deps"] == {"current": "dep"}
     assert updated["extra"] == {"kept": True}
-    assert sorted(updated["lambdas"]) == ["billing", "orders"] and sorted(updated["layers"]) == ["deps", "tools"]
+    assert sorted(updated["lambdas"]) == ["billing", "orders"] and sorted(updated["layers"]) == [
+        "deps",
+        "tools",
+    ]
     assert updated["layers"]["tools"]["handler"] is None
 
 
 def test_rendering_is_deterministic_ascii_with_a_trailing_newline() -> None:
-    entries = [entry("orders", "aaa"), entry("billing", "bbb"), entry("deps", "ddd", section="layers")]
+    entries = [
+        entry("orders", "aaa"),
+        entry("billing", "bbb"),
+        entry("deps", "ddd", section="layers"),
+    ]
     forwards = update_catalog(empty_catalog(), entries, 10)
-    backwards = update_catalog({"layers": {}, "lambdas": {}, "schema_version": 1}, entries[::-1], 10)
+    backwards = update_catalog(
+        {"layers": {}, "lambdas": {}, "schema_version": 1}, entries[::-1], 10
+    )
     text = render_catalog(forwards)
     assert text == render_catalog(backwards)
     assert text.endswith("}\n") and text.isascii()
@@ -144,8 +173,14 @@ def test_load_round_trips(tmp_path: Path) -> None:
         ('{"schema_version": "1"}', "unsupported schema_version '1'"),
         ('{"schema_version": 1, "layers": 3}', "'layers' is not an object"),
         ('{"schema_version": 1, "lambdas": {"x": "sha"}}', "lambdas.x has no string 'current'"),
-        ('{"schema_version": 1, "lambdas": {"x": {"current": "a", "history": {}}}}', "lambdas.x.history is not"),
-        ('{"schema_version": 1, "lambdas": {"x": {"current": "a", "history": ["b"]}}}', "lambdas.x.history is not"),
+        (
+            '{"schema_version": 1, "lambdas": {"x": {"current": "a", "history": {}}}}',
+            "lambdas.x.history is not",
+        ),
+        (
+            '{"schema_version": 1, "lambdas": {"x": {"current": "a", "history": ["b"]}}}',
+            "lambdas.x.history is not",
+        ),
     ],
 )
 def test_load_rejects_invalid_catalogs(tmp_path: Path, content: str, message: str) -> None:

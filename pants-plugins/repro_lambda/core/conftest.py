@@ -1,10 +1,13 @@
-"""Fixtures of the publishing tests: fake AWS credentials, a moto S3 server with one bucket, a proxy."""
+"""Fixtures of the publishing tests: fake AWS credentials, a moto S3 server with one bucket, a
+proxy.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+
 from fake_s3 import BUCKET, FAKE_AWS_ENV, FakeS3, FaultProxy
 
 

@@ -62,14 +62,17 @@ KEY_SEGMENT = re.compile(rf"(?!\.{{1,2}}$)[{KEY_CHARS}]+")
 
 
 def is_key(key: str) -> bool:
-    """Whether `key` is '/'-separated key segments (no empty segment, no leading or trailing '/')."""
+    """Whether `key` is '/'-separated key segments (none empty, no leading or trailing '/')."""
     return all(KEY_SEGMENT.fullmatch(segment) for segment in key.split("/"))
 
 
 def check_key(key: str, context: str) -> None:
     """Raise UserError unless `is_key(key)`."""
     if not is_key(key):
-        raise UserError(f"{context}: key {key!r} must be '/'-separated segments of letters, digits, '.', '_', '-'")
+        raise UserError(
+            f"{context}: key {key!r} must be '/'-separated segments of letters, digits, '.',"
+            " '_', '-'"
+        )
 
 
 # Store URLs
@@ -97,7 +100,7 @@ class StoreUrl:
 
 
 def parse_store_url(url: str, buildroot: Path) -> StoreUrl:
-    """Parse `s3://bucket[/prefix]` or `file://dir` (relative to `buildroot`) or `file:///abs/dir`."""
+    """Parse `s3://bucket[/prefix]` or `file://dir` (relative to `buildroot`) or `file:///dir`."""
     if url.startswith("s3://"):
         bucket, _, prefix = url[len("s3://") :].partition("/")
         prefix = prefix.strip("/")
@@ -105,11 +108,17 @@ def parse_store_url(url: str, buildroot: Path) -> StoreUrl:
             raise UserError(f"invalid store URL {url!r}: {bucket!r} is not a valid S3 bucket name")
         if prefix:
             check_key(prefix, f"invalid store URL {url!r}")
-        return StoreUrl(url=f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}", bucket=bucket, prefix=prefix)
+        return StoreUrl(
+            url=f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}",
+            bucket=bucket,
+            prefix=prefix,
+        )
     if url.startswith("file://"):
         path = url[len("file://") :]
         if not path.strip("/"):
-            raise UserError(f"invalid store URL {url!r}: name a directory, e.g. file://dist/lambda-store")
+            raise UserError(
+                f"invalid store URL {url!r}: name a directory, e.g. file://dist/lambda-store"
+            )
         return StoreUrl(url=url, directory=buildroot / path)
     raise UserError(f"unsupported store URL {url!r}: use s3://bucket[/prefix] or file://directory")
 
@@ -119,7 +128,9 @@ def parse_store_url(url: str, buildroot: Path) -> StoreUrl:
 
 @dataclass(frozen=True)
 class PlanArtifact:
-    """One zip to publish: its path and its metadata's (relative to the working directory), and where."""
+    """One zip to publish: its path and its metadata's (relative to the working directory), and
+    where.
+    """
 
     zip: str
     metadata: str
@@ -148,11 +159,21 @@ class PublishPlan:
 
 _T = TypeVar("_T")
 _REQUIRED = object()
-_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", type(None): "null"}
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+    list: "a list",
+    type(None): "null",
+}
 
 
-def read_field(mapping: Mapping[str, Any], name: str, *types: type, where: str, default: Any = _REQUIRED) -> Any:
-    """`mapping[name]` if it is of one of the JSON `types`, else `default`; raise UserError if neither."""
+def read_field(
+    mapping: Mapping[str, Any], name: str, *types: type, where: str, default: Any = _REQUIRED
+) -> Any:
+    """`mapping[name]` if it is of one of the JSON `types`, else `default`; raise UserError if
+    neither.
+    """
     if name not in mapping:
         if default is _REQUIRED:
             raise UserError(f"{where} has no {name!r}")

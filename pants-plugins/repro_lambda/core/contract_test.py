@@ -27,8 +27,17 @@ CONTRACT = Path(__file__).with_name("contract.py")
 def test_is_standard_library_python_3_9() -> None:
     """The plugin imports it on Pants' Python 3.9, so it must parse and import as 3.9 does."""
     tree = ast.parse(CONTRACT.read_text(encoding="utf-8"), feature_version=(3, 9))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
     assert imported <= sys.stdlib_module_names | {"__future__"}
 
 
@@ -41,23 +50,40 @@ def test_choices_read_as_their_values() -> None:
 
 @pytest.mark.parametrize(
     ("key", "valid"),
-    [("lambdas/orders/ab.zip", True), ("a", True), ("a..b/c", True), ("", False), ("/a", False), ("a/", False),
-     ("a//b", False), ("a/../b", False), ("a/./b", False), ("a b", False), ("café", False)],
+    [
+        ("lambdas/orders/ab.zip", True),
+        ("a", True),
+        ("a..b/c", True),
+        ("", False),
+        ("/a", False),
+        ("a/", False),
+        ("a//b", False),
+        ("a/../b", False),
+        ("a/./b", False),
+        ("a b", False),
+        ("café", False),
+    ],
 )
 def test_is_key(key: str, valid: bool) -> None:
     assert is_key(key) is valid
 
 
 def test_plan_round_trip() -> None:
-    artifact = PlanArtifact(zip="a.zip", metadata="a.json", store="s3://b", region="eu-west-1", section="layers")
-    plan = PublishPlan(buildroot="/repo", artifacts=[artifact], catalog="builds/catalog.json", max_attempts=3)
+    artifact = PlanArtifact(
+        zip="a.zip", metadata="a.json", store="s3://b", region="eu-west-1", section="layers"
+    )
+    plan = PublishPlan(
+        buildroot="/repo", artifacts=[artifact], catalog="builds/catalog.json", max_attempts=3
+    )
     read = read_fields(PublishPlan, json.loads(plan.render()), "plan")
     assert read == PublishPlan(**{**vars(plan), "artifacts": [vars(artifact)]})
     assert read_fields(PlanArtifact, read.artifacts[0], "artifact") == artifact
 
 
 def test_plan_defaults_and_errors() -> None:
-    assert read_fields(PlanArtifact, {"zip": "a", "metadata": "m", "store": "s"}, "x") == PlanArtifact("a", "m", "s")
+    assert read_fields(
+        PlanArtifact, {"zip": "a", "metadata": "m", "store": "s"}, "x"
+    ) == PlanArtifact("a", "m", "s")
     with pytest.raises(UserError, match="^x has no 'store'$"):
         read_fields(PlanArtifact, {"zip": "a", "metadata": "m"}, "x")
     with pytest.raises(UserError, match="^x: 'region' must be a string or null, not 3$"):
@@ -69,8 +95,14 @@ def test_plan_defaults_and_errors() -> None:
     [
         ("s3://my-bucket", StoreUrl("s3://my-bucket", bucket="my-bucket")),
         ("s3://my-bucket/", StoreUrl("s3://my-bucket", bucket="my-bucket")),
-        ("s3://my.bucket-1/a/b/", StoreUrl("s3://my.bucket-1/a/b", bucket="my.bucket-1", prefix="a/b")),
-        ("file://dist/lambda-store", StoreUrl("file://dist/lambda-store", directory=Path("/repo/dist/lambda-store"))),
+        (
+            "s3://my.bucket-1/a/b/",
+            StoreUrl("s3://my.bucket-1/a/b", bucket="my.bucket-1", prefix="a/b"),
+        ),
+        (
+            "file://dist/lambda-store",
+            StoreUrl("file://dist/lambda-store", directory=Path("/repo/dist/lambda-store")),
+        ),
         ("file:///abs/store/", StoreUrl("file:///abs/store/", directory=Path("/abs/store"))),
     ],
 )

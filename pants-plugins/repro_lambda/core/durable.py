@@ -16,7 +16,9 @@ def staged_file(path: Path, data: bytes, mode: int) -> Iterator[str]:
     The caller gives it its name (by link or rename); whatever is left is removed on exit.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
     try:
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)

@@ -14,7 +14,9 @@ PUBLISHED_MODE = 0o444
 
 
 class FileStore:
-    """A local directory: each key is a read-only file created once with an atomic link, never replaced."""
+    """A local directory: each key is a read-only file created once with an atomic link, never
+    replaced.
+    """
 
     def __init__(self, url: StoreUrl) -> None:
         assert url.directory is not None

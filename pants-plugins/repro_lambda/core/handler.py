@@ -1,4 +1,6 @@
-"""Checks that the packed first-party sources hold the Lambda handler: Python `module.function`, Node `file.export`."""
+"""Checks that the packed first-party sources hold the Lambda handler: Python `module.function`,
+Node `file.export`.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +35,8 @@ def check_handler(handler: str, first_party: Mapping[str, Path]) -> None:
 
 
 def check_node_handler(handler: str, first_party: Collection[str]) -> None:
-    """Raise UserError unless `first_party` (archive paths) holds the module file of the Node.js `handler`.
+    """Raise UserError unless `first_party` (archive paths) holds the module file of the Node.js
+    `handler`.
 
     As in Lambda's runtime, the module is the handler up to the first dot of its last path segment.
     """
@@ -41,12 +44,14 @@ def check_node_handler(handler: str, first_party: Collection[str]) -> None:
     module, dot, function = name.partition(".")
     if not (module and dot and function) or ".." in handler:
         raise UserError(
-            f"the handler `{handler}` is not of the form `<file path without extension>.<exported function>` "
-            "with no `..`"
+            f"the handler `{handler}` is not of the form `<file path without extension>.<exported"
+            " function>` with no `..`"
         )
     module_path = posixpath.normpath(f"{directory}{slash}{module}")
     candidates = [module_path + extension for extension in NODE_EXTENSIONS]
-    if "node_modules" in module_path.split("/") or not any(candidate in first_party for candidate in candidates):
+    if "node_modules" in module_path.split("/") or not any(
+        candidate in first_party for candidate in candidates
+    ):
         raise UserError(
             f"the handler module of `{handler}` is not among the packed sources: "
             f"expected one of {', '.join(candidates)} outside node_modules/"

@@ -11,12 +11,17 @@ from repro_lambda.core.handler import check_handler, check_node_handler, top_lev
 
 
 def test_top_level_names() -> None:
-    source = "import os.path\nfrom x import y as handler\nasync def a(): pass\nclass B: pass\nc: int = 1\nd = e = 2\nif True:\n    hidden = 1\n"
+    source = (
+        "import os.path\nfrom x import y as handler\nasync def a(): pass\nclass B: pass\nc: int ="
+        " 1\nd = e = 2\nif True:\n    hidden = 1\n"
+    )
     assert top_level_names(source) == {"os", "handler", "a", "B", "c", "d", "e"}
 
 
 def test_names_from_syntax_this_python_cannot_parse() -> None:
-    assert {"handler", "VALUE"} <= top_level_names("def handler[T](x: T) -> T: ...\nVALUE = 1\nmatch := (")
+    assert {"handler", "VALUE"} <= top_level_names(
+        "def handler[T](x: T) -> T: ...\nVALUE = 1\nmatch := ("
+    )
 
 
 @pytest.mark.parametrize("layout", ["pkg/mod.py", "pkg/mod/__init__.py"])
@@ -35,7 +40,10 @@ def test_module_or_package(tmp_path: Path, layout: str) -> None:
         ("index.handler", "index.cjs"),
         ("src/app.main", "src/app.mjs"),
         ("./src/app.main", "src/app.js"),
-        ("lib.v2/app.handlers.main", "lib.v2/app.js"),  # the module ends at the last segment's first dot
+        (
+            "lib.v2/app.handlers.main",
+            "lib.v2/app.js",
+        ),  # the module ends at the last segment's first dot
     ],
 )
 def test_node_handler_module_file(handler: str, module_file: str) -> None:
@@ -45,8 +53,8 @@ def test_node_handler_module_file(handler: str, module_file: str) -> None:
 def test_node_handler_missing_names_the_candidates() -> None:
     with pytest.raises(UserError) as error:
         check_node_handler("src/app.main", {"src/app.ts", "app.js"})
-    assert str(error.value) == (
-        "the handler module of `src/app.main` is not among the packed sources: "
+    assert (
+        str(error.value) == "the handler module of `src/app.main` is not among the packed sources: "
         "expected one of src/app.js, src/app.mjs, src/app.cjs outside node_modules/"
     )
 
@@ -58,5 +66,7 @@ def test_node_handler_in_node_modules_does_not_count() -> None:
 
 @pytest.mark.parametrize("handler", ["index", "index.", ".handler", "src/", "../index.handler"])
 def test_malformed_node_handler(handler: str) -> None:
-    with pytest.raises(UserError, match="is not of the form `<file path without extension>.<exported function>`"):
+    with pytest.raises(
+        UserError, match="is not of the form `<file path without extension>.<exported function>`"
+    ):
         check_node_handler(handler, {"index.js"})

@@ -1,4 +1,6 @@
-"""Checks that the core imports nothing from Pants, and from third parties only `deflate`, boto3 and botocore."""
+"""Checks that the core imports nothing from Pants, and from third parties only `deflate`, boto3 and
+botocore.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ def imported_top_level_names(path: Path) -> set[str]:
 
 
 def test_scans_every_core_module() -> None:
-    assert {"pack.py", "tree.py", "zip_writer.py", "metadata.py"} <= {path.name for path in CORE_MODULES}
+    assert {"pack.py", "tree.py", "zip_writer.py", "metadata.py"} <= {
+        path.name for path in CORE_MODULES
+    }
 
 
 @pytest.mark.parametrize("path", CORE_MODULES, ids=lambda path: path.name)

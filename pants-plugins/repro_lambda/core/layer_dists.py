@@ -14,7 +14,9 @@ from pathlib import Path
 from repro_lambda.core.contract import UserError
 
 _LAYER_DIST = re.compile(
-    r"(?P<layer>[A-Za-z0-9._-]+):(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)==(?P<version>[A-Za-z0-9.+!_-]+)"
+    r"(?P<layer>[A-Za-z0-9._-]+)"
+    r":(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
+    r"==(?P<version>[A-Za-z0-9.+!_-]+)"
 )
 
 
@@ -37,16 +39,20 @@ def parse_layer_dist(value: str) -> LayerDist:
     match = _LAYER_DIST.fullmatch(value)
     if match is None:
         raise UserError(
-            f"invalid --layer-dist {value!r}: expected LAYER:NAME==VERSION, e.g. science-python3.13-arm64:numpy==2.2.6"
+            f"invalid --layer-dist {value!r}: expected LAYER:NAME==VERSION, e.g."
+            " science-python3.13-arm64:numpy==2.2.6"
         )
     return LayerDist(match["layer"], match["name"], match["version"])
 
 
-def excluded_archive_paths(root: Path, archive_prefix: str, layer_dists: Iterable[LayerDist]) -> frozenset[str]:
-    """Archive paths of the files in site-packages `root` that the layers provide; raise UserError on a conflict.
+def excluded_archive_paths(
+    root: Path, archive_prefix: str, layer_dists: Iterable[LayerDist]
+) -> frozenset[str]:
+    """Archive paths of the files in site-packages `root` that the layers provide; raise UserError
+    on a conflict.
 
-    A provided distribution must be installed at the layer's version and have a RECORD; its files are
-    those the RECORD lists inside `root`, and everything under its `.dist-info` directory.
+    A provided distribution must be installed at the layer's version and have a RECORD; its files
+    are those the RECORD lists inside `root`, and everything under its `.dist-info` directory.
     """
     provided = _index(layer_dists)
     excluded: set[str] = set()
@@ -56,8 +62,9 @@ def excluded_archive_paths(root: Path, archive_prefix: str, layer_dists: Iterabl
             continue
         if version != layer_dist.version:
             raise UserError(
-                f"the function's {name} {version} conflicts with {layer_dist.name} {layer_dist.version} "
-                f"in layer {layer_dist.layer}: use one version in both lockfiles"
+                f"the function's {name} {version} conflicts with"
+                f" {layer_dist.name} {layer_dist.version} in layer {layer_dist.layer}: use one"
+                " version in both lockfiles"
             )
         record = dist_info / "RECORD"
         if record.is_symlink() or not record.is_file():

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from repro_lambda.core.contract import UserError
-from repro_lambda.core.layer_dists import LayerDist, canonical_name, excluded_archive_paths, parse_layer_dist
+from repro_lambda.core.layer_dists import (
+    LayerDist,
+    canonical_name,
+    excluded_archive_paths,
+    parse_layer_dist,
+)
 
 LAYER = "science-python3.13-arm64"
 
@@ -22,7 +27,9 @@ def install(site: Path, dist_info: str, files: list[str], record: list[str] | No
     for file in files:
         write(site / file)
     write(site / dist_info / "METADATA", "Metadata-Version: 2.1\n")
-    write(site / dist_info / "RECORD", "".join(f"{path},sha256=abc,1\n" for path in record or files))
+    write(
+        site / dist_info / "RECORD", "".join(f"{path},sha256=abc,1\n" for path in record or files)
+    )
 
 
 def numpy(version: str = "2.2.6") -> LayerDist:
@@ -31,24 +38,42 @@ def numpy(version: str = "2.2.6") -> LayerDist:
 
 def test_parse_layer_dist() -> None:
     assert parse_layer_dist(f"{LAYER}:numpy==2.2.6") == numpy()
-    assert parse_layer_dist("l:Typing.Extensions==4.12.2+local") == LayerDist("l", "Typing.Extensions", "4.12.2+local")
+    assert parse_layer_dist("l:Typing.Extensions==4.12.2+local") == LayerDist(
+        "l", "Typing.Extensions", "4.12.2+local"
+    )
 
 
 @pytest.mark.parametrize(
-    "value", ["numpy==2.2.6", "l:numpy", "l:numpy=2.2.6", ":numpy==1", "l:==1", "l:numpy==", "l:num py==1", "l:-np==1"]
+    "value",
+    [
+        "numpy==2.2.6",
+        "l:numpy",
+        "l:numpy=2.2.6",
+        ":numpy==1",
+        "l:==1",
+        "l:numpy==",
+        "l:num py==1",
+        "l:-np==1",
+    ],
 )
 def test_parse_layer_dist_rejects_bad_syntax(value: str) -> None:
     with pytest.raises(UserError, match=r"invalid --layer-dist .*: expected LAYER:NAME==VERSION"):
         parse_layer_dist(value)
 
 
-@pytest.mark.parametrize("name", ["typing_extensions", "typing-extensions", "Typing.Extensions", "typing_-.extensions"])
+@pytest.mark.parametrize(
+    "name", ["typing_extensions", "typing-extensions", "Typing.Extensions", "typing_-.extensions"]
+)
 def test_canonical_name(name: str) -> None:
     assert canonical_name(name) == "typing-extensions"
 
 
 def test_excludes_record_files_and_dist_info_but_not_other_files(tmp_path: Path) -> None:
-    install(tmp_path, "numpy-2.2.6.dist-info", ["numpy/__init__.py", "numpy/core/multiarray.py", "numpy.libs/lib.so"])
+    install(
+        tmp_path,
+        "numpy-2.2.6.dist-info",
+        ["numpy/__init__.py", "numpy/core/multiarray.py", "numpy.libs/lib.so"],
+    )
     write(tmp_path / "numpy-2.2.6.dist-info/licenses/LICENSE.txt")
     write(tmp_path / "numpy/not_in_record.py")
     install(tmp_path, "pydantic-2.11.0.dist-info", ["pydantic/__init__.py"])
@@ -74,7 +99,14 @@ def test_archive_prefix(tmp_path: Path) -> None:
 
 def test_record_paths_escaping_the_root_are_ignored(tmp_path: Path) -> None:
     site = tmp_path / "site"
-    record = ["numpy/./__init__.py", "../../../bin/f2py", "/etc/passwd", "numpy/../../site/numpy/x.py", "..", ""]
+    record = [
+        "numpy/./__init__.py",
+        "../../../bin/f2py",
+        "/etc/passwd",
+        "numpy/../../site/numpy/x.py",
+        "..",
+        "",
+    ]
     install(site, "numpy-2.2.6.dist-info", ["numpy/__init__.py"], record=record)
     assert excluded_archive_paths(site, "python", [numpy()]) == {
         "python/numpy/__init__.py",
@@ -91,7 +123,10 @@ def test_names_are_compared_canonicalised(tmp_path: Path) -> None:
 
 def test_name_and_version_from_metadata_when_the_directory_has_no_version(tmp_path: Path) -> None:
     write(tmp_path / "numpy/__init__.py")
-    write(tmp_path / "numpy.dist-info/METADATA", "Metadata-Version: 2.1\nName: numpy\nVersion: 2.2.6\n\nNumPy.\n")
+    write(
+        tmp_path / "numpy.dist-info/METADATA",
+        "Metadata-Version: 2.1\nName: numpy\nVersion: 2.2.6\n\nNumPy.\n",
+    )
     write(tmp_path / "numpy.dist-info/RECORD", "numpy/__init__.py,,\n")
     assert "numpy/__init__.py" in excluded_archive_paths(tmp_path, "", [numpy()])
 
@@ -105,7 +140,8 @@ def test_distributions_the_layers_do_not_provide_stay(tmp_path: Path) -> None:
 def test_version_conflict_names_both_versions_and_the_layer(tmp_path: Path) -> None:
     install(tmp_path, "numpy-2.3.0.dist-info", ["numpy/__init__.py"])
     message = (
-        f"the function's numpy 2.3.0 conflicts with numpy 2.2.6 in layer {LAYER}: use one version in both lockfiles"
+        f"the function's numpy 2.3.0 conflicts with numpy 2.2.6 in layer {LAYER}: use one version"
+        " in both lockfiles"
     )
     with pytest.raises(UserError) as error:
         excluded_archive_paths(tmp_path, "", [numpy()])
@@ -115,7 +151,10 @@ def test_version_conflict_names_both_versions_and_the_layer(tmp_path: Path) -> N
 def test_provided_distribution_without_record_cannot_be_left_out(tmp_path: Path) -> None:
     write(tmp_path / "numpy/__init__.py")
     write(tmp_path / "numpy-2.2.6.dist-info/METADATA")
-    with pytest.raises(UserError, match=f"cannot leave numpy 2.2.6 out of the function for layer {LAYER}: .*no RECORD"):
+    with pytest.raises(
+        UserError,
+        match=f"cannot leave numpy 2.2.6 out of the function for layer {LAYER}: .*no RECORD",
+    ):
         excluded_archive_paths(tmp_path, "", [numpy()])
 
 
@@ -136,7 +175,9 @@ def test_symlinked_record_is_not_read(tmp_path: Path) -> None:
 
 def test_layers_providing_different_versions_conflict(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="layers a and b provide numpy 1.0 and NumPy 2.0"):
-        excluded_archive_paths(tmp_path, "", [LayerDist("a", "numpy", "1.0"), LayerDist("b", "NumPy", "2.0")])
+        excluded_archive_paths(
+            tmp_path, "", [LayerDist("a", "numpy", "1.0"), LayerDist("b", "NumPy", "2.0")]
+        )
     same = [LayerDist("a", "numpy", "1.0"), LayerDist("b", "numpy", "1.0")]
     assert excluded_archive_paths(tmp_path, "", same) == frozenset()
 

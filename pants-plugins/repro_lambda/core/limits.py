@@ -12,7 +12,9 @@ DIRECT_UPLOAD_LIMIT = 52_428_800
 
 
 def check_unzipped_size(function_bytes: int, layers_bytes: int = 0) -> None:
-    """Raise UserError when the artifact and the layers it uses would be over Lambda's unzipped size limit."""
+    """Raise UserError when the artifact and the layers it uses would be over Lambda's unzipped size
+    limit.
+    """
     total = function_bytes + layers_bytes
     if total <= LAMBDA_UNZIPPED_LIMIT:
         return
@@ -22,8 +24,9 @@ def check_unzipped_size(function_bytes: int, layers_bytes: int = 0) -> None:
             f"{LAMBDA_UNZIPPED_LIMIT:,} bytes; move dependencies into layers or trim them"
         )
     raise UserError(
-        f"function is {function_bytes:,} bytes uncompressed and its layers {layers_bytes:,}: {total:,} together, "
-        f"over the AWS Lambda limit of {LAMBDA_UNZIPPED_LIMIT:,} bytes; trim the function's dependencies or its layers"
+        f"function is {function_bytes:,} bytes uncompressed and its layers {layers_bytes:,}:"
+        f" {total:,} together, over the AWS Lambda limit of {LAMBDA_UNZIPPED_LIMIT:,} bytes; trim"
+        " the function's dependencies or its layers"
     )
 
 
@@ -31,4 +34,7 @@ def direct_upload_warning(zip_size: int) -> str | None:
     """Return a warning when the zip is too large for direct upload, else None."""
     if zip_size <= DIRECT_UPLOAD_LIMIT:
         return None
-    return f"zip is {zip_size:,} bytes, over the {DIRECT_UPLOAD_LIMIT:,}-byte direct upload limit; publish via S3"
+    return (
+        f"zip is {zip_size:,} bytes, over the {DIRECT_UPLOAD_LIMIT:,}-byte direct upload limit;"
+        " publish via S3"
+    )

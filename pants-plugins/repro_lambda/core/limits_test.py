@@ -44,8 +44,8 @@ def test_unzipped_size_counts_the_layers() -> None:
     with pytest.raises(UserError) as error:
         check_unzipped_size(200_000_000, 70_000_000)
     assert str(error.value).startswith(
-        "function is 200,000,000 bytes uncompressed and its layers 70,000,000: 270,000,000 together, "
-        "over the AWS Lambda limit of 262,144,000 bytes; "
+        "function is 200,000,000 bytes uncompressed and its layers 70,000,000: 270,000,000"
+        " together, over the AWS Lambda limit of 262,144,000 bytes; "
     )
 
 

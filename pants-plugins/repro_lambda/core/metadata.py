@@ -13,10 +13,13 @@ from repro_lambda.core.contract import KEY_SEGMENT, Section, UserError, is_key
 def validate_key_parts(logical_name: str, key_prefix: str) -> None:
     """Raise UserError unless the logical name and key prefix are safe S3 key segments."""
     if not KEY_SEGMENT.fullmatch(logical_name):
-        raise UserError(f"invalid logical name {logical_name!r}: use letters, digits, '.', '_' and '-'")
+        raise UserError(
+            f"invalid logical name {logical_name!r}: use letters, digits, '.', '_' and '-'"
+        )
     if not is_key(key_prefix):
         raise UserError(
-            f"invalid key prefix {key_prefix!r}: use '/'-separated segments of letters, digits, '.', '_', '-'"
+            f"invalid key prefix {key_prefix!r}: use '/'-separated segments of letters, digits,"
+            " '.', '_', '-'"
         )
 
 

@@ -15,7 +15,12 @@ ZIP_BYTES = b"PK\x05\x06" + bytes(18)
 
 
 def make_metadata(**overrides: str) -> dict[str, str | int]:
-    arguments = {"logical_name": "orders-api", "runtime": "python3.12", "architecture": "arm64", "handler": "app.h"}
+    arguments = {
+        "logical_name": "orders-api",
+        "runtime": "python3.12",
+        "architecture": "arm64",
+        "handler": "app.h",
+    }
     arguments.update(overrides)
     return build_metadata(ZIP_BYTES, entry_count=3, uncompressed_size=1234, **arguments)
 

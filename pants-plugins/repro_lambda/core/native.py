@@ -1,4 +1,6 @@
-"""Checks that the native Node.js addons (`*.node`) of a zip are Linux binaries for the function's architecture."""
+"""Checks that the native Node.js addons (`*.node`) of a zip are Linux binaries for the function's
+architecture.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ _ELF_SHARED_OBJECT = 3
 
 
 def check_native_binaries(files: Mapping[str, Path], architecture: str) -> None:
-    """Raise UserError unless every `.node` file of `files` (archive path -> file) runs on `architecture`."""
+    """Raise UserError unless every `.node` file of `files` (archive path -> file) runs on
+    `architecture`.
+    """
     expected = f"built for {MACHINE_NAMES[ELF_MACHINES[Architecture(architecture)]]}"
     problems = []
     for path in sorted(path for path in files if path.endswith(".node")):
@@ -35,7 +39,7 @@ def check_native_binaries(files: Mapping[str, Path], architecture: str) -> None:
 
 
 def describe(header: bytes) -> str:
-    """What a file's first 20 bytes say it is, e.g. `built for x86-64` or `not a Linux ELF binary`."""
+    """What a file's first 20 bytes say it is, e.g. `built for x86-64`, `not a Linux ELF binary`."""
     if len(header) < _HEADER_SIZE or header[:4] != b"\x7fELF" or header[7] not in _LINUX_OS_ABIS:
         return NOT_LINUX_ELF
     order = "little" if header[5] == _ELF_LITTLE_ENDIAN else "big"
@@ -51,7 +55,7 @@ def describe(header: bytes) -> str:
 
 
 def package_name(path: str) -> str | None:
-    """The npm package holding `path`: the `name` or `@scope/name` after its last `node_modules/`."""
+    """The npm package holding `path`: `name` or `@scope/name` after its last `node_modules/`."""
     _, marker, inside = f"/{path}".rpartition("/node_modules/")
     directories = inside.split("/")[:-1]
     if not marker or not directories:
@@ -61,7 +65,10 @@ def package_name(path: str) -> str | None:
 
 def _message(problems: list[tuple[str, str]], architecture: str) -> str:
     named = [(path, found, package_name(path)) for path, found in problems]
-    listed = [f"{path}{f' (package {package})' if package else ''} is {found}" for path, found, package in named]
+    listed = [
+        f"{path}{f' (package {package})' if package else ''} is {found}"
+        for path, found, package in named
+    ]
     if len(listed) > MAX_LISTED:
         listed[MAX_LISTED:] = [f"and {len(listed) - MAX_LISTED} more .node files"]
     platform = f"linux-{Architecture(architecture).npm_cpu}"

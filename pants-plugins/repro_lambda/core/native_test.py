@@ -14,11 +14,19 @@ MACH_O_ARM64 = b"\xcf\xfa\xed\xfe\x0c\x00\x00\x01\x00\x00\x00\x00\x06\x00\x00\x0
 PE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(48)
 
 
-def elf(machine: int, *, elf_class: int = 2, data: int = 1, os_abi: int = 0, e_type: int = 3) -> bytes:
+def elf(
+    machine: int, *, elf_class: int = 2, data: int = 1, os_abi: int = 0, e_type: int = 3
+) -> bytes:
     """A synthetic ELF header (and a little more) of a shared object for `machine`."""
     order = "little" if data == 1 else "big"
     ident = b"\x7fELF" + bytes([elf_class, data, 1, os_abi]) + bytes(8)
-    return ident + e_type.to_bytes(2, order) + machine.to_bytes(2, order) + (1).to_bytes(4, order) + bytes(40)
+    return (
+        ident
+        + e_type.to_bytes(2, order)
+        + machine.to_bytes(2, order)
+        + (1).to_bytes(4, order)
+        + bytes(40)
+    )
 
 
 def write_files(base: Path, contents: dict[str, bytes]) -> dict[str, Path]:
@@ -81,16 +89,20 @@ def test_x86_64_binary_on_arm64_names_the_scoped_package(tmp_path: Path) -> None
     files = write_files(tmp_path, {"node_modules/a/node_modules/@scope/pkg/bin.node": elf(X86_64)})
     with pytest.raises(UserError) as error:
         check_native_binaries(files, "arm64")
-    assert str(error.value) == (
-        "node_modules/a/node_modules/@scope/pkg/bin.node (package @scope/pkg) is built for x86-64, "
-        "but the function runs on arm64: use a version of @scope/pkg that ships linux-arm64 binaries "
-        "through optionalDependencies, or drop it"
+    assert (
+        str(error.value)
+        == "node_modules/a/node_modules/@scope/pkg/bin.node (package @scope/pkg) is built for"
+        " x86-64, but the function runs on arm64: use a version of @scope/pkg that ships"
+        " linux-arm64 binaries through optionalDependencies, or drop it"
     )
 
 
 def test_mach_o_binary_is_not_linux_elf(tmp_path: Path) -> None:
     files = write_files(tmp_path, {"node_modules/fsevents/fsevents.node": MACH_O_ARM64})
-    with pytest.raises(UserError, match=r"^node_modules/fsevents/fsevents.node \(package fsevents\) is not a Linux ELF"):
+    with pytest.raises(
+        UserError,
+        match=r"^node_modules/fsevents/fsevents.node \(package fsevents\) is not a Linux ELF",
+    ):
         check_native_binaries(files, "arm64")
 
 
@@ -106,21 +118,29 @@ def test_reports_every_offender_sorted_in_one_line(tmp_path: Path) -> None:
     )
     with pytest.raises(UserError) as error:
         check_native_binaries(files, "x86_64")
-    assert str(error.value) == (
-        "build/Release/addon.node is not a Linux ELF binary; "
-        "node_modules/alpha/a.node (package alpha) is built for AArch64; "
-        "node_modules/zeta/z.node (package zeta) is built for AArch64, but the function runs on x86_64: "
-        "use versions of alpha, zeta that ship linux-x64 binaries through optionalDependencies, or drop them; "
-        "build the function's own .node files for linux-x64"
+    assert (
+        str(error.value)
+        == "build/Release/addon.node is not a Linux ELF binary; node_modules/alpha/a.node (package"
+        " alpha) is built for AArch64; node_modules/zeta/z.node (package zeta) is built for"
+        " AArch64, but the function runs on x86_64: use versions of alpha, zeta that ship"
+        " linux-x64 binaries through optionalDependencies, or drop them; build the function's"
+        " own .node files for linux-x64"
     )
 
 
 def test_many_offenders_are_listed_up_to_five_then_counted(tmp_path: Path) -> None:
-    files = write_files(tmp_path, {f"node_modules/p{index}/p.node": elf(X86_64) for index in range(8)})
+    files = write_files(
+        tmp_path, {f"node_modules/p{index}/p.node": elf(X86_64) for index in range(8)}
+    )
     with pytest.raises(UserError) as error:
         check_native_binaries(files, "arm64")
     message = str(error.value)
-    assert "node_modules/p4/p.node (package p4) is built for x86-64; and 3 more .node files, but" in message
+    assert (
+        "node_modules/p4/p.node (package p4) is built for x86-64; and 3 more .node files, but"
+        in message
+    )
     assert "p5/p.node" not in message
-    assert "use versions of p0, p1, p2, p3, p4, p5, p6, p7 that ship linux-arm64 binaries" in message
+    assert (
+        "use versions of p0, p1, p2, p3, p4, p5, p6, p7 that ship linux-arm64 binaries" in message
+    )
     assert "\n" not in message

@@ -1,4 +1,6 @@
-"""Command-line entry point: pack input directories into a deterministic Lambda zip and its metadata."""
+"""Command-line entry point: pack input directories into a deterministic Lambda zip and its
+metadata.
+"""
 
 from __future__ import annotations
 
@@ -55,7 +57,10 @@ def pack(request: PackRequest) -> PackResult:
     """Build the zip and metadata files for `request`; raise UserError on a user error."""
     validate_key_parts(request.logical_name, request.key_prefix)
     roots = [InputRoot(path, third_party=False) for path in request.sources]
-    roots += [InputRoot(path, third_party=True, archive_prefix=request.site_packages_prefix) for path in request.site_packages]
+    roots += [
+        InputRoot(path, third_party=True, archive_prefix=request.site_packages_prefix)
+        for path in request.site_packages
+    ]
     excluded = {
         root.path: excluded_archive_paths(root.path, root.archive_prefix, request.layer_dists)
         for root in roots
@@ -70,7 +75,9 @@ def pack(request: PackRequest) -> PackResult:
     node = request.runtime.startswith("nodejs")
     if request.handler is not None:
         check = check_node_handler if node else check_handler
-        check(request.handler, {f.archive_path: f.source for f in files if f.root in request.sources})
+        check(
+            request.handler, {f.archive_path: f.source for f in files if f.root in request.sources}
+        )
     if node:
         check_native_binaries({f.archive_path: f.source for f in files}, request.architecture)
     check_unzipped_size(sum(file.size for file in files), request.layers_unzipped_size)
@@ -109,14 +116,30 @@ def _parse_request(argv: Sequence[str] | None) -> PackRequest:
     parser.add_argument("--output", type=Path, required=True, help="zip file to write")
     parser.add_argument("--metadata", type=Path, required=True, help="JSON metadata file to write")
     parser.add_argument("--logical-name", required=True, help="name of the function or layer")
-    parser.add_argument("--runtime", required=True, help="Lambda runtime, e.g. python3.11 or nodejs22.x")
-    parser.add_argument("--architecture", required=True, choices=[architecture.value for architecture in Architecture])
+    parser.add_argument(
+        "--runtime", required=True, help="Lambda runtime, e.g. python3.11 or nodejs22.x"
+    )
+    parser.add_argument(
+        "--architecture",
+        required=True,
+        choices=[architecture.value for architecture in Architecture],
+    )
     parser.add_argument("--handler", help="Lambda handler, e.g. app.handler (none for a layer)")
-    parser.add_argument("--hash-extra", default="", help="text stored as the zip comment, changing its hash")
-    parser.add_argument("--key-prefix", default=Section.LAMBDAS.value, help="S3 key prefix (default: %(default)s)")
-    parser.add_argument("--sources", type=Path, action="append", default=[], help="first-party root")
-    parser.add_argument("--site-packages", type=Path, action="append", default=[], help="third-party root")
-    parser.add_argument("--site-packages-prefix", default="", help="archive directory of the third-party roots")
+    parser.add_argument(
+        "--hash-extra", default="", help="text stored as the zip comment, changing its hash"
+    )
+    parser.add_argument(
+        "--key-prefix", default=Section.LAMBDAS.value, help="S3 key prefix (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--sources", type=Path, action="append", default=[], help="first-party root"
+    )
+    parser.add_argument(
+        "--site-packages", type=Path, action="append", default=[], help="third-party root"
+    )
+    parser.add_argument(
+        "--site-packages-prefix", default="", help="archive directory of the third-party roots"
+    )
     parser.add_argument(
         "--layer-dist",
         action="append",
@@ -124,7 +147,12 @@ def _parse_request(argv: Sequence[str] | None) -> PackRequest:
         metavar="LAYER:NAME==VERSION",
         help="a distribution a layer of the function provides, left out of the zip",
     )
-    parser.add_argument("--layers-unzipped-size", type=int, default=0, help="unzipped bytes of the function's layers")
+    parser.add_argument(
+        "--layers-unzipped-size",
+        type=int,
+        default=0,
+        help="unzipped bytes of the function's layers",
+    )
     args = parser.parse_args(argv)
     if args.layers_unzipped_size < 0:
         parser.error("--layers-unzipped-size must not be negative")

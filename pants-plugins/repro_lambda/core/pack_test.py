@@ -23,7 +23,16 @@ from repro_lambda.core import limits
 from repro_lambda.core.pack import main
 
 PLUGINS_DIR = Path(__file__).resolve().parents[2]
-COMMON_ARGS = ["--logical-name", "orders", "--runtime", "python3.11", "--architecture", "x86_64", "--handler", "app.h"]
+COMMON_ARGS = [
+    "--logical-name",
+    "orders",
+    "--runtime",
+    "python3.11",
+    "--architecture",
+    "x86_64",
+    "--handler",
+    "app.h",
+]
 
 
 def write(path: Path, content: bytes = b"x", mode: int = 0o644) -> None:
@@ -42,9 +51,17 @@ def make_project(base: Path) -> tuple[Path, Path]:
     return sources, site
 
 
-def run_main(base: Path, *extra: str, roots: tuple[Path, Path] | None = None) -> tuple[int, bytes, dict[str, object]]:
+def run_main(
+    base: Path, *extra: str, roots: tuple[Path, Path] | None = None
+) -> tuple[int, bytes, dict[str, object]]:
     sources, site = roots or make_project(base)
-    args = ["--output", str(base / "out/fn.zip"), "--metadata", str(base / "out/fn.json"), *COMMON_ARGS]
+    args = [
+        "--output",
+        str(base / "out/fn.zip"),
+        "--metadata",
+        str(base / "out/fn.json"),
+        *COMMON_ARGS,
+    ]
     code = main([*args, "--sources", str(sources), "--site-packages", str(site), *extra])
     if code:
         return code, b"", {}
@@ -56,7 +73,12 @@ def test_writes_zip_and_matching_metadata(tmp_path: Path) -> None:
     assert code == 0
     archive = zipfile.ZipFile(io.BytesIO(zip_bytes))
     assert archive.testzip() is None
-    assert archive.namelist() == ["app.py", "dep-1.0.dist-info/METADATA", "dep/__init__.py", "scripts/run.sh"]
+    assert archive.namelist() == [
+        "app.py",
+        "dep-1.0.dist-info/METADATA",
+        "dep/__init__.py",
+        "scripts/run.sh",
+    ]
     assert archive.getinfo("scripts/run.sh").external_attr >> 16 == 0o100755
     assert archive.comment == b""
     digest = hashlib.sha256(zip_bytes)
@@ -75,10 +97,17 @@ def test_writes_zip_and_matching_metadata(tmp_path: Path) -> None:
 
 
 def test_layer_without_handler_under_a_site_packages_prefix(tmp_path: Path) -> None:
-    """A layer: no handler, no first-party sources, wheels under python/lib/pythonX.Y/site-packages."""
+    """A layer: no handler or first-party sources; wheels in python/lib/pythonX.Y/site-packages."""
     _, site = make_project(tmp_path)
     args = ["--output", str(tmp_path / "out/l.zip"), "--metadata", str(tmp_path / "out/l.json")]
-    args += ["--logical-name", "sci-python3.11-x86_64", "--runtime", "python3.11", "--architecture", "x86_64"]
+    args += [
+        "--logical-name",
+        "sci-python3.11-x86_64",
+        "--runtime",
+        "python3.11",
+        "--architecture",
+        "x86_64",
+    ]
     args += ["--key-prefix", "layers", "--site-packages", str(site)]
     assert main([*args, "--site-packages-prefix", "python/lib/python3.11/site-packages/"]) == 0
     names = zipfile.ZipFile(tmp_path / "out/l.zip").namelist()
@@ -109,8 +138,17 @@ def test_root_order_does_not_matter(tmp_path: Path) -> None:
     write(tmp_path / "b/two.py")
     outputs = []
     for first, second in (("a", "b"), ("b", "a")):
-        args = ["--output", str(tmp_path / "o.zip"), "--metadata", str(tmp_path / "o.json"), *COMMON_ARGS]
-        assert main([*args, "--sources", str(tmp_path / first), "--sources", str(tmp_path / second)]) == 0
+        args = [
+            "--output",
+            str(tmp_path / "o.zip"),
+            "--metadata",
+            str(tmp_path / "o.json"),
+            *COMMON_ARGS,
+        ]
+        assert (
+            main([*args, "--sources", str(tmp_path / first), "--sources", str(tmp_path / second)])
+            == 0
+        )
         outputs.append((tmp_path / "o.zip").read_bytes())
     assert outputs[0] == outputs[1]
 
@@ -139,7 +177,9 @@ def assert_one_error_line(capsys: pytest.CaptureFixture[str], *fragments: str) -
         assert fragment in captured.err
 
 
-def test_duplicate_path_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_duplicate_path_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sources, site = make_project(tmp_path)
     write(site / "app.py")
     assert run_main(tmp_path, roots=(sources, site))[0] == 2
@@ -162,19 +202,29 @@ def test_bad_path_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFi
     assert_one_error_line(capsys, "backslashes are not allowed")
 
 
-def test_bad_arguments_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_arguments_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["--output", str(tmp_path / "o.zip")]) == 2
     assert_one_error_line(capsys, "required")
 
 
 def test_empty_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "empty").mkdir()
-    args = ["--output", str(tmp_path / "o.zip"), "--metadata", str(tmp_path / "o.json"), *COMMON_ARGS]
+    args = [
+        "--output",
+        str(tmp_path / "o.zip"),
+        "--metadata",
+        str(tmp_path / "o.json"),
+        *COMMON_ARGS,
+    ]
     assert main([*args, "--sources", str(tmp_path / "empty")]) == 2
     assert_one_error_line(capsys, "no files to pack")
 
 
-def run_module(cwd: Path, env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def run_module(
+    cwd: Path, env_overrides: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(PLUGINS_DIR), **env_overrides}
     command = [sys.executable, "-m", "repro_lambda.core.pack", *COMMON_ARGS, *args]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
@@ -183,7 +233,16 @@ def run_module(cwd: Path, env_overrides: dict[str, str], *args: str) -> subproce
 def test_module_cli_ignores_cwd_tz_and_locale(tmp_path: Path) -> None:
     project = tmp_path / "project"
     make_project(project)
-    relative = ["--sources", "sources", "--site-packages", "site-packages", "--output", "o.zip", "--metadata", "o.json"]
+    relative = [
+        "--sources",
+        "sources",
+        "--site-packages",
+        "site-packages",
+        "--output",
+        "o.zip",
+        "--metadata",
+        "o.json",
+    ]
     absolute = [
         *("--sources", str(project / "sources"), "--site-packages", str(project / "site-packages")),
         *("--output", str(tmp_path / "second.zip"), "--metadata", str(tmp_path / "second.json")),
@@ -196,7 +255,9 @@ def test_module_cli_ignores_cwd_tz_and_locale(tmp_path: Path) -> None:
 
 
 def test_module_cli_user_error_has_no_traceback(tmp_path: Path) -> None:
-    result = run_module(tmp_path, {}, "--output", "o.zip", "--metadata", "o.json", "--sources", "missing")
+    result = run_module(
+        tmp_path, {}, "--output", "o.zip", "--metadata", "o.json", "--sources", "missing"
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("error: input directory 'missing' does not exist")
     assert result.stderr.count("\n") == 1
@@ -218,16 +279,22 @@ file_names = st.text(alphabet="abz_é", min_size=1, max_size=5).map(lambda name:
 file_paths = st.tuples(st.sampled_from(["", "pkg/", "pkg/sub/", "ü/"]), file_names).map("".join)
 file_specs = st.tuples(st.integers(0, 1), st.binary(max_size=200), st.booleans())
 HANDLER_FILE: FileSpec = (0, b"def h(event, context):\n    return 1\n", False)
-trees = st.dictionaries(file_paths, file_specs, max_size=8).map(lambda tree: {**tree, "app.py": HANDLER_FILE})
+trees = st.dictionaries(file_paths, file_specs, max_size=8).map(
+    lambda tree: {**tree, "app.py": HANDLER_FILE}
+)
 Variant = tuple[int, int, bool, bool, tuple[int, int] | None]
-"""Umask, mtime, reversed creation order, reversed root order and explicit (plain, executable) modes."""
+"""Umask, mtime, reversed creation order, reversed root order and explicit (plain, executable)
+modes.
+"""
 
 variants = st.tuples(
     st.sampled_from([0o002, 0o022, 0o027, 0o077]),  # umask: never masks the owner's x bit
     st.integers(0, 2**31),  # mtime
     st.booleans(),  # reverse creation order
     st.booleans(),  # reverse root order
-    st.sampled_from([None, (0o604, 0o701), (0o666, 0o711), (0o4640, 0o2750)]),  # explicit chmod (plain, executable)
+    st.sampled_from(
+        [None, (0o604, 0o701), (0o666, 0o711), (0o4640, 0o2750)]
+    ),  # explicit chmod (plain, executable)
 )
 
 
@@ -261,7 +328,9 @@ def test_output_depends_only_on_contents_paths_and_x_bit(
         assert materialise(Path(one), tree, first) == materialise(Path(two), tree, second)
 
 
-def test_handler_function_must_be_defined(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_handler_function_must_be_defined(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sources, site = make_project(tmp_path)
     args = ["--output", str(tmp_path / "o.zip"), "--metadata", str(tmp_path / "o.json")]
     args += ["--logical-name", "orders", "--runtime", "python3.11", "--architecture", "x86_64"]
@@ -270,7 +339,20 @@ def test_handler_function_must_be_defined(tmp_path: Path, capsys: pytest.Capture
     assert main([*args, "--handler", "nowhere.h", "--sources", str(sources)]) == 2
     assert "`nowhere` (nowhere.py) is not among the packed sources" in capsys.readouterr().err
     # The handler must be first-party code: a third-party module does not count.
-    assert main([*args, "--handler", "dep.VALUE", "--site-packages", str(site), "--sources", str(sources)]) == 2
+    assert (
+        main(
+            [
+                *args,
+                "--handler",
+                "dep.VALUE",
+                "--site-packages",
+                str(site),
+                "--sources",
+                str(sources),
+            ]
+        )
+        == 2
+    )
 
 
 SCIENCE_LAYER = "science-python3.13-arm64"
@@ -287,8 +369,16 @@ def make_project_with_numpy(base: Path, numpy_version: str = "2.2.6") -> tuple[P
     write(site / f"{dist_info}/METADATA", f"Name: numpy\nVersion: {numpy_version}\n".encode())
     write(site / f"{dist_info}/licenses/LICENSE.txt")
     # The RECORD also lists a console script outside site-packages and a path back into the sources.
-    record = [*numpy_files, f"{dist_info}/METADATA", f"{dist_info}/RECORD", "../../../bin/f2py", "../sources/app.py"]
-    write(site / f"{dist_info}/RECORD", "".join(f"{path},sha256=abc,1\n" for path in record).encode())
+    record = [
+        *numpy_files,
+        f"{dist_info}/METADATA",
+        f"{dist_info}/RECORD",
+        "../../../bin/f2py",
+        "../sources/app.py",
+    ]
+    write(
+        site / f"{dist_info}/RECORD", "".join(f"{path},sha256=abc,1\n" for path in record).encode()
+    )
     write(site / "pydantic/__init__.py")
     write(site / "pydantic-2.11.0.dist-info/METADATA", b"Name: pydantic\nVersion: 2.11.0\n")
     write(site / "pydantic-2.11.0.dist-info/RECORD", b"pydantic/__init__.py,,\n")
@@ -297,7 +387,9 @@ def make_project_with_numpy(base: Path, numpy_version: str = "2.2.6") -> tuple[P
 
 def test_leaves_out_what_a_layer_provides(tmp_path: Path) -> None:
     roots = make_project_with_numpy(tmp_path)
-    code, zip_bytes, metadata = run_main(tmp_path, "--layer-dist", f"{SCIENCE_LAYER}:numpy==2.2.6", roots=roots)
+    code, zip_bytes, metadata = run_main(
+        tmp_path, "--layer-dist", f"{SCIENCE_LAYER}:numpy==2.2.6", roots=roots
+    )
     assert code == 0
     names = zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist()
     assert names == [
@@ -316,23 +408,35 @@ def test_leaves_out_what_a_layer_provides(tmp_path: Path) -> None:
 def test_without_layer_dists_everything_is_packed(tmp_path: Path) -> None:
     _, zip_bytes, _ = run_main(tmp_path, roots=make_project_with_numpy(tmp_path))
     names = zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist()
-    assert {"numpy/__init__.py", "numpy-2.2.6.dist-info/METADATA", "numpy.libs/libopenblas.so"} <= set(names)
+    assert {
+        "numpy/__init__.py",
+        "numpy-2.2.6.dist-info/METADATA",
+        "numpy.libs/libopenblas.so",
+    } <= set(names)
 
 
 def test_layer_dist_names_are_canonicalised(tmp_path: Path) -> None:
     sources, site = make_project(tmp_path)
     write(site / "typing_extensions.py")
     write(site / "typing_extensions-4.12.2.dist-info/RECORD", b"typing_extensions.py,,\n")
-    code, zip_bytes, _ = run_main(tmp_path, "--layer-dist", "base:Typing.Extensions==4.12.2", roots=(sources, site))
+    code, zip_bytes, _ = run_main(
+        tmp_path, "--layer-dist", "base:Typing.Extensions==4.12.2", roots=(sources, site)
+    )
     assert code == 0
     assert not any("typing" in name for name in zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist())
 
 
-def test_layer_dist_version_conflict_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_layer_dist_version_conflict_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     roots = make_project_with_numpy(tmp_path, numpy_version="2.3.0")
     assert run_main(tmp_path, "--layer-dist", f"{SCIENCE_LAYER}:numpy==2.2.6", roots=roots)[0] == 2
     assert_one_error_line(
-        capsys, f"the function's numpy 2.3.0 conflicts with numpy 2.2.6 in layer {SCIENCE_LAYER}: use one version"
+        capsys,
+        (
+            f"the function's numpy 2.3.0 conflicts with numpy 2.2.6 in layer {SCIENCE_LAYER}: use"
+            " one version"
+        ),
     )
     assert not (tmp_path / "out/fn.zip").exists()
 
@@ -340,7 +444,10 @@ def test_layer_dist_version_conflict_exits_2_with_one_line(tmp_path: Path, capsy
 @pytest.mark.parametrize(
     ("option", "fragment"),
     [
-        (["--layer-dist", "numpy==2.2.6"], "invalid --layer-dist 'numpy==2.2.6': expected LAYER:NAME==VERSION"),
+        (
+            ["--layer-dist", "numpy==2.2.6"],
+            "invalid --layer-dist 'numpy==2.2.6': expected LAYER:NAME==VERSION",
+        ),
         (["--layers-unzipped-size", "many"], "--layers-unzipped-size: invalid int value"),
         (["--layers-unzipped-size=-1"], "--layers-unzipped-size must not be negative"),
     ],
@@ -373,12 +480,22 @@ def test_size_limit_covers_the_layers(
 
 
 def elf_shared_object(machine: int) -> bytes:
-    """The start of a 64-bit little-endian Linux ELF shared object for `machine` (62 x86-64, 183 AArch64)."""
-    return b"\x7fELF\x02\x01\x01\x00" + bytes(8) + (3).to_bytes(2, "little") + machine.to_bytes(2, "little") + bytes(44)
+    """The start of a 64-bit little-endian Linux ELF shared object for `machine` (62 x86-64, 183
+    AArch64).
+    """
+    return (
+        b"\x7fELF\x02\x01\x01\x00"
+        + bytes(8)
+        + (3).to_bytes(2, "little")
+        + machine.to_bytes(2, "little")
+        + bytes(44)
+    )
 
 
 def make_node_project(base: Path) -> Path:
-    """What `npm ci` leaves for an arm64 function: its own files and node_modules/ with an AArch64 addon."""
+    """What `npm ci` leaves for an arm64 function: its own files and node_modules/ with an AArch64
+    addon.
+    """
     sources = base / "__sources"
     write(sources / "index.mjs", b"export const handler = async () => 1;\n")
     write(sources / "package.json", b'{"name": "fn", "type": "module"}\n')
@@ -388,7 +505,14 @@ def make_node_project(base: Path) -> Path:
 
 
 def run_node(base: Path, sources: Path, *extra: str, runtime: str = "nodejs22.x") -> int:
-    args = ["--output", str(base / "out/fn.zip"), "--metadata", str(base / "out/fn.json"), "--logical-name", "fn"]
+    args = [
+        "--output",
+        str(base / "out/fn.zip"),
+        "--metadata",
+        str(base / "out/fn.json"),
+        "--logical-name",
+        "fn",
+    ]
     args += ["--runtime", runtime, "--architecture", "arm64", "--sources", str(sources)]
     return main([*args, *(extra or ("--handler", "index.handler"))])
 
@@ -406,23 +530,34 @@ def test_node_function(tmp_path: Path, runtime: str) -> None:
     assert (metadata["runtime"], metadata["handler"]) == (runtime, "index.handler")
 
 
-def test_node_handler_module_must_be_first_party(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_node_handler_module_must_be_first_party(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sources = make_node_project(tmp_path)
     assert run_node(tmp_path, sources, "--handler", "src/app.main") == 2
-    assert_one_error_line(capsys, "handler module of `src/app.main`", "src/app.js, src/app.mjs, src/app.cjs")
+    assert_one_error_line(
+        capsys, "handler module of `src/app.main`", "src/app.js, src/app.mjs, src/app.cjs"
+    )
     assert run_node(tmp_path, sources, "--handler", "node_modules/sharp/lib/index.handler") == 2
-    assert_one_error_line(capsys, "expected one of node_modules/sharp/lib/index.js", "outside node_modules/")
+    assert_one_error_line(
+        capsys, "expected one of node_modules/sharp/lib/index.js", "outside node_modules/"
+    )
     assert not (tmp_path / "out/fn.zip").exists()
 
 
-def test_node_addon_for_another_architecture_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_node_addon_for_another_architecture_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sources = make_node_project(tmp_path)
     write(sources / "node_modules/a/node_modules/@scope/pkg/bin.node", elf_shared_object(62))
     assert run_node(tmp_path, sources) == 2
     assert_one_error_line(
         capsys,
-        "node_modules/a/node_modules/@scope/pkg/bin.node (package @scope/pkg) is built for x86-64, "
-        "but the function runs on arm64: use a version of @scope/pkg that ships linux-arm64 binaries",
+        (
+            "node_modules/a/node_modules/@scope/pkg/bin.node (package @scope/pkg) is built for"
+            " x86-64, but the function runs on arm64: use a version of @scope/pkg that ships"
+            " linux-arm64 binaries"
+        ),
     )
     assert not (tmp_path / "out/fn.zip").exists()
 
@@ -433,4 +568,6 @@ def test_python_runtime_ignores_node_addons(tmp_path: Path) -> None:
     write(site / "dep/native.node", elf_shared_object(62))
     code, zip_bytes, _ = run_main(tmp_path, roots=(sources, site))
     assert code == 0
-    assert {"tools/darwin.node", "dep/native.node"} <= set(zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist())
+    assert {"tools/darwin.node", "dep/native.node"} <= set(
+        zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist()
+    )

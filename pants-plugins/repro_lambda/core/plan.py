@@ -1,4 +1,6 @@
-"""The publisher's input: the plan the Pants plugin writes, and each zip's metadata, read and checked."""
+"""The publisher's input: the plan the Pants plugin writes, and each zip's metadata, read and
+checked.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from repro_lambda.core.contract import (
+    SECTIONS,
     PlanArtifact,
     PublishPlan,
-    SECTIONS,
     StoreUrl,
     UserError,
     check_key,
@@ -65,7 +67,7 @@ class Plan:
 
 
 def load_plan(path: Path) -> Plan:
-    """Read and check the plan and each artifact's metadata; raise UserError if anything is wrong."""
+    """Read and check the plan and each artifact's metadata; raise UserError if any is wrong."""
     plan = _read_json(path, "plan")
     if not isinstance(plan, dict):
         raise UserError(f"plan {path} is not a JSON object")
@@ -76,11 +78,14 @@ def load_plan(path: Path) -> Plan:
     if fields.max_attempts < 1 or fields.catalog_history < 0:
         raise UserError("plan: max_attempts must be at least 1 and catalog_history at least 0")
     artifacts = tuple(
-        _artifact(item, buildroot, f"plan artifact #{index}") for index, item in enumerate(fields.artifacts, start=1)
+        _artifact(item, buildroot, f"plan artifact #{index}")
+        for index, item in enumerate(fields.artifacts, start=1)
     )
     _check_distinct([artifact.zip for artifact in artifacts], "zip")
     if fields.catalog is not None:
-        _check_distinct([f"{artifact.section}.{artifact.name}" for artifact in artifacts], "catalog entry")
+        _check_distinct(
+            [f"{artifact.section}.{artifact.name}" for artifact in artifacts], "catalog entry"
+        )
     return Plan(
         buildroot=buildroot,
         dry_run=fields.dry_run,
@@ -109,7 +114,9 @@ def _artifact(item: Any, buildroot: Path, where: str) -> Artifact:
 
 
 def _metadata(path: Path) -> dict[str, Any]:
-    """The zip's metadata, checked: its key must end in the zip's SHA-256, which `code_sha256` must encode."""
+    """The zip's metadata, checked: its key must end in the zip's SHA-256, which `code_sha256` must
+    encode.
+    """
     metadata = _read_json(path, "metadata")
     where = f"metadata {path}"
     if not isinstance(metadata, dict):

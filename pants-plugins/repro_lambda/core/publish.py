@@ -1,9 +1,9 @@
-"""Command-line entry point: publish built zips to their stores as a plan says, then update the catalog.
+"""Command-line entry point: publish built zips as a plan says, then update the catalog.
 
     python -m repro_lambda.core.publish --plan plan.json
 
-Exit codes: 0 when every artifact is published (or on a dry run), 1 when any failed, 2 for a bad plan,
-usage or catalog (one `error:` line on stderr, nothing published).
+Exit codes: 0 when every artifact is published (or on a dry run), 1 when any failed, 2 for a bad
+plan, usage or catalog (one `error:` line on stderr, nothing published).
 """
 
 from __future__ import annotations
@@ -59,7 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if catalog_path is not None and catalog is not None and not plan.dry_run:
             entries = [_catalog_entry(row.artifact) for row in rows if row.outcome is not None]
-            if entries and write_catalog(catalog_path, update_catalog(catalog, entries, plan.catalog_history)):
+            if entries and write_catalog(
+                catalog_path, update_catalog(catalog, entries, plan.catalog_history)
+            ):
                 print(f"Updated {plan.catalog}")
     except OSError as error:
         return report_user_error(error)
@@ -69,19 +71,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 def publish_all(artifacts: Sequence[Artifact], store_for: Callable[[Artifact], Store]) -> list[Row]:
     """Publish `artifacts` concurrently; the rows are sorted by logical name, then store."""
     with ThreadPoolExecutor(max_workers=PARALLEL_UPLOADS) as pool:
-        rows = list(pool.map(lambda artifact: publish_one(artifact, store_for(artifact)), artifacts))
+        rows = list(
+            pool.map(lambda artifact: publish_one(artifact, store_for(artifact)), artifacts)
+        )
     return sorted(rows, key=_row_order)
 
 
 def publish_one(artifact: Artifact, store: Store) -> Row:
-    """Check the zip against its metadata, then put it; a failure of any kind becomes the row's reason."""
+    """Check the zip against its metadata, then put it; a failure of any kind becomes the row's
+    reason.
+    """
     try:
         data = _read_zip(artifact)
         return Row(artifact, outcome=store.put_if_absent(artifact.key, data))
     except PublishError as error:
         return Row(artifact, reason=" ".join(str(error).split()))
     except Exception as error:
-        return Row(artifact, reason=" ".join(f"internal error: {type(error).__name__}: {error}".split()))
+        return Row(
+            artifact, reason=" ".join(f"internal error: {type(error).__name__}: {error}".split())
+        )
 
 
 def _read_zip(artifact: Artifact) -> bytes:
@@ -93,17 +101,22 @@ def _read_zip(artifact: Artifact) -> bytes:
     if (sha256, size) != (artifact.metadata["sha256"], artifact.metadata["size"]):
         expected = f"{artifact.metadata['sha256']}, {artifact.metadata['size']} bytes"
         raise PublishError(
-            f"{artifact.zip} does not match its metadata (sha256 {sha256}, {size} bytes; expected {expected}): "
-            "the build output is corrupt, rebuild it"
+            f"{artifact.zip} does not match its metadata (sha256 {sha256}, {size} bytes; expected"
+            f" {expected}): the build output is corrupt, rebuild it"
         )
     return data
 
 
 def render_table(rows: Sequence[Row]) -> str:
     """Aligned NAME, KEY and STATUS columns, one line per row after the header."""
-    lines = [("NAME", "KEY", "STATUS"), *((row.artifact.name, row.artifact.location, row.status) for row in rows)]
+    lines = [
+        ("NAME", "KEY", "STATUS"),
+        *((row.artifact.name, row.artifact.location, row.status) for row in rows),
+    ]
     widths = [max(len(line[column]) for line in lines) for column in range(2)]
-    return "\n".join(f"{name:<{widths[0]}}  {key:<{widths[1]}}  {status}" for name, key, status in lines)
+    return "\n".join(
+        f"{name:<{widths[0]}}  {key:<{widths[1]}}  {status}" for name, key, status in lines
+    )
 
 
 def summary(rows: Sequence[Row], *, dry_run: bool) -> str:
@@ -156,7 +169,9 @@ def _catalog_entry(artifact: Artifact) -> CatalogEntry:
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = ToolArgumentParser(prog="python -m repro_lambda.core.publish", description=__doc__.splitlines()[0])
+    parser = ToolArgumentParser(
+        prog="python -m repro_lambda.core.publish", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--plan", type=Path, required=True, help="the JSON publishing plan")
     return parser.parse_args(argv)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_s3 import BUCKET, FakeS3, FaultProxy, refusing_url
 
+from fake_s3 import BUCKET, FakeS3, FaultProxy, refusing_url
 from repro_lambda.core import file_store, stores
 from repro_lambda.core.metadata import build_metadata, render_metadata
 from repro_lambda.core.publish import main
@@ -24,7 +24,9 @@ CATALOG = "builds/catalog.json"
 LATENCY = 0.05
 """Seconds the proxy delays each request by in the concurrency test, as a network would."""
 FOOTER = re.compile(r"\d+ (uploaded|would publish)|Updated ")
-"""The summary and catalog lines after the table (logical names in these tests never start with a digit)."""
+"""The summary and catalog lines after the table (logical names in these tests never start with a
+digit).
+"""
 
 
 def make_artifact(
@@ -45,7 +47,12 @@ def make_artifact(
         key_prefix=section,
     )
     metadata_path.write_text(render_metadata(metadata), encoding="ascii")
-    entry = {"zip": str(zip_path), "metadata": str(metadata_path), "store": store, "region": "eu-west-1"}
+    entry = {
+        "zip": str(zip_path),
+        "metadata": str(metadata_path),
+        "store": store,
+        "region": "eu-west-1",
+    }
     return {**entry, "lambda_at_edge": False, "section": section, **extra}
 
 
@@ -69,8 +76,12 @@ def write_plan(base: Path, artifacts: list[dict[str, Any]], **settings: Any) -> 
     return path
 
 
-def publish(plan: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[list[str]], list[str]]:
-    """Run the CLI: its exit code, table rows split into NAME, KEY and STATUS, and the lines after the table."""
+def publish(
+    plan: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, list[list[str]], list[str]]:
+    """Run the CLI: its exit code, table rows split into NAME, KEY and STATUS, and the lines after
+    the table.
+    """
     code = main(["--plan", str(plan)])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["NAME", "KEY", "STATUS"]
@@ -87,7 +98,9 @@ def catalog_of(base: Path) -> dict[str, Any]:
     return json.loads((base / CATALOG).read_text())
 
 
-def test_file_store_publish_then_republish(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_file_store_publish_then_republish(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     artifacts = [
         make_artifact(tmp_path, "orders", b"orders v1", "file://dist/lambda-store"),
         make_artifact(tmp_path, "billing", b"billing v1", "file://dist/lambda-store"),
@@ -95,7 +108,10 @@ def test_file_store_publish_then_republish(tmp_path: Path, capsys: pytest.Captur
     ]
     plan = write_plan(tmp_path, artifacts)
     code, table, footer = publish(plan, capsys)
-    keys = {name: metadata_of(artifact)["s3_key"] for name, artifact in zip(("orders", "billing", "deps"), artifacts)}
+    keys = {
+        name: metadata_of(artifact)["s3_key"]
+        for name, artifact in zip(("orders", "billing", "deps"), artifacts)
+    }
     assert code == 0
     assert table == [
         ["billing", f"file://dist/lambda-store/{keys['billing']}", "uploaded"],
@@ -109,7 +125,9 @@ def test_file_store_publish_then_republish(tmp_path: Path, capsys: pytest.Captur
     orders = metadata_of(artifacts[0])
     catalog = catalog_of(tmp_path)
     assert sorted(catalog) == ["lambdas", "layers", "schema_version"]
-    assert sorted(catalog["lambdas"]) == ["billing", "orders"] and sorted(catalog["layers"]) == ["deps"]
+    assert sorted(catalog["lambdas"]) == ["billing", "orders"] and sorted(catalog["layers"]) == [
+        "deps"
+    ]
     assert catalog["lambdas"]["orders"] == {
         "current": orders["sha256"],
         "store": "file://dist/lambda-store",
@@ -145,7 +163,10 @@ def test_paths_are_relative_to_cwd_and_store_to_buildroot(
     plan = write_plan(workdir, [artifact], buildroot=str(buildroot))
     monkeypatch.chdir(workdir)
     code, table, _ = publish(plan, capsys)
-    assert (code, table) == (0, [["orders", f"file://store/{metadata_of(artifact)['s3_key']}", "uploaded"]])
+    assert (code, table) == (
+        0,
+        [["orders", f"file://store/{metadata_of(artifact)['s3_key']}", "uploaded"]],
+    )
     assert (buildroot / "store" / metadata_of(artifact)["s3_key"]).read_bytes() == b"orders"
     assert not (workdir / "store").exists()
     assert catalog_of(buildroot)["lambdas"]["orders"]["store"] == "file://store"
@@ -154,15 +175,24 @@ def test_paths_are_relative_to_cwd_and_store_to_buildroot(
 def test_s3_publish_then_republish_puts_nothing(
     tmp_path: Path, s3: FakeS3, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    artifacts = [make_artifact(tmp_path, f"fn{i}", f"function {i}".encode(), f"s3://{BUCKET}/team/") for i in range(3)]
+    artifacts = [
+        make_artifact(tmp_path, f"fn{i}", f"function {i}".encode(), f"s3://{BUCKET}/team/")
+        for i in range(3)
+    ]
     with FaultProxy(s3.url) as proxy:
         plan = write_plan(tmp_path, artifacts, endpoint_url=proxy.url)
         code, table, footer = publish(plan, capsys)
-        assert code == 0 and footer == ["3 uploaded, 0 already present, 0 failed", f"Updated {CATALOG}"]
+        assert code == 0 and footer == [
+            "3 uploaded, 0 already present, 0 failed",
+            f"Updated {CATALOG}",
+        ]
         first_puts = len(proxy.successful("PUT"))
         code, table, footer = publish(plan, capsys)
         assert code == 0 and footer == ["0 uploaded, 3 already present, 0 failed"]
-        assert (first_puts, len(proxy.successful("PUT"))) == (3, 3), "the second publish stores nothing"
+        assert (first_puts, len(proxy.successful("PUT"))) == (
+            3,
+            3,
+        ), "the second publish stores nothing"
         assert not [request for request in proxy.requests if request.method in ("DELETE", "POST")]
     metadata = metadata_of(artifacts[0])
     assert table[0] == ["fn0", f"s3://{BUCKET}/team/{metadata['s3_key']}", "already present"]
@@ -170,16 +200,20 @@ def test_s3_publish_then_republish_puts_nothing(
     assert entry["store"] == f"s3://{BUCKET}/team"
     assert (entry["bucket"], entry["key"]) == (BUCKET, f"team/{metadata['s3_key']}")
     assert s3.objects(BUCKET) == {
-        f"team/{metadata_of(artifact)['s3_key']}": Path(artifact["zip"]).read_bytes() for artifact in artifacts
+        f"team/{metadata_of(artifact)['s3_key']}": Path(artifact["zip"]).read_bytes()
+        for artifact in artifacts
     }
 
 
 def test_flaky_store_publishes_everything_exactly_once(
     tmp_path: Path, s3: FakeS3, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    artifacts = [make_artifact(tmp_path, f"fn{i}", os.urandom(2000), f"s3://{BUCKET}") for i in range(6)]
-    # Faults are drawn in arrival order and there are at least 6 requests: this seed's first 6 draws hold
-    # a dropped response, so some PUT is stored by the server and only its retry's 412 tells the publisher.
+    artifacts = [
+        make_artifact(tmp_path, f"fn{i}", os.urandom(2000), f"s3://{BUCKET}") for i in range(6)
+    ]
+    # Faults are drawn in arrival order and there are at least 6 requests: this seed's first 6 draws
+    # hold a dropped response, so some PUT is stored by the server and only its retry's 412 tells
+    # the publisher.
     with FaultProxy(s3.url, failure_rate=0.3, seed=1) as proxy:
         plan = write_plan(tmp_path, artifacts, endpoint_url=proxy.url, max_attempts=12)
         code, table, footer = publish(plan, capsys)
@@ -189,9 +223,12 @@ def test_flaky_store_publishes_everything_exactly_once(
     assert [row[0] for row in table] == [f"fn{i}" for i in range(6)]
     assert {row[2] for row in table} <= {"uploaded", "already present"}
     assert footer[0].endswith(" already present, 0 failed")
-    assert sorted(stored_puts) == sorted(f"/{BUCKET}/{metadata_of(artifact)['s3_key']}" for artifact in artifacts)
+    assert sorted(stored_puts) == sorted(
+        f"/{BUCKET}/{metadata_of(artifact)['s3_key']}" for artifact in artifacts
+    )
     assert s3.objects(BUCKET) == {
-        metadata_of(artifact)["s3_key"]: Path(artifact["zip"]).read_bytes() for artifact in artifacts
+        metadata_of(artifact)["s3_key"]: Path(artifact["zip"]).read_bytes()
+        for artifact in artifacts
     }
     catalog = catalog_of(tmp_path)
     assert {name: entry["current"] for name, entry in catalog["lambdas"].items()} == {
@@ -205,14 +242,20 @@ def test_store_that_stays_down_fails_every_row_and_keeps_the_catalog(
     (tmp_path / "builds").mkdir()
     (tmp_path / CATALOG).write_text('{"schema_version": 1, "lambdas": {}}')
     before = snapshot(tmp_path / CATALOG)
-    artifacts = [make_artifact(tmp_path, f"fn{i}", f"function {i}".encode(), f"s3://{BUCKET}") for i in range(3)]
+    artifacts = [
+        make_artifact(tmp_path, f"fn{i}", f"function {i}".encode(), f"s3://{BUCKET}")
+        for i in range(3)
+    ]
     with refusing_url() as url:
         plan = write_plan(tmp_path, artifacts, endpoint_url=url, max_attempts=2)
         code, table, footer = publish(plan, capsys)
     assert code == 1
     assert [row[0] for row in table] == ["fn0", "fn1", "fn2"]
     for row in table:
-        assert row[2].startswith(f"failed: PutObject s3://{BUCKET}/lambdas/") and "after 2 attempts" in row[2]
+        assert (
+            row[2].startswith(f"failed: PutObject s3://{BUCKET}/lambdas/")
+            and "after 2 attempts" in row[2]
+        )
     assert footer == ["0 uploaded, 0 already present, 3 failed"]
     assert snapshot(tmp_path / CATALOG) == before
 
@@ -232,7 +275,9 @@ def test_planted_object_fails_its_row_only(
         (tmp_path / "store" / planted_key).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "store" / planted_key).write_bytes(b"planted")
     else:
-        request.getfixturevalue("s3").client().put_object(Bucket=BUCKET, Key=planted_key, Body=b"planted")
+        request.getfixturevalue("s3").client().put_object(
+            Bucket=BUCKET, Key=planted_key, Body=b"planted"
+        )
 
     code, table, footer = publish(write_plan(tmp_path, new, endpoint_url=endpoint), capsys)
     assert code == 1
@@ -246,7 +291,9 @@ def test_planted_object_fails_its_row_only(
     assert lambdas["beta"]["history"] == []
     for index in (0, 2):
         assert lambdas[names[index]]["current"] == metadata_of(new[index])["sha256"]
-        assert [item["sha256"] for item in lambdas[names[index]]["history"]] == [metadata_of(old[index])["sha256"]]
+        assert [item["sha256"] for item in lambdas[names[index]]["history"]] == [
+            metadata_of(old[index])["sha256"]
+        ]
     if kind == "file":
         assert (tmp_path / "store" / planted_key).read_bytes() == b"planted"
     else:
@@ -258,7 +305,9 @@ def test_access_denied_row_names_bucket_and_what_to_check(
 ) -> None:
     artifact = make_artifact(tmp_path, "orders", b"orders", f"s3://{BUCKET}")
     with FaultProxy(s3.url, deny_puts=True) as proxy:
-        code, table, footer = publish(write_plan(tmp_path, [artifact], endpoint_url=proxy.url), capsys)
+        code, table, footer = publish(
+            write_plan(tmp_path, [artifact], endpoint_url=proxy.url), capsys
+        )
     assert code == 1
     location = f"s3://{BUCKET}/{metadata_of(artifact)['s3_key']}"
     assert [row[:2] for row in table] == [["orders", location]], "one row, its reason on one line"
@@ -292,10 +341,15 @@ def test_unexpected_error_is_an_internal_error_row(
     artifact = make_artifact(tmp_path, "orders", b"orders", "file://store")
     code, table, _ = publish(write_plan(tmp_path, [artifact]), capsys)
     reason = "internal error: RuntimeError: disk on fire second line"
-    assert (code, table) == (1, [["orders", f"file://store/{metadata_of(artifact)['s3_key']}", f"failed: {reason}"]])
+    assert (code, table) == (
+        1,
+        [["orders", f"file://store/{metadata_of(artifact)['s3_key']}", f"failed: {reason}"]],
+    )
 
 
-def test_dry_run_touches_nothing(tmp_path: Path, s3: FakeS3, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_touches_nothing(
+    tmp_path: Path, s3: FakeS3, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "builds").mkdir()
     (tmp_path / CATALOG).write_text('{"schema_version": 1}')
     before = snapshot(tmp_path / CATALOG)
@@ -309,8 +363,16 @@ def test_dry_run_touches_nothing(tmp_path: Path, s3: FakeS3, capsys: pytest.Capt
         assert proxy.requests == []
     assert code == 0
     assert table == [
-        ["billing", f"s3://{BUCKET}/p/{metadata_of(artifacts[1])['s3_key']}", "would publish (dry run)"],
-        ["orders", f"file://store/{metadata_of(artifacts[0])['s3_key']}", "would publish (dry run)"],
+        [
+            "billing",
+            f"s3://{BUCKET}/p/{metadata_of(artifacts[1])['s3_key']}",
+            "would publish (dry run)",
+        ],
+        [
+            "orders",
+            f"file://store/{metadata_of(artifacts[0])['s3_key']}",
+            "would publish (dry run)",
+        ],
     ]
     assert footer == ["2 would publish (dry run)"]
     assert not (tmp_path / "store").exists()
@@ -324,7 +386,10 @@ def test_dry_run_touches_nothing(tmp_path: Path, s3: FakeS3, capsys: pytest.Capt
         ("{not json", "is not valid JSON"),
         ('{"schema_version": 2, "lambdas": {}}', "unsupported schema_version 2"),
         ('{"schema_version": 1, "lambdas": []}', "'lambdas' is not an object"),
-        ('{"schema_version": 1, "lambdas": {"x": {"current": 1}}}', "lambdas.x has no string 'current'"),
+        (
+            '{"schema_version": 1, "lambdas": {"x": {"current": 1}}}',
+            "lambdas.x has no string 'current'",
+        ),
         ("[]", "not a JSON object"),
     ],
 )
@@ -338,32 +403,76 @@ def test_invalid_catalog_exits_2_before_publishing(
     assert main(["--plan", str(plan)]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
-    assert captured.err.startswith("error: ") and message in captured.err and CATALOG in captured.err
+    assert (
+        captured.err.startswith("error: ") and message in captured.err and CATALOG in captured.err
+    )
     assert snapshot(tmp_path / CATALOG) == before
     assert not (tmp_path / "store").exists()
 
 
 Mutation = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], object]
-"""Breaks a minimal plan: it changes the plan, its one artifact's entry or that artifact's metadata."""
+"""Breaks a minimal plan: it changes the plan, its one artifact's entry or that artifact's metadata.
+"""
 
 BAD_PLANS: list[tuple[Mutation, str]] = [
-    (lambda plan, artifact, metadata: plan.update(buildroot="relative/root"), "buildroot 'relative/root' is not an"),
-    (lambda plan, artifact, metadata: plan.update(max_attempts=0), "max_attempts must be at least 1"),
-    (lambda plan, artifact, metadata: plan.update(dry_run="yes"), "'dry_run' must be true or false, not \"yes\""),
-    (lambda plan, artifact, metadata: plan.update(artifacts={}), "'artifacts' must be a list, not {}"),
-    (lambda plan, artifact, metadata: plan["artifacts"].append(artifact), "more than one artifact has the zip"),
-    (lambda plan, artifact, metadata: artifact.pop("metadata"), "plan artifact #1 has no 'metadata'"),
-    (lambda plan, artifact, metadata: artifact.update(metadata="missing.json"), "cannot read metadata missing.json"),
-    (lambda plan, artifact, metadata: artifact.update(store="ftp://host/dir"), "unsupported store URL 'ftp://host"),
-    (lambda plan, artifact, metadata: artifact.update(section="functions"), "'functions' is not one of lambdas, lay"),
-    (lambda plan, artifact, metadata: metadata.update(sha256="0" * 64), "code_sha256 is not the base64 of the digest"),
-    (lambda plan, artifact, metadata: metadata.update(s3_key="lambdas/orders/x.zip"), "does not end in"),
-    (lambda plan, artifact, metadata: metadata.update(s3_key="../orders/x.zip"), "must be '/'-separated segments"),
-    (lambda plan, artifact, metadata: metadata.update(size="12"), "'size' must be an integer, not \"12\""),
+    (
+        lambda plan, artifact, metadata: plan.update(buildroot="relative/root"),
+        "buildroot 'relative/root' is not an",
+    ),
+    (
+        lambda plan, artifact, metadata: plan.update(max_attempts=0),
+        "max_attempts must be at least 1",
+    ),
+    (
+        lambda plan, artifact, metadata: plan.update(dry_run="yes"),
+        "'dry_run' must be true or false, not \"yes\"",
+    ),
+    (
+        lambda plan, artifact, metadata: plan.update(artifacts={}),
+        "'artifacts' must be a list, not {}",
+    ),
+    (
+        lambda plan, artifact, metadata: plan["artifacts"].append(artifact),
+        "more than one artifact has the zip",
+    ),
+    (
+        lambda plan, artifact, metadata: artifact.pop("metadata"),
+        "plan artifact #1 has no 'metadata'",
+    ),
+    (
+        lambda plan, artifact, metadata: artifact.update(metadata="missing.json"),
+        "cannot read metadata missing.json",
+    ),
+    (
+        lambda plan, artifact, metadata: artifact.update(store="ftp://host/dir"),
+        "unsupported store URL 'ftp://host",
+    ),
+    (
+        lambda plan, artifact, metadata: artifact.update(section="functions"),
+        "'functions' is not one of lambdas, lay",
+    ),
+    (
+        lambda plan, artifact, metadata: metadata.update(sha256="0" * 64),
+        "code_sha256 is not the base64 of the digest",
+    ),
+    (
+        lambda plan, artifact, metadata: metadata.update(s3_key="lambdas/orders/x.zip"),
+        "does not end in",
+    ),
+    (
+        lambda plan, artifact, metadata: metadata.update(s3_key="../orders/x.zip"),
+        "must be '/'-separated segments",
+    ),
+    (
+        lambda plan, artifact, metadata: metadata.update(size="12"),
+        "'size' must be an integer, not \"12\"",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("mutate", "message"), BAD_PLANS, ids=[message for _, message in BAD_PLANS])
+@pytest.mark.parametrize(
+    ("mutate", "message"), BAD_PLANS, ids=[message for _, message in BAD_PLANS]
+)
 def test_bad_plan_exits_2_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], mutate: Mutation, message: str
 ) -> None:
@@ -386,7 +495,9 @@ def test_minimal_plan_uses_defaults(tmp_path: Path, capsys: pytest.CaptureFixtur
     plan = {"buildroot": str(tmp_path), "artifacts": [minimal]}
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     assert main(["--plan", str(tmp_path / "plan.json")]) == 0
-    assert capsys.readouterr().out.endswith("1 uploaded, 0 already present, 0 failed\n"), "no catalog by default"
+    assert capsys.readouterr().out.endswith(
+        "1 uploaded, 0 already present, 0 failed\n"
+    ), "no catalog by default"
     assert not (tmp_path / "builds").exists()
 
 
@@ -401,15 +512,21 @@ def test_unusable_aws_configuration_exits_2_before_publishing(
     assert main(["--plan", str(write_plan(tmp_path, artifacts))]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == (
-        f"error: cannot set up an S3 client for s3://{BUCKET}: The config profile (missing) could not be found\n"
+    assert (
+        captured.err
+        == f"error: cannot set up an S3 client for s3://{BUCKET}: The config profile (missing)"
+        " could not be found\n"
     )
     assert not (tmp_path / "store").exists()
 
 
-def test_missing_plan_and_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_plan_and_bad_arguments_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["--plan", str(tmp_path / "missing.json")]) == 2
-    assert capsys.readouterr().err.startswith(f"error: cannot read plan {tmp_path / 'missing.json'}")
+    assert capsys.readouterr().err.startswith(
+        f"error: cannot read plan {tmp_path / 'missing.json'}"
+    )
     assert main([]) == 2
     assert capsys.readouterr().err == "error: the following arguments are required: --plan\n"
 
@@ -417,8 +534,12 @@ def test_missing_plan_and_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.Ca
 def test_already_present_artifacts_are_checked_concurrently(
     tmp_path: Path, s3: FakeS3, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    artifacts = [make_artifact(tmp_path, f"fn{i:02}", f"function {i}".encode(), f"s3://{BUCKET}") for i in range(50)]
-    # Each artifact takes a PUT (412) and a HEAD: one at a time, that is at least 100 * LATENCY seconds.
+    artifacts = [
+        make_artifact(tmp_path, f"fn{i:02}", f"function {i}".encode(), f"s3://{BUCKET}")
+        for i in range(50)
+    ]
+    # Each artifact takes a PUT (412) and a HEAD: one at a time, that is at least 100 * LATENCY
+    # seconds.
     with FaultProxy(s3.url, latency=LATENCY) as proxy:
         plan = write_plan(tmp_path, artifacts, endpoint_url=proxy.url)
         assert publish(plan, capsys)[0] == 0
@@ -438,7 +559,9 @@ def run_without_boto3(cwd: Path, plan: Path) -> subprocess.CompletedProcess[str]
         "runpy.run_module('repro_lambda.core.publish', run_name='__main__')"
     )
     env = {**os.environ, "PYTHONPATH": str(PLUGINS_DIR)}
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
 
 
 def test_file_stores_need_no_boto3(tmp_path: Path) -> None:
@@ -450,4 +573,7 @@ def test_file_stores_need_no_boto3(tmp_path: Path) -> None:
     s3_plan = write_plan(tmp_path, [make_artifact(tmp_path, "orders", b"orders", f"s3://{BUCKET}")])
     result = run_without_boto3(tmp_path, s3_plan)
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr == f"error: publishing to s3://{BUCKET} needs boto3, which is not installed here\n"
+    assert (
+        result.stderr
+        == f"error: publishing to s3://{BUCKET} needs boto3, which is not installed here\n"
+    )

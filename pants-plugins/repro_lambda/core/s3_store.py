@@ -14,7 +14,13 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from repro_lambda.core.contract import StoreUrl, UserError
-from repro_lambda.core.stores import PARALLEL_UPLOADS, TROUBLESHOOTING, Outcome, PublishError, integrity_error
+from repro_lambda.core.stores import (
+    PARALLEL_UPLOADS,
+    TROUBLESHOOTING,
+    Outcome,
+    PublishError,
+    integrity_error,
+)
 
 BACKOFF_BASE_SECONDS = 0.1
 BACKOFF_CAP_SECONDS = 2.0
@@ -46,7 +52,9 @@ class _KeyExists(Exception):
 
 
 class S3Store:
-    """An S3 bucket: one conditional, checksummed PutObject per key, retried with backoff on transient errors."""
+    """An S3 bucket: one conditional, checksummed PutObject per key, retried with backoff on
+    transient errors.
+    """
 
     def __init__(
         self,
@@ -61,7 +69,9 @@ class S3Store:
             import boto3
             from botocore.exceptions import BotoCoreError
         except ImportError as error:
-            raise UserError(f"publishing to {url.url} needs boto3, which is not installed here") from error
+            raise UserError(
+                f"publishing to {url.url} needs boto3, which is not installed here"
+            ) from error
         assert url.bucket is not None
         self.url = url
         self._bucket = url.bucket
@@ -105,11 +115,15 @@ class S3Store:
         return Outcome.ALREADY_PRESENT
 
     def _stored_sha256(self, object_key: str, location: str, size: int) -> str:
-        """The stored object's SHA-256: its full-object checksum if S3 has one, else a hash of its bytes."""
+        """The stored object's SHA-256: its full-object checksum if S3 has one, else a hash of its
+        bytes.
+        """
         head = self._call(
             "HeadObject",
             location,
-            lambda: self._client.head_object(Bucket=self._bucket, Key=object_key, ChecksumMode="ENABLED"),
+            lambda: self._client.head_object(
+                Bucket=self._bucket, Key=object_key, ChecksumMode="ENABLED"
+            ),
         )
         checksum = head.get("ChecksumSHA256")
         if checksum and "-" not in checksum and head.get("ContentLength") == size:
@@ -117,12 +131,16 @@ class S3Store:
         body = self._call(
             "GetObject",
             location,
-            lambda: self._client.get_object(Bucket=self._bucket, Key=object_key, ChecksumMode="ENABLED")["Body"].read(),
+            lambda: self._client.get_object(
+                Bucket=self._bucket, Key=object_key, ChecksumMode="ENABLED"
+            )["Body"].read(),
         )
         return hashlib.sha256(body).hexdigest()
 
     def _call(self, operation: str, location: str, call: Callable[[], T]) -> T:
-        """Run `call`, retrying transient errors; raise _KeyExists on 412, PublishError on other AWS errors."""
+        """Run `call`, retrying transient errors; raise _KeyExists on 412, PublishError on other AWS
+        errors.
+        """
         from botocore.exceptions import BotoCoreError, ClientError
 
         attempt = 1
@@ -134,16 +152,23 @@ class S3Store:
                     raise _KeyExists from error
                 if attempt >= self._max_attempts or not _is_transient(error):
                     raise self._explain(operation, location, error, attempt) from error
-            self._sleep(random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))))
+            self._sleep(
+                random.uniform(
+                    0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+                )
+            )
             attempt += 1
 
-    def _explain(self, operation: str, location: str, error: Exception, attempts: int) -> PublishError:
+    def _explain(
+        self, operation: str, location: str, error: Exception, attempts: int
+    ) -> PublishError:
         from botocore.exceptions import ClientError, NoCredentialsError
 
         if isinstance(error, NoCredentialsError):
             return PublishError(
-                f"no AWS credentials found to {operation} {location}: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-                f"AWS_SECRET_ACCESS_KEY, or a web identity token (OIDC); see {TROUBLESHOOTING}"
+                f"no AWS credentials found to {operation} {location}: set AWS_PROFILE, or"
+                " AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a web identity token (OIDC); see"
+                f" {TROUBLESHOOTING}"
             )
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         if not isinstance(error, ClientError):
@@ -151,21 +176,26 @@ class S3Store:
         code = error.response.get("Error", {}).get("Code", "")
         if code == "AccessDenied" or _status(error) == 403:
             return PublishError(
-                f"403 AccessDenied: {self._principal} may not {operation} {location}; check that it has "
-                f"s3:PutObject and s3:GetObject on arn:aws:s3:::{self._bucket}/* and s3:ListBucket on "
-                f"arn:aws:s3:::{self._bucket}, and that the bucket policy allows the request (a write-once bucket "
-                f"policy denies PUTs without If-None-Match); see {TROUBLESHOOTING}"
+                f"403 AccessDenied: {self._principal} may not {operation} {location}; check that it"
+                f" has s3:PutObject and s3:GetObject on arn:aws:s3:::{self._bucket}/* and"
+                f" s3:ListBucket on arn:aws:s3:::{self._bucket}, and that the bucket policy allows"
+                " the request (a write-once bucket policy denies PUTs without If-None-Match); see"
+                f" {TROUBLESHOOTING}"
             )
         region = f"region {self._region}" if self._region else "the default region"
         if code == "NoSuchBucket":
             return PublishError(
-                f"bucket {self._bucket} does not exist (looked in {region}): create it or fix the store URL "
-                f"and region; see {TROUBLESHOOTING}"
+                f"bucket {self._bucket} does not exist (looked in {region}): create it or fix the"
+                f" store URL and region; see {TROUBLESHOOTING}"
             )
         if code in _WRONG_REGION_CODES:
-            return PublishError(f"bucket {self._bucket} is not in {region} ({code}): set the store's region")
+            return PublishError(
+                f"bucket {self._bucket} is not in {region} ({code}): set the store's region"
+            )
         message = error.response.get("Error", {}).get("Message", "")
-        return PublishError(f"{operation} {location} failed{tries}: {code} (HTTP {_status(error)}): {message}")
+        return PublishError(
+            f"{operation} {location} failed{tries}: {code} (HTTP {_status(error)}): {message}"
+        )
 
     @cached_property
     def _principal(self) -> str:
@@ -199,12 +229,18 @@ def _status(error: Exception) -> int | None:
 
 
 def _is_transient(error: Exception) -> bool:
-    """Whether retrying might help: throttling, conflicts, 5xx, and connection errors other than TLS ones."""
+    """Whether retrying might help: throttling, conflicts, 5xx, and connection errors other than TLS
+    ones.
+    """
     from botocore import exceptions
 
     if isinstance(error, exceptions.ClientError):
         status = _status(error) or 0
-        return status >= 500 or status == 429 or error.response.get("Error", {}).get("Code") in _TRANSIENT_CODES
+        return (
+            status >= 500
+            or status == 429
+            or error.response.get("Error", {}).get("Code") in _TRANSIENT_CODES
+        )
     transient = (
         exceptions.ConnectionError,
         exceptions.HTTPClientError,

@@ -24,20 +24,28 @@ class Outcome(StrEnum):
 
 
 class PublishError(Exception):
-    """A put that could not be shown to leave the artifact's bytes under its key; the message says what to do."""
+    """A put that could not be shown to leave the artifact's bytes under its key; the message says
+    what to do.
+    """
 
 
 class Store(Protocol):
-    """The contract both stores keep: a key is written at most once and never overwritten or deleted."""
+    """The contract both stores keep: a key is written at most once and never overwritten or
+    deleted.
+    """
 
     url: StoreUrl
 
     def put_if_absent(self, key: str, data: bytes) -> Outcome:
-        """Store `data` under `key` unless present; raise PublishError if the key holds other bytes."""
+        """Store `data` under `key` unless present; raise PublishError if it holds other bytes."""
 
 
-def open_store(url: StoreUrl, *, region: str | None, endpoint_url: str | None, max_attempts: int) -> Store:
-    """The store for `url`; S3 stores use boto3's default credential chain, `region` and `endpoint_url`."""
+def open_store(
+    url: StoreUrl, *, region: str | None, endpoint_url: str | None, max_attempts: int
+) -> Store:
+    """The store for `url`; S3 stores use boto3's default credential chain, `region` and
+    `endpoint_url`.
+    """
     # Imported here: each store module builds on this one.
     from repro_lambda.core.file_store import FileStore
     from repro_lambda.core.s3_store import S3Store
@@ -50,7 +58,8 @@ def open_store(url: StoreUrl, *, region: str | None, endpoint_url: str | None, m
 def integrity_error(location: str, found_sha256: str, expected_sha256: str) -> PublishError:
     """The failure for a key that already holds other bytes than the artifact's."""
     return PublishError(
-        f"{location} already holds different bytes (sha256 {found_sha256}, expected {expected_sha256}); "
-        "keys are never overwritten: something other than this publisher wrote that key, so find out what, "
-        f"and do not delete it while functions may be using it; see {TROUBLESHOOTING}"
+        f"{location} already holds different bytes (sha256 {found_sha256}, expected"
+        f" {expected_sha256}); keys are never overwritten: something other than this publisher"
+        " wrote that key, so find out what, and do not delete it while functions may be using it;"
+        f" see {TROUBLESHOOTING}"
     )

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fake_s3 import BUCKET
 
+from fake_s3 import BUCKET
 from repro_lambda.core.contract import parse_store_url
 from repro_lambda.core.file_store import FileStore
 from repro_lambda.core.stores import Outcome, PublishError, Store
@@ -41,7 +41,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 
         return Backend(
             open=lambda: FileStore(parse_store_url("file://store", tmp_path)),
-            contents=lambda: {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()},
+            contents=lambda: {
+                str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()
+            },
             plant=plant_file,
         )
     proxy = request.getfixturevalue("proxy")
@@ -64,7 +66,10 @@ def test_put_once_then_already_present_and_never_overwrite(backend: Backend) -> 
         backend.open().put_if_absent(other_key, DATA)
     message = str(failure.value)
     assert f"{other_key} already holds different bytes" in message
-    assert f"(sha256 {hashlib.sha256(b'planted').hexdigest()}, expected {hashlib.sha256(DATA).hexdigest()})" in message
+    assert (
+        f"(sha256 {hashlib.sha256(b'planted').hexdigest()}, expected"
+        f" {hashlib.sha256(DATA).hexdigest()})" in message
+    )
     assert "keys are never overwritten" in message
     assert backend.contents() == {KEY: DATA, other_key: b"planted"}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from fake_s3 import BUCKET
-
 from repro_lambda.core.contract import parse_store_url
 from repro_lambda.core.s3_store import S3Store
 
@@ -13,6 +12,10 @@ KEY = f"lambdas/orders/{'ab' * 32}.zip"
 DATA = b"PK\x05\x06 the artifact" * 100
 
 
-def s3_store(endpoint_url: str, *, prefix: str = "team", max_attempts: int = 4, **kwargs: object) -> S3Store:
+def s3_store(
+    endpoint_url: str, *, prefix: str = "team", max_attempts: int = 4, **kwargs: object
+) -> S3Store:
     url = parse_store_url(f"s3://{BUCKET}/{prefix}", Path("/unused"))
-    return S3Store(url, region="eu-west-1", endpoint_url=endpoint_url, max_attempts=max_attempts, **kwargs)
+    return S3Store(
+        url, region="eu-west-1", endpoint_url=endpoint_url, max_attempts=max_attempts, **kwargs
+    )

@@ -53,7 +53,8 @@ def collect_tree(roots: Sequence[InputRoot]) -> CollectedTree:
             other = by_path.setdefault(file.archive_path, file)
             if other is not file:
                 raise UserError(
-                    f"archive path {file.archive_path!r} is provided by both {str(other.root)!r} and {str(file.root)!r}"
+                    f"archive path {file.archive_path!r} is provided by both"
+                    f" {str(other.root)!r} and {str(file.root)!r}"
                 )
     _check_file_directory_clashes(by_path.values())
     files = sorted(by_path.values(), key=lambda file: file.archive_path.encode("utf-8"))
@@ -62,7 +63,9 @@ def collect_tree(roots: Sequence[InputRoot]) -> CollectedTree:
 
 def load_entries(files: Iterable[TreeFile]) -> list[ZipEntry]:
     """Read `files` into zip entries."""
-    return [ZipEntry(file.archive_path, file.source.read_bytes(), file.executable) for file in files]
+    return [
+        ZipEntry(file.archive_path, file.source.read_bytes(), file.executable) for file in files
+    ]
 
 
 def _walk_root(root: InputRoot, warnings: list[str]) -> Iterator[TreeFile]:
@@ -78,9 +81,14 @@ def _walk_directory(
         children = sorted(scan, key=lambda child: child.name)
     for child in children:
         name = _decode_name(child)
-        archive_path = "/".join((*([root.archive_prefix] if root.archive_prefix else []), *parents, name))
+        archive_path = "/".join(
+            (*([root.archive_prefix] if root.archive_prefix else []), *parents, name)
+        )
         if child.is_symlink():
-            warnings.append(f"skipped symlink {archive_path!r} in {str(root.path)!r} (symlinks are never followed)")
+            warnings.append(
+                f"skipped symlink {archive_path!r} in {str(root.path)!r} (symlinks are never"
+                " followed)"
+            )
         elif child.is_dir(follow_symlinks=False):
             if not _is_excluded_directory(root, parents, name):
                 yield from _walk_directory(root, child.path, (*parents, name), warnings)
@@ -95,7 +103,9 @@ def _walk_directory(
                     executable=bool(stat.st_mode & _ANY_EXECUTE_BIT),
                 )
         else:
-            warnings.append(f"skipped special file {archive_path!r} in {str(root.path)!r} (not a regular file)")
+            warnings.append(
+                f"skipped special file {archive_path!r} in {str(root.path)!r} (not a regular file)"
+            )
 
 
 def _decode_name(child: os.DirEntry[bytes]) -> str:
@@ -112,7 +122,10 @@ def _is_excluded_directory(root: InputRoot, parents: tuple[str, ...], name: str)
 
 def _is_excluded_file(root: InputRoot, parents: tuple[str, ...], name: str) -> bool:
     installer_file = (
-        root.third_party and len(parents) == 1 and parents[0].endswith(".dist-info") and name in INSTALLER_FILES
+        root.third_party
+        and len(parents) == 1
+        and parents[0].endswith(".dist-info")
+        and name in INSTALLER_FILES
     )
     return name.endswith(".pyc") or installer_file
 

@@ -27,7 +27,10 @@ def test_merges_roots_at_archive_root_sorted_by_utf8(tmp_path: Path) -> None:
     write(tmp_path / "src/Ü.py")
     write(tmp_path / "site/requests/__init__.py")
     write(tmp_path / "site/six.py")
-    roots = (InputRoot(tmp_path / "src", third_party=False), InputRoot(tmp_path / "site", third_party=True))
+    roots = (
+        InputRoot(tmp_path / "src", third_party=False),
+        InputRoot(tmp_path / "site", third_party=True),
+    )
     assert archive_paths(*roots) == ["app/handler.py", "requests/__init__.py", "six.py", "Ü.py"]
 
 
@@ -76,11 +79,21 @@ def test_skips_special_files_with_warning(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "root/pipe")
     tree = collect_tree([InputRoot(tmp_path / "root", third_party=False)])
     assert [file.archive_path for file in tree.files] == ["a.py"]
-    assert tree.warnings == (f"skipped special file 'pipe' in {str(tmp_path / 'root')!r} (not a regular file)",)
+    assert tree.warnings == (
+        f"skipped special file 'pipe' in {str(tmp_path / 'root')!r} (not a regular file)",
+    )
 
 
 def make_installed_tree(root: Path) -> None:
-    for name in ("METADATA", "WHEEL", "RECORD", "INSTALLER", "REQUESTED", "direct_url.json", "licenses/LICENSE"):
+    for name in (
+        "METADATA",
+        "WHEEL",
+        "RECORD",
+        "INSTALLER",
+        "REQUESTED",
+        "direct_url.json",
+        "licenses/LICENSE",
+    ):
         write(root / "foo-1.0.dist-info" / name)
     write(root / "foo/__init__.py")
     write(root / "foo/bin/data.txt")
@@ -110,7 +123,10 @@ def test_keeps_installer_like_files_in_first_party_roots(tmp_path: Path) -> None
 def test_same_path_from_two_roots_is_an_error_naming_both(tmp_path: Path) -> None:
     write(tmp_path / "src/common/util.py")
     write(tmp_path / "site/common/util.py")
-    roots = [InputRoot(tmp_path / "src", third_party=False), InputRoot(tmp_path / "site", third_party=True)]
+    roots = [
+        InputRoot(tmp_path / "src", third_party=False),
+        InputRoot(tmp_path / "site", third_party=True),
+    ]
     with pytest.raises(UserError, match=re.escape("'common/util.py' is provided by both")) as error:
         collect_tree(roots)
     assert str(tmp_path / "src") in str(error.value)
@@ -120,7 +136,10 @@ def test_same_path_from_two_roots_is_an_error_naming_both(tmp_path: Path) -> Non
 def test_file_in_one_root_and_directory_in_another_is_an_error(tmp_path: Path) -> None:
     write(tmp_path / "src/common")
     write(tmp_path / "site/common/util.py")
-    roots = [InputRoot(tmp_path / "src", third_party=False), InputRoot(tmp_path / "site", third_party=True)]
+    roots = [
+        InputRoot(tmp_path / "src", third_party=False),
+        InputRoot(tmp_path / "site", third_party=True),
+    ]
     with pytest.raises(UserError, match=r"'common' is a file in .* but a directory in"):
         collect_tree(roots)
 

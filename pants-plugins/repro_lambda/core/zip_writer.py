@@ -59,8 +59,12 @@ class _StoredEntry:
 
 
 def build_zip(entries: Iterable[ZipEntry], comment: bytes = b"") -> bytes:
-    """Return the zip of `entries` sorted by UTF-8 path, with `comment`; raise UserError on bad input."""
-    named = sorted(((_encode_path(entry.path), entry) for entry in entries), key=lambda pair: pair[0])
+    """Return the zip of `entries` sorted by UTF-8 path, with `comment`; raise UserError on bad
+    input.
+    """
+    named = sorted(
+        ((_encode_path(entry.path), entry) for entry in entries), key=lambda pair: pair[0]
+    )
     _check_zip32_limits(named, comment)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         stored = pool.map(lambda pair: _compress(*pair), named)
@@ -76,7 +80,9 @@ def _encode_path(path: str) -> bytes:
         raise UserError(f"invalid archive path {path!r}: backslashes are not allowed")
     components = path.split("/")
     if "" in components:
-        raise UserError(f"invalid archive path {path!r}: empty component (trailing or double slash)")
+        raise UserError(
+            f"invalid archive path {path!r}: empty component (trailing or double slash)"
+        )
     if "." in components or ".." in components:
         raise UserError(f"invalid archive path {path!r}: '.' and '..' components are not allowed")
     try:
@@ -84,21 +90,30 @@ def _encode_path(path: str) -> bytes:
     except UnicodeEncodeError:
         raise UserError(f"invalid archive path {path!r}: not encodable as UTF-8") from None
     if len(name) > ZIP_MAX_FIELD_LENGTH:
-        raise UserError(f"invalid archive path {path[:80]!r}...: longer than {ZIP_MAX_FIELD_LENGTH} bytes")
+        raise UserError(
+            f"invalid archive path {path[:80]!r}...: longer than {ZIP_MAX_FIELD_LENGTH} bytes"
+        )
     return name
 
 
 def _check_zip32_limits(named: list[tuple[bytes, ZipEntry]], comment: bytes) -> None:
     if len(named) > ZIP32_MAX_ENTRIES:
-        raise UserError(f"{len(named)} entries would need ZIP64 (limit {ZIP32_MAX_ENTRIES}); not supported")
+        raise UserError(
+            f"{len(named)} entries would need ZIP64 (limit {ZIP32_MAX_ENTRIES}); not supported"
+        )
     if len(comment) > ZIP_MAX_FIELD_LENGTH:
-        raise UserError(f"zip comment is {len(comment)} bytes, over the limit of {ZIP_MAX_FIELD_LENGTH}")
+        raise UserError(
+            f"zip comment is {len(comment)} bytes, over the limit of {ZIP_MAX_FIELD_LENGTH}"
+        )
     for (name, entry), (next_name, _) in pairwise(named):
         if name == next_name:
             raise UserError(f"duplicate archive path {entry.path!r}")
     for _, entry in named:
         if len(entry.data) > ZIP32_MAX_SIZE:
-            raise UserError(f"entry {entry.path!r} is {len(entry.data)} bytes and would need ZIP64; not supported")
+            raise UserError(
+                f"entry {entry.path!r} is {len(entry.data)} bytes and would need ZIP64; not"
+                " supported"
+            )
 
 
 def _compress(name: bytes, entry: ZipEntry) -> _StoredEntry:
@@ -120,8 +135,18 @@ def _archive_parts(stored: Iterable[_StoredEntry], comment: bytes) -> Iterator[b
     for entry in stored:
         _check_offset(offset)
         flags = 0 if entry.name.isascii() else _FLAG_UTF8
-        common = (entry.method, _DOS_TIME, _DOS_DATE, entry.crc, len(entry.payload), entry.size, len(entry.name))
-        local_header = _LOCAL_HEADER.pack(_LOCAL_HEADER_SIGNATURE, _VERSION_NEEDED, flags, *common, 0)
+        common = (
+            entry.method,
+            _DOS_TIME,
+            _DOS_DATE,
+            entry.crc,
+            len(entry.payload),
+            entry.size,
+            len(entry.name),
+        )
+        local_header = _LOCAL_HEADER.pack(
+            _LOCAL_HEADER_SIGNATURE, _VERSION_NEEDED, flags, *common, 0
+        )
         mode = 0o755 if entry.executable else 0o644
         central_directory.append(
             _CENTRAL_HEADER.pack(
@@ -149,11 +174,20 @@ def _archive_parts(stored: Iterable[_StoredEntry], comment: bytes) -> Iterator[b
     yield from central_directory
     count = len(central_directory)
     yield _END_OF_CENTRAL_DIRECTORY.pack(
-        _END_OF_CENTRAL_DIRECTORY_SIGNATURE, 0, 0, count, count, directory_size, offset, len(comment)
+        _END_OF_CENTRAL_DIRECTORY_SIGNATURE,
+        0,
+        0,
+        count,
+        count,
+        directory_size,
+        offset,
+        len(comment),
     )
     yield comment
 
 
 def _check_offset(offset: int) -> None:
     if offset > ZIP32_MAX_SIZE:
-        raise UserError(f"archive exceeds {ZIP32_MAX_SIZE} bytes and would need ZIP64; not supported")
+        raise UserError(
+            f"archive exceeds {ZIP32_MAX_SIZE} bytes and would need ZIP64; not supported"
+        )

@@ -25,10 +25,17 @@ SAMPLE_ENTRIES = [
     ZipEntry("random.bin", os.urandom(4096)),
 ]
 
-segments = st.text(alphabet="abcXYZ_-.é中", min_size=1, max_size=6).filter(lambda s: s not in {".", ".."})
+segments = st.text(alphabet="abcXYZ_-.é中", min_size=1, max_size=6).filter(
+    lambda s: s not in {".", ".."}
+)
 paths = st.lists(segments, min_size=1, max_size=3).map("/".join)
 entry_lists = st.lists(
-    st.builds(ZipEntry, paths, st.binary(max_size=300) | st.binary(max_size=30).map(lambda b: b * 20), st.booleans()),
+    st.builds(
+        ZipEntry,
+        paths,
+        st.binary(max_size=300) | st.binary(max_size=30).map(lambda b: b * 20),
+        st.booleans(),
+    ),
     max_size=12,
     unique_by=lambda entry: entry.path,
 )
@@ -42,7 +49,9 @@ def assert_canonical(data: bytes, entries: list[ZipEntry]) -> None:
     archive = read_zip(data)
     assert archive.testzip() is None
     infos = archive.infolist()
-    expected_order = sorted((entry.path for entry in entries), key=lambda path: path.encode("utf-8"))
+    expected_order = sorted(
+        (entry.path for entry in entries), key=lambda path: path.encode("utf-8")
+    )
     assert [info.filename for info in infos] == expected_order
     by_path = {entry.path: entry for entry in entries}
     for info in infos:
@@ -68,7 +77,9 @@ def test_output_does_not_depend_on_entry_order() -> None:
 
 
 @pytest.mark.parametrize("workers", [1, 2, 7])
-def test_output_does_not_depend_on_worker_count(monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+def test_output_does_not_depend_on_worker_count(
+    monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
     expected = build_zip(SAMPLE_ENTRIES)
     monkeypatch.setattr(os, "cpu_count", lambda: workers)
     assert build_zip(SAMPLE_ENTRIES) == expected
@@ -76,10 +87,27 @@ def test_output_does_not_depend_on_worker_count(monkeypatch: pytest.MonkeyPatch,
 
 def test_local_headers_carry_sizes_fixed_date_and_no_extra_fields() -> None:
     data = build_zip([ZipEntry("a.txt", b"hello " * 100)])
-    signature, version, flags, method, time, date, _crc, csize, size, name_len, extra_len = struct.unpack(
-        "<IHHHHHIIIHH", data[:30]
+    (
+        signature,
+        version,
+        flags,
+        method,
+        time,
+        date,
+        _crc,
+        csize,
+        size,
+        name_len,
+        extra_len,
+    ) = struct.unpack("<IHHHHHIIIHH", data[:30])
+    assert (signature, version, flags, method, time, date) == (
+        0x04034B50,
+        20,
+        0,
+        8,
+        0,
+        (1 << 5) | 1,
     )
-    assert (signature, version, flags, method, time, date) == (0x04034B50, 20, 0, 8, 0, (1 << 5) | 1)
     assert (size, name_len, extra_len) == (600, 5, 0)
     assert 0 < csize < size
 
@@ -144,7 +172,9 @@ def test_refuses_oversized_comment() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(entries=entry_lists, order=st.randoms())
-def test_any_entries_round_trip_in_canonical_form(entries: list[ZipEntry], order: random.Random) -> None:
+def test_any_entries_round_trip_in_canonical_form(
+    entries: list[ZipEntry], order: random.Random
+) -> None:
     data = build_zip(entries)
     assert_canonical(data, entries)
     shuffled = list(entries)

@@ -27,7 +27,6 @@ from pants.option.global_options import GlobalOptions, ca_certs_path_to_file_con
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import Architecture
-from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest, logical_name
 from repro_lambda.nodejs.subsystem import NodeJs, NodeJsLambda
 from repro_lambda.nodejs.target_types import (
     NodeLambdaHandlerField,
@@ -35,6 +34,7 @@ from repro_lambda.nodejs.target_types import (
     NodeLambdaRuntimeField,
     NodeLambdaSourcesField,
 )
+from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest, logical_name
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaHashExtraField,

@@ -15,20 +15,29 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
-from repro_lambda.testutil import make_rule_runner
 from repro_lambda.nodejs.rules import NodeLambdaError, NodeLambdaFieldSet
+from repro_lambda.testutil import make_rule_runner
 
 ADDRESS = Address("src/nodejs/fn", target_name="fn")
 MS = {
     "version": "2.1.3",
-    "integrity": "sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==",
+    "integrity": (
+        "sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA=="  # noqa: E501
+    ),
 }
 IS_NUMBER = {
     "version": "7.0.0",
-    "integrity": "sha512-41Cifkg6e8TylSpdtTpeLVMqvSBEVzTttHvERD741+pnZ8ANv0004MRL43QKPDlK9cGvNp6NZWZUBlbGXYxxng==",
+    "integrity": (
+        "sha512-41Cifkg6e8TylSpdtTpeLVMqvSBEVzTttHvERD741+pnZ8ANv0004MRL43QKPDlK9cGvNp6NZWZUBlbGXYxxng=="  # noqa: E501
+    ),
     "dev": True,
 }
-PACKAGE = {"name": "fn", "version": "1.0.0", "dependencies": {"ms": "2.1.3"}, "devDependencies": {"is-number": "7.0.0"}}
+PACKAGE = {
+    "name": "fn",
+    "version": "1.0.0",
+    "dependencies": {"ms": "2.1.3"},
+    "devDependencies": {"is-number": "7.0.0"},
+}
 LOCK = {
     "name": "fn",
     "version": "1.0.0",
@@ -41,8 +50,13 @@ LOCK = {
     },
 }
 FILES = {
-    "src/nodejs/fn/BUILD": 'nodejs_lambda_artifact(name="fn", handler="index.handler", runtime="nodejs20.x", architecture="arm64")\n',
-    "src/nodejs/fn/index.js": 'const ms = require("ms");\nexports.handler = async () => ms(60000);\n',
+    "src/nodejs/fn/BUILD": (
+        'nodejs_lambda_artifact(name="fn", handler="index.handler", runtime="nodejs20.x",'
+        ' architecture="arm64")\n'
+    ),
+    "src/nodejs/fn/index.js": (
+        'const ms = require("ms");\nexports.handler = async () => ms(60000);\n'
+    ),
     "src/nodejs/fn/lib/util.mjs": "export const one = 1;\n",
     "src/nodejs/fn/test/index.test.js": 'require("is-number");\n',
     "src/nodejs/fn/index.spec.js": "",
@@ -93,8 +107,9 @@ def test_sources_and_production_dependencies(rule_runner: RuleRunner) -> None:
 
 def test_missing_lockfile(rule_runner: RuleRunner) -> None:
     write(rule_runner, lock=None)
-    assert package_error(rule_runner) == (
-        "src/nodejs/fn:fn: there is no package-lock.json beside src/nodejs/fn/package.json, and "
+    assert (
+        package_error(rule_runner)
+        == "src/nodejs/fn:fn: there is no package-lock.json beside src/nodejs/fn/package.json, and "
         "dependencies are only installed from a lockfile: run `npm install --package-lock-only` "
         "in src/nodejs/fn (with the npm you build with) and commit src/nodejs/fn/package-lock.json."
     )
@@ -112,8 +127,9 @@ def test_lockfile_out_of_sync(rule_runner: RuleRunner) -> None:
 
 def test_workspaces_are_refused(rule_runner: RuleRunner) -> None:
     write(rule_runner, package={**PACKAGE, "workspaces": ["packages/*"]})
-    assert package_error(rule_runner) == (
-        "src/nodejs/fn:fn: src/nodejs/fn/package.json declares npm workspaces, which are not "
+    assert (
+        package_error(rule_runner)
+        == "src/nodejs/fn:fn: src/nodejs/fn/package.json declares npm workspaces, which are not "
         "supported: give the lambda a package.json and package-lock.json of its own."
     )
 
@@ -121,11 +137,13 @@ def test_workspaces_are_refused(rule_runner: RuleRunner) -> None:
 def test_missing_handler_module(rule_runner: RuleRunner) -> None:
     write(rule_runner)
     rule_runner.write_files(
-        {"src/nodejs/fn/BUILD": dedent(
-            """\
+        {
+            "src/nodejs/fn/BUILD": dedent(
+                """\
             nodejs_lambda_artifact(name="fn", handler="main.handler", runtime="nodejs22.x")
             """
-        )}
+            )
+        }
     )
     with pytest.raises(ExecutionError) as exc_info:
         package(rule_runner)

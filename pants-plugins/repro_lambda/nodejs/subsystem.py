@@ -14,8 +14,8 @@ from pants.core.util_rules.system_binaries import (
 )
 from pants.engine.process import Process, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.option.subsystem import Subsystem
 from pants.option.option_types import StrOption
+from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
 from pants.util.strutil import help_text
 
@@ -78,11 +78,18 @@ async def find_nodejs(subsystem: NodeJsLambda.EnvironmentAware) -> NodeJs:
     # npm is a `#!/usr/bin/env node` script, which fails a test run with an empty env: it is
     # run with the node found here instead.
     node_paths, npm_paths = await MultiGet(
-        Get(BinaryPaths, BinaryPathRequest(binary_name="node", search_path=search_path, test=BinaryPathTest(["--version"]))),
+        Get(
+            BinaryPaths,
+            BinaryPathRequest(
+                binary_name="node", search_path=search_path, test=BinaryPathTest(["--version"])
+            ),
+        ),
         Get(BinaryPaths, BinaryPathRequest(binary_name="npm", search_path=search_path)),
     )
     if not node_paths.first_path or not npm_paths.first_path:
-        missing = " and ".join(n for n, p in (("node", node_paths), ("npm", npm_paths)) if not p.first_path)
+        missing = " and ".join(
+            n for n, p in (("node", node_paths), ("npm", npm_paths)) if not p.first_path
+        )
         raise NodeJsNotFound(
             f"Cannot find {missing} on `[nodejs-lambda].executable_search_paths` "
             f"({', '.join(search_path)}): "
@@ -93,7 +100,9 @@ async def find_nodejs(subsystem: NodeJsLambda.EnvironmentAware) -> NodeJs:
         Get(ProcessResult, _version_process((node, "--version"), "node")),
         Get(ProcessResult, _version_process((node, npm, "--version"), "npm")),
     )
-    versions = f"node {node_version.stdout.decode().strip()}, npm {npm_version.stdout.decode().strip()}"
+    versions = (
+        f"node {node_version.stdout.decode().strip()}, npm {npm_version.stdout.decode().strip()}"
+    )
     return NodeJs(node=node, npm=npm, versions=versions)
 
 

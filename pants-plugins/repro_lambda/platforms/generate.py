@@ -59,13 +59,17 @@ IMAGE_DIGESTS: Dict[str, Tuple[object, str]] = {
     "python3.11": (None, "no digest with an identifiable source found offline"),
     "python3.12": (
         "sha256:92c88c1adc374b073b07b12bd4045497af7da68230d47c2b330423115c5850dc",
-        "github.com/gkwa/itsfergus Dockerfile (Renovate-pinned multi-arch index digest); "
-        "not re-resolved",
+        (
+            "github.com/gkwa/itsfergus Dockerfile (Renovate-pinned multi-arch index digest); "
+            "not re-resolved"
+        ),
     ),
     "python3.13": (
         "sha256:9c074a1eb11b6c44050ea8f86fbd7a20f8c623ea34dd69c35798bdfd98de4041",
-        "github.com/gkwa/itsfergus Dockerfile @ f94ad22eaac9ce9465c23dff1a3c6e38218b3cd8 "
-        "(Renovate-pinned multi-arch index digest); not re-resolved",
+        (
+            "github.com/gkwa/itsfergus Dockerfile @ f94ad22eaac9ce9465c23dff1a3c6e38218b3cd8 "
+            "(Renovate-pinned multi-arch index digest); not re-resolved"
+        ),
     ),
 }
 
@@ -104,7 +108,10 @@ _DEFAULT_MIN_GLIBC_MINOR = 17
 
 # packaging._manylinux._LEGACY_MANYLINUX_MAP plus the arches each legacy tag defines.
 _LEGACY_MANYLINUX = {
-    (2, 17): ("manylinux2014", {"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x"}),
+    (2, 17): (
+        "manylinux2014",
+        {"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x"},
+    ),
     (2, 12): ("manylinux2010", {"x86_64", "i686"}),
     (2, 5): ("manylinux1", {"x86_64", "i686"}),
 }
@@ -202,8 +209,9 @@ def marker_environment(runtime: str, arch: str) -> Dict[str, str]:
 
 def complete_platform(runtime: str, arch: str) -> Dict[str, object]:
     glibc = RUNTIMES[runtime]["glibc"]
+    tags = sys_tags(_version(runtime), ARCHITECTURES[arch], glibc)  # type: ignore[arg-type]
     return {
-        "compatible_tags": sys_tags(_version(runtime), ARCHITECTURES[arch], glibc),  # type: ignore[arg-type]
+        "compatible_tags": tags,
         "marker_environment": marker_environment(runtime, arch),
         "path": f"/var/lang/bin/{runtime}",
     }

@@ -103,7 +103,9 @@ def test_images_json():
         assert info["glibc"] == "{}.{}".format(*CEILING[rt])
         assert info["os"] == ("Amazon Linux 2" if CEILING[rt] == (2, 26) else "Amazon Linux 2023")
         assert re.match(
-            r"^public\.ecr\.aws/lambda/python:" + re.escape(rt[len("python") :]) + r"(@sha256:[0-9a-f]{64})?$",
+            r"^public\.ecr\.aws/lambda/python:"
+            + re.escape(rt[len("python") :])
+            + r"(@sha256:[0-9a-f]{64})?$",
             info["image"],
         ), info["image"]
 

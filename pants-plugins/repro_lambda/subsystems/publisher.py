@@ -62,8 +62,9 @@ def _unwrapped(markdown: str) -> str:
 
 class LambdaPublisher(PythonToolRequirementsBase):
     options_scope = "lambda-publish"
-    help = help_text(
-        f"""
+    help = (
+        help_text(
+            f"""
         Where `{bin_name()} publish` puts the zips of `lambda_artifact`, `nodejs_lambda_artifact`
         and `lambda_layer` targets: write-once stores keyed by content hash, and a catalog for
         Terraform.
@@ -74,7 +75,10 @@ class LambdaPublisher(PythonToolRequirementsBase):
         (`AWS_PROFILE`, the `AWS_*` key variables, GitHub OIDC web identity), read only when
         publishing.
         """
-    ) + "\n\nTroubleshooting\n\n" + _unwrapped(resources.read_text(__package__, "troubleshooting.md"))
+        )
+        + "\n\nTroubleshooting\n\n"
+        + _unwrapped(resources.read_text(__package__, "troubleshooting.md"))
+    )
 
     default_version = "boto3==1.44.5"
     register_interpreter_constraints = True
@@ -156,9 +160,7 @@ class PublisherTool:
 
 
 @rule(desc="Setting up the Lambda publisher", level=LogLevel.DEBUG)
-async def setup_publisher(
-    publisher: LambdaPublisher, bootstrap: PythonBootstrap
-) -> PublisherTool:
+async def setup_publisher(publisher: LambdaPublisher, bootstrap: PythonBootstrap) -> PublisherTool:
     sources = await Get(Digest, CreateDigest(core_sources()))
     return PublisherTool(
         await build_lambda_tool(publisher, "repro_lambda.core.publish", sources, bootstrap)

@@ -36,7 +36,9 @@ def test_explicit_edge_store() -> None:
 def test_guide_shows_every_option_and_passed_variable() -> None:
     text = GUIDE.read_text()
     (config,) = re.findall(r"^```toml\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
-    options = {name for name, value in vars(LambdaPublisher).items() if isinstance(value, _OptionBase)}
+    options = {
+        name for name, value in vars(LambdaPublisher).items() if isinstance(value, _OptionBase)
+    }
     assert config.startswith("[lambda-publish]\n")
     assert set(re.findall(r"^(\w+) = ", config, re.MULTILINE)) == options
     assert all(f"| `{option}` |" in text for option in options)
