@@ -134,7 +134,9 @@ def test_consumer_reads_current_from_the_catalog(text: str) -> None:
     consumers = [b for b in blocks(text, "hcl") if read.search(b)]
     assert consumers, "no Terraform reads builds/catalog.json"
     for block in consumers:
-        name = read.search(block).group(1)
+        match = read.search(block)
+        assert match
+        name = match.group(1)
         assert "s3_existing_package" in block
         assert re.search(
             rf'key\s*=\s*"lambdas/(\w+)/\$\{{local\.{name}\.lambdas\.\1\.current\}}\.zip"', block

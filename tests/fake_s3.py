@@ -4,6 +4,7 @@ of it.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import logging
 import random
@@ -117,9 +118,7 @@ class RecordedRequest:
     query: str
     headers: Mapping[str, str]
     status: int | None
-    """The status the server (or the proxy, for an injected error) answered; None if never
-    forwarded.
-    """
+    """The status the server (or the proxy, for an injected error) answered; None: not forwarded."""
     fault: str | None
     """One of FAULTS, "access-denied", or None for a faithfully proxied request."""
 
@@ -170,8 +169,7 @@ class FaultProxy:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     def successful(self, method: str) -> list[RecordedRequest]:
         """The `method` requests the server answered 2xx, whether or not the client saw it."""
@@ -242,17 +240,17 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         headers = {name.lower(): value for name, value in self.headers.items()}
         fault = proxy._draw_fault(self.command)
-        record = dict(method=self.command, path=path, query=query, headers=headers, fault=fault)
+        record = functools.partial(RecordedRequest, self.command, path, query, headers, fault=fault)
         if fault in _ERROR_RESPONSES:
             status, code, message = _ERROR_RESPONSES[fault]
-            proxy._record(RecordedRequest(status=status, **record))
+            proxy._record(record(status=status))
             self._send_error(status, code, message)
         elif fault == "reset":
-            proxy._record(RecordedRequest(status=None, **record))
+            proxy._record(record(status=None))
             self._reset()
         else:
             status, reason, response_headers, data = self._forward(body)
-            proxy._record(RecordedRequest(status=status, **record))
+            proxy._record(record(status=status))
             if fault == "drop":
                 self._reset()
             else:

@@ -22,6 +22,7 @@ from pants.engine.fs import (
     Digest,
     DigestEntries,
     FileContent,
+    FileEntry,
     MergeDigests,
 )
 from pants.engine.process import FallibleProcessResult
@@ -131,6 +132,7 @@ async def lambda_install_inputs(
         }
     )
     (entry,) = await Get(DigestEntries, Digest, platforms.digest)
+    assert isinstance(entry, FileEntry)
     return LambdaInstallInputs(
         resolve=request.resolve.normalized_value(python_setup),
         runtime=runtime,

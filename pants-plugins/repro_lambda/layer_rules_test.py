@@ -98,7 +98,11 @@ def rule_runner() -> RuleRunner:
 
 def zips(rule_runner: RuleRunner, built: BuiltPackage) -> dict[str, zipfile.ZipFile]:
     contents = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [built.digest])}
-    return {a.relpath: zipfile.ZipFile(io.BytesIO(contents[a.relpath])) for a in built.artifacts}
+    return {
+        path: zipfile.ZipFile(io.BytesIO(content))
+        for path, content in contents.items()
+        if path.endswith(".zip")
+    }
 
 
 def package_layer(rule_runner: RuleRunner, address: Address) -> dict[str, zipfile.ZipFile]:

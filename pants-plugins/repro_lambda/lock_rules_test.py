@@ -22,8 +22,8 @@ def test_platform_lock_path() -> None:
 
 def test_lock_pins_the_resolve_for_each_platform_in_use(numpy_rule_runner: RuleRunner) -> None:
     """One strict resolve per runtime x architecture, at the resolve lockfile's versions."""
-    resolve_lockfile = numpy_rule_runner.read_file(LAMBDAS_LOCK)
-    resolve = json.loads(strip_comments_from_pex_json_lockfile(resolve_lockfile.encode()))
+    resolve_lockfile = Path(numpy_rule_runner.build_root, LAMBDAS_LOCK).read_bytes()
+    resolve = json.loads(strip_comments_from_pex_json_lockfile(resolve_lockfile))
     (version,) = {
         req["version"]
         for locked_resolve in resolve["locked_resolves"]
@@ -34,9 +34,7 @@ def test_lock_pins_the_resolve_for_each_platform_in_use(numpy_rule_runner: RuleR
     metadata = lock["repro_lambda"]
     assert sorted(metadata["platforms"].values()) == ["python3.12-arm64", "python3.12-x86_64"]
     assert metadata["requirements"] == ["numpy<2.3,>=2.2"]
-    assert (
-        metadata["resolve_lockfile_sha256"] == hashlib.sha256(resolve_lockfile.encode()).hexdigest()
-    )
+    assert metadata["resolve_lockfile_sha256"] == hashlib.sha256(resolve_lockfile).hexdigest()
     numpy_wheels = {
         tuple(resolve["platform_tag"]): [
             (req["version"], [artifact["url"].rsplit("/", 1)[1] for artifact in req["artifacts"]])

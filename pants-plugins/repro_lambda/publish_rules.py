@@ -27,6 +27,7 @@ from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.process import InteractiveProcess
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
+    Field,
     NoApplicableTargetsBehavior,
     TargetRootsToFieldSets,
     TargetRootsToFieldSetsRequest,
@@ -82,7 +83,7 @@ class _LambdaPublishFieldSetBase(PublishFieldSet):
 
 @dataclass(frozen=True)
 class LambdaPublishFieldSet(_LambdaPublishFieldSetBase):
-    required_fields = (LambdaHandlerField, LambdaRuntimeField)
+    required_fields: ClassVar[tuple[type[Field], ...]] = (LambdaHandlerField, LambdaRuntimeField)
 
     lambda_at_edge: LambdaAtEdgeField
 
@@ -101,7 +102,7 @@ class LambdaLayerPublishFieldSet(_LambdaPublishFieldSetBase):
     section = Section.LAYERS
 
 
-_FIELD_SETS = (
+_FIELD_SETS: tuple[tuple[type[PackageFieldSet], type[_LambdaPublishFieldSetBase]], ...] = (
     (LambdaArtifactFieldSet, LambdaPublishFieldSet),
     (NodeLambdaFieldSet, NodeLambdaPublishFieldSet),
     (LambdaLayerFieldSet, LambdaLayerPublishFieldSet),
@@ -115,7 +116,7 @@ class PublishBatch:
     Each is a (package field set, publish field set) pair.
     """
 
-    field_sets: tuple[tuple[PackageFieldSet, PublishFieldSet], ...]
+    field_sets: tuple[tuple[PackageFieldSet, _LambdaPublishFieldSetBase], ...]
 
 
 @rule
@@ -236,6 +237,7 @@ async def publish_lambda(request: PublishLambdaRequest, batch: PublishBatch) -> 
             [PublishPackages(names, description=f"(by `skip_publish` on {field_set.address})")]
         )
     to_publish = [(pkg, pub) for pkg, pub in batch.field_sets if not pub.skip_publish.value]
+    field_sets: tuple[_LambdaPublishFieldSetBase, ...]
     if field_set.address not in {pub.address for _, pub in to_publish}:
         packages, field_sets = request.packages, (field_set,)
     elif field_set.address != to_publish[0][1].address:

@@ -143,6 +143,7 @@ def test_first_target_publishes_the_batch_in_one_process(rule_runner: RuleRunner
         rule_runner.build_root,
     )
     # The AWS secret reaches the process, but not its repr (which Pants logs), nor other variables.
+    assert publish.process
     env = publish.process.process.env
     assert env["AWS_SECRET_ACCESS_KEY"] == "s3cr3t" and "UNRELATED_SECRET" not in env
     assert "s3cr3t" not in repr(publish.process)

@@ -248,15 +248,15 @@ class LambdaLayerDependenciesField(Dependencies):
 class _NonEmptyChoicesField(StringSequenceField):
     """A list of `valid_choices` (checked by Pants) with at least one item, duplicates dropped."""
 
+    value: Tuple[str, ...]
+
     @classmethod
-    def compute_value(
-        cls, raw_value: Optional[Iterable[str]], address: Address
-    ) -> Optional[Tuple[str, ...]]:
+    def compute_value(cls, raw_value: Optional[Iterable[str]], address: Address) -> Tuple[str, ...]:
         value = super().compute_value(raw_value, address)
         if not value:
             raise InvalidFieldException(
                 f"The `{cls.alias}` field in target {address} must name at least one of"
-                f" {', '.join(getattr(c, 'value', c) for c in cls.valid_choices or ())}, but was"
+                f" {', '.join(str(c) for c in cls.valid_choices or ())}, but was"
                 " empty."
             )
         return tuple(dict.fromkeys(value))

@@ -20,7 +20,7 @@ SECOND_TZ = "Pacific/Kiritimati"  # UTC+14, while the first build runs in UTC
 SECOND_MTIME = datetime(2004, 2, 29, 23, 59, 58, tzinfo=timezone.utc).timestamp()
 
 # dist-relative zip -> (logical_name, runtime, architecture, handler), as the BUILD files declare.
-EXPECTED_ARTIFACTS = {
+EXPECTED_ARTIFACTS: dict[str, tuple[str, str, str, str | None]] = {
     "src.python.greeter/greeter.zip": (
         "greeter",
         "python3.11",

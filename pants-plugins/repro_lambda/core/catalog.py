@@ -126,7 +126,7 @@ def update_catalog(
 
 def _distinct(history: list[dict[str, Any]], current: str) -> list[dict[str, Any]]:
     """`history` without `current` and without later items repeating an earlier item's SHA-256."""
-    seen = {current}
+    seen: set[object] = {current}
     distinct = []
     for old in history:
         if old.get("sha256") not in seen:

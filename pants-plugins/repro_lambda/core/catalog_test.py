@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,7 +41,7 @@ def entry(
     )
 
 
-def publish_in_turn(*sha256s: str, history_limit: int = 10) -> dict[str, object]:
+def publish_in_turn(*sha256s: str, history_limit: int = 10) -> dict[str, Any]:
     """The `orders` entry after publishing `sha256s` one after the other."""
     catalog = empty_catalog()
     for sha256 in sha256s:

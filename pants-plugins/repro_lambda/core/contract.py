@@ -189,13 +189,13 @@ def read_fields(cls: Type[_T], mapping: Mapping[str, Any], where: str) -> _T:
     """The dataclass `cls` from a JSON object, each field checked by `read_field`."""
     hints = typing.get_type_hints(cls)
     values = {}
-    for field in dataclasses.fields(cls):
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
         hint = hints[field.name]
         origin = typing.get_origin(hint)
         types = typing.get_args(hint) if origin is typing.Union else (origin or hint,)
         default = _REQUIRED if field.default is dataclasses.MISSING else field.default
         values[field.name] = read_field(mapping, field.name, *types, where=where, default=default)
-    return cls(**values)  # type: ignore[call-arg]
+    return cls(**values)
 
 
 # The tools' command lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -76,7 +77,7 @@ def test_plan_round_trip() -> None:
         buildroot="/repo", artifacts=[artifact], catalog="builds/catalog.json", max_attempts=3
     )
     read = read_fields(PublishPlan, json.loads(plan.render()), "plan")
-    assert read == PublishPlan(**{**vars(plan), "artifacts": [vars(artifact)]})
+    assert read == dataclasses.replace(plan, artifacts=[vars(artifact)])
     assert read_fields(PlanArtifact, read.artifacts[0], "artifact") == artifact
 
 

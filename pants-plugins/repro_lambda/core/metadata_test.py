@@ -14,7 +14,7 @@ from repro_lambda.core.metadata import build_metadata, render_metadata
 ZIP_BYTES = b"PK\x05\x06" + bytes(18)
 
 
-def make_metadata(**overrides: str) -> dict[str, str | int]:
+def make_metadata(**overrides: str) -> dict[str, str | int | None]:
     arguments = {
         "logical_name": "orders-api",
         "runtime": "python3.12",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from repro_lambda.core.contract import Architecture, UserError
 
@@ -42,7 +43,7 @@ def describe(header: bytes) -> str:
     """What a file's first 20 bytes say it is, e.g. `built for x86-64`, `not a Linux ELF binary`."""
     if len(header) < _HEADER_SIZE or header[:4] != b"\x7fELF" or header[7] not in _LINUX_OS_ABIS:
         return NOT_LINUX_ELF
-    order = "little" if header[5] == _ELF_LITTLE_ENDIAN else "big"
+    order: Literal["little", "big"] = "little" if header[5] == _ELF_LITTLE_ENDIAN else "big"
     machine = int.from_bytes(header[18:20], order)
     words = [MACHINE_NAMES.get(machine, f"ELF machine {machine}")]
     if header[4] != _ELF_CLASS_64:

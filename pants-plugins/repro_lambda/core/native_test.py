@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -18,7 +19,7 @@ def elf(
     machine: int, *, elf_class: int = 2, data: int = 1, os_abi: int = 0, e_type: int = 3
 ) -> bytes:
     """A synthetic ELF header (and a little more) of a shared object for `machine`."""
-    order = "little" if data == 1 else "big"
+    order: Literal["little", "big"] = "little" if data == 1 else "big"
     ident = b"\x7fELF" + bytes([elf_class, data, 1, os_abi]) + bytes(8)
     return (
         ident

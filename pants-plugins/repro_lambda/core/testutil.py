@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fake_s3 import BUCKET
 from repro_lambda.core.contract import parse_store_url
@@ -13,7 +14,7 @@ DATA = b"PK\x05\x06 the artifact" * 100
 
 
 def s3_store(
-    endpoint_url: str, *, prefix: str = "team", max_attempts: int = 4, **kwargs: object
+    endpoint_url: str, *, prefix: str = "team", max_attempts: int = 4, **kwargs: Any
 ) -> S3Store:
     url = parse_store_url(f"s3://{BUCKET}/{prefix}", Path("/unused"))
     return S3Store(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import operator
 import os
 import random
 import re
@@ -37,7 +38,7 @@ entry_lists = st.lists(
         st.booleans(),
     ),
     max_size=12,
-    unique_by=lambda entry: entry.path,
+    unique_by=operator.attrgetter("path"),
 )
 
 

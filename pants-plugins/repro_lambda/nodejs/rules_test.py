@@ -80,7 +80,8 @@ def package(rule_runner: RuleRunner) -> list[str]:
     field_set = NodeLambdaFieldSet.create(rule_runner.get_target(ADDRESS))
     built = rule_runner.request(BuiltPackage, [field_set])
     contents = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [built.digest])}
-    return zipfile.ZipFile(io.BytesIO(contents[built.artifacts[0].relpath])).namelist()
+    (zip_path,) = (path for path in contents if path.endswith(".zip"))
+    return zipfile.ZipFile(io.BytesIO(contents[zip_path])).namelist()
 
 
 def package_error(rule_runner: RuleRunner) -> str:

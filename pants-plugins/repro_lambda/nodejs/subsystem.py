@@ -17,12 +17,12 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.option.option_types import StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
-from pants.util.strutil import help_text
+from pants.util.strutil import softwrap
 
 
 class NodeJsLambda(Subsystem):
     options_scope = "nodejs-lambda"
-    help = help_text(
+    help = softwrap(
         """
         The `node` and `npm` that install the dependencies of `nodejs_lambda_artifact` targets.
 
@@ -33,7 +33,7 @@ class NodeJsLambda(Subsystem):
     registry = StrOption(
         default="https://registry.npmjs.org/",
         advanced=True,
-        help=help_text(
+        help=softwrap(
             """
             The npm registry `npm ci` uses. Neither the user's nor the global npmrc of the host
             applies to the install (only the built-in one of the npm found, like the npm itself):

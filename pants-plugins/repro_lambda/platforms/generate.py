@@ -26,7 +26,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Dict, List, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 # --------------------------------------------------------------------------------------
 # Runtime facts
@@ -38,12 +38,20 @@ from typing import Dict, List, Tuple
 AL2 = "Amazon Linux 2"
 AL2023 = "Amazon Linux 2023"
 
-RUNTIMES: Dict[str, Dict[str, object]] = {
-    "python3.9": {"os": AL2, "glibc": (2, 26)},
-    "python3.10": {"os": AL2, "glibc": (2, 26)},
-    "python3.11": {"os": AL2, "glibc": (2, 26)},
-    "python3.12": {"os": AL2023, "glibc": (2, 34)},
-    "python3.13": {"os": AL2023, "glibc": (2, 34)},
+
+class RuntimeOs(NamedTuple):
+    """The operating system of a Lambda runtime and its glibc version (the wheels' ceiling)."""
+
+    os: str
+    glibc: Tuple[int, int]
+
+
+RUNTIMES: Dict[str, RuntimeOs] = {
+    "python3.9": RuntimeOs(AL2, (2, 26)),
+    "python3.10": RuntimeOs(AL2, (2, 26)),
+    "python3.11": RuntimeOs(AL2, (2, 26)),
+    "python3.12": RuntimeOs(AL2023, (2, 34)),
+    "python3.13": RuntimeOs(AL2023, (2, 34)),
 }
 
 # Lambda architecture name (as used in file names) -> machine / wheel platform arch.
@@ -53,7 +61,7 @@ ARCHITECTURES: Dict[str, str] = {"x86_64": "x86_64", "arm64": "aarch64"}
 # not reachable when these were generated, so no digest below has been re-resolved).
 # A runtime without a digest has None: see README.md. Never invent a digest here.
 IMAGE_REPO = "public.ecr.aws/lambda/python"
-IMAGE_DIGESTS: Dict[str, Tuple[object, str]] = {
+IMAGE_DIGESTS: Dict[str, Tuple[Optional[str], str]] = {
     "python3.9": (None, "no digest with an identifiable source found offline"),
     "python3.10": (None, "no digest with an identifiable source found offline"),
     "python3.11": (None, "no digest with an identifiable source found offline"),
@@ -208,8 +216,7 @@ def marker_environment(runtime: str, arch: str) -> Dict[str, str]:
 
 
 def complete_platform(runtime: str, arch: str) -> Dict[str, object]:
-    glibc = RUNTIMES[runtime]["glibc"]
-    tags = sys_tags(_version(runtime), ARCHITECTURES[arch], glibc)  # type: ignore[arg-type]
+    tags = sys_tags(_version(runtime), ARCHITECTURES[arch], RUNTIMES[runtime].glibc)
     return {
         "compatible_tags": tags,
         "marker_environment": marker_environment(runtime, arch),
@@ -226,19 +233,18 @@ def render(data: object) -> str:
 
 
 def images() -> Dict[str, Dict[str, str]]:
-    out = {}
+    out: Dict[str, Dict[str, str]] = {}
     for runtime, info in RUNTIMES.items():
         digest, source = IMAGE_DIGESTS[runtime]
         tag = runtime[len("python") :]
         image = f"{IMAGE_REPO}:{tag}" + (f"@{digest}" if digest else "")
-        glibc = info["glibc"]
         out[runtime] = {
             "digest_source": source,
-            "glibc": "{}.{}".format(*glibc),  # type: ignore[str-format]
+            "glibc": "{}.{}".format(*info.glibc),
             "image": image,
-            "os": info["os"],
+            "os": info.os,
         }
-    return out  # type: ignore[return-value]
+    return out
 
 
 def generate_files() -> Dict[str, str]:

@@ -15,7 +15,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.option.option_types import BoolOption, IntOption, StrOption
 from pants.util.docutil import bin_name
 from pants.util.logging import LogLevel
-from pants.util.strutil import help_text
+from pants.util.strutil import softwrap
 
 from repro_lambda.subsystems.packer import core_sources
 from repro_lambda.tool_rules import LambdaTool, build_lambda_tool
@@ -63,7 +63,7 @@ def _unwrapped(markdown: str) -> str:
 class LambdaPublisher(PythonToolRequirementsBase):
     options_scope = "lambda-publish"
     help = (
-        help_text(
+        softwrap(
             f"""
         Where `{bin_name()} publish` puts the zips of `lambda_artifact`, `nodejs_lambda_artifact`
         and `lambda_layer` targets: write-once stores keyed by content hash, and a catalog for
@@ -88,7 +88,7 @@ class LambdaPublisher(PythonToolRequirementsBase):
 
     store = StrOption(
         default=DEFAULT_STORE,
-        help=help_text(
+        help=softwrap(
             """
             The store for artifacts: `s3://bucket` or `s3://bucket/prefix`, or `file://path` for
             a local directory with the same write-once rules (relative paths are relative to the
@@ -98,7 +98,7 @@ class LambdaPublisher(PythonToolRequirementsBase):
     )
     edge_store = StrOption(
         default=None,
-        help=help_text(
+        help=softwrap(
             f"""
             The store for `lambda_at_edge=True` artifacts, which Lambda@Edge reads from
             us-east-1. Defaults to the `store` bucket (or directory) with `{EDGE_SUFFIX}` appended.
@@ -116,7 +116,7 @@ class LambdaPublisher(PythonToolRequirementsBase):
     )
     catalog = StrOption(
         default="builds/catalog.json",
-        help=help_text(
+        help=softwrap(
             """
             The catalog file, relative to the build root: per logical name, the `current` key
             and its history, for Terraform's `s3_existing_package`. Commit it. Empty disables it.
@@ -131,7 +131,7 @@ class LambdaPublisher(PythonToolRequirementsBase):
     max_attempts = IntOption(
         default=6,
         advanced=True,
-        help=help_text(
+        help=softwrap(
             """
             Attempts per request when S3 answers 409 ConditionalRequestConflict, 5xx or
             throttling, or the connection fails; with exponential backoff.
