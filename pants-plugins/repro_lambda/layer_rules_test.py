@@ -1,4 +1,5 @@
-"""`lambda_layer` packaging, and functions that use layers: real wheels from PyPI."""
+"""`lambda_layer` packaging, and functions that use layers: real wheels from PyPI (and the split
+of a layer into zips, with its dependencies mocked)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import zipfile
 from textwrap import dedent
 
 import pytest
+from pants.backend.python.target_types import PythonRequirementTarget
 from pants.core.goals.package import BuiltPackage
 from pants.engine.addresses import Address
 from pants.engine.fs import DigestContents
 from pants.engine.internals.scheduler import ExecutionError
-from pants.testutil.rule_runner import RuleRunner
+from pants.engine.target import DependenciesRequest, InvalidTargetException, Targets
+from pants.testutil.rule_runner import MockGet, RuleRunner, run_rule_with_mocks
 
-from repro_lambda.layer_rules import LambdaLayerFieldSet, LambdaLayerMismatch
+from repro_lambda.layer_rules import LambdaLayerFieldSet, LambdaLayerMismatch, package_groups
 from repro_lambda.package_rules import LambdaArtifactFieldSet
+from repro_lambda.target_types import LambdaLayerTarget
 from repro_lambda.testutil import LAMBDAS_LOCK, REPO_ROOT, make_rule_runner, run_lambda_lock
 
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}
@@ -192,3 +196,41 @@ def test_function_on_a_platform_its_layer_lacks(rule_runner: RuleRunner) -> None
         "is built for runtimes ['python3.13'] and architectures ['x86_64', 'arm64']: add them to "
         "the layer, or use another layer."
     )
+
+
+def _package_groups(split: str, requirements: list[str]) -> tuple:
+    """`package_groups` of a layer whose direct dependencies are these requirements (mocked)."""
+    layer = LambdaLayerTarget({"runtimes": ["python3.13"], "split": split}, SCIENCE)
+    direct = Targets(
+        [
+            PythonRequirementTarget(
+                {"requirements": [requirement]}, Address("3rdparty", target_name=f"r{i}")
+            )
+            for i, requirement in enumerate(requirements)
+        ]
+    )
+    groups = run_rule_with_mocks(
+        package_groups,
+        rule_args=[LambdaLayerFieldSet.create(layer)],
+        mock_gets=[MockGet(Targets, (DependenciesRequest,), lambda _: direct)],
+    )
+    return groups.groups
+
+
+def test_combined_layer_is_one_zip_of_the_whole_closure() -> None:
+    assert _package_groups("combined", ["numpy>=2", "pandas"]) == ((None, ()),)
+
+
+def test_per_package_layer_is_one_zip_per_requirement_by_normalised_name() -> None:
+    assert _package_groups("per-package", ["Typing_Extensions>=4", "numpy>=2"]) == (
+        ("numpy", ("numpy>=2",)),
+        ("typing-extensions", ("Typing_Extensions>=4",)),
+    )
+
+
+def test_layer_without_requirements() -> None:
+    with pytest.raises(
+        InvalidTargetException,
+        match=r"^The `lambda_layer` target src/python/layers:science has no `python_requirement`",
+    ):
+        _package_groups("combined", [])

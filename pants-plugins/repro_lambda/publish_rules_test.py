@@ -6,13 +6,17 @@ import json
 from textwrap import dedent
 
 import pytest
-from pants.core.goals.package import BuiltPackage
-from pants.core.goals.publish import PublishProcesses
+from pants.core.goals.package import (
+    BuiltPackage,
+    BuiltPackageArtifact,
+    EnvironmentAwarePackageRequest,
+)
+from pants.core.goals.publish import PublishPackages, PublishProcesses
 from pants.engine.addresses import Address
-from pants.engine.fs import Digest, DigestContents, DigestSubset, PathGlobs
+from pants.engine.fs import EMPTY_DIGEST, Digest, DigestContents, DigestSubset, PathGlobs
 from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.rules import QueryRule
-from pants.testutil.rule_runner import RuleRunner
+from pants.testutil.rule_runner import MockGet, RuleRunner, run_rule_with_mocks
 
 from repro_lambda.package_rules import LambdaArtifactFieldSet
 from repro_lambda.publish_rules import (
@@ -20,7 +24,10 @@ from repro_lambda.publish_rules import (
     LambdaPublishFieldSet,
     PublishBatch,
     PublishLambdaRequest,
+    _PublishProcessRequest,
+    publish_lambda,
 )
+from repro_lambda.target_types import LambdaArtifactTarget
 from repro_lambda.testutil import (
     ENV_INHERIT,
     LAMBDAS_LOCK,
@@ -171,3 +178,73 @@ def test_invalid_store(rule_runner: RuleRunner) -> None:
     (error,) = exc_info.value.wrapped_exceptions
     assert isinstance(error, InvalidLambdaStore)
     assert "`[lambda-publish].store` must be `s3://bucket[/prefix]` or `file://path`" in str(error)
+
+
+def _field_sets(
+    name: str, **fields: object
+) -> tuple[LambdaArtifactFieldSet, LambdaPublishFieldSet]:
+    target = LambdaArtifactTarget(
+        {"handler": f"shop.{name}.handler", "runtime": "python3.12", **fields},
+        Address("src/python/shop", target_name=name),
+    )
+    return LambdaArtifactFieldSet.create(target), LambdaPublishFieldSet.create(target)
+
+
+def _built(name: str) -> BuiltPackage:
+    return BuiltPackage(EMPTY_DIGEST, (BuiltPackageArtifact(f"src.python.shop/{name}.zip"),))
+
+
+def _publish_with_mocks(
+    publish: LambdaPublishFieldSet, batch: PublishBatch
+) -> tuple[PublishProcesses, list[_PublishProcessRequest]]:
+    """`publish_lambda` for `publish`, packages and processes mocked; also the process requests."""
+    requested: list[_PublishProcessRequest] = []
+
+    def publish_process(request: _PublishProcessRequest) -> PublishPackages:
+        requested.append(request)
+        names = (a.relpath or "" for package in request.packages for a in package.artifacts)
+        return PublishPackages(tuple(names))
+
+    processes = run_rule_with_mocks(
+        publish_lambda,
+        rule_args=[PublishLambdaRequest(publish, (_built(publish.address.target_name),)), batch],
+        mock_gets=[
+            MockGet(
+                BuiltPackage,
+                (EnvironmentAwarePackageRequest,),
+                lambda request: _built(request.field_set.address.target_name),
+            ),
+            MockGet(PublishPackages, (_PublishProcessRequest,), publish_process),
+        ],
+    )
+    return processes, requested
+
+
+OLD_SETS, API_SETS, EDGE_SETS = (
+    _field_sets("old", skip_publish=True),
+    _field_sets("api"),
+    _field_sets("edge", lambda_at_edge=True),
+)
+MOCK_BATCH = PublishBatch((OLD_SETS, API_SETS, EDGE_SETS))
+
+
+def test_mocked_leader_publishes_the_batch_but_its_skipped_targets() -> None:
+    (publish,), (request,) = _publish_with_mocks(API_SETS[1], MOCK_BATCH)
+    assert publish.names == ("src.python.shop/api.zip", "src.python.shop/edge.zip")
+    assert request.field_sets == (API_SETS[1], EDGE_SETS[1])
+
+
+def test_mocked_follower_leaves_publishing_to_the_leader() -> None:
+    assert _publish_with_mocks(EDGE_SETS[1], MOCK_BATCH) == (PublishProcesses(), [])
+
+
+def test_mocked_skipped_target_publishes_nothing() -> None:
+    (skipped,), requested = _publish_with_mocks(OLD_SETS[1], MOCK_BATCH)
+    assert (skipped.names, skipped.process, requested) == (("src.python.shop/old.zip",), None, [])
+    assert skipped.description == "(by `skip_publish` on src/python/shop:old)"
+
+
+def test_mocked_target_outside_the_batch_publishes_alone() -> None:
+    (publish,), (request,) = _publish_with_mocks(EDGE_SETS[1], PublishBatch(()))
+    assert publish.names == ("src.python.shop/edge.zip",)
+    assert request.field_sets == (EDGE_SETS[1],)
