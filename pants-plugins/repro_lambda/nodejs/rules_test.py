@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from textwrap import dedent
 
@@ -146,6 +147,5 @@ def test_missing_handler_module(rule_runner: RuleRunner) -> None:
             )
         }
     )
-    with pytest.raises(ExecutionError) as exc_info:
+    with pytest.raises(ExecutionError, match=re.escape("main.js, main.mjs, main.cjs")):
         package(rule_runner)
-    assert "main.js, main.mjs, main.cjs" in str(exc_info.value)
