@@ -23,7 +23,7 @@ from repro_lambda.core.limits import check_unzipped_size, direct_upload_warning
 from repro_lambda.core.metadata import build_metadata, render_metadata, validate_key_parts
 from repro_lambda.core.native import check_native_binaries
 from repro_lambda.core.tree import InputRoot, collect_tree, load_entries
-from repro_lambda.core.zip_writer import build_zip
+from repro_lambda.core.zip_writer import build_zip, name_collision_warnings
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,12 @@ def pack(request: PackRequest) -> PackResult:
     _write_file(request.output, zip_bytes)
     _write_file(request.metadata, render_metadata(metadata).encode("ascii"))
     upload_warning = direct_upload_warning(len(zip_bytes))
-    warnings = tree.warnings if upload_warning is None else (*tree.warnings, upload_warning)
-    return PackResult(metadata=metadata, warnings=warnings)
+    warnings = [
+        *tree.warnings,
+        *name_collision_warnings(entry.path for entry in entries),
+        *([upload_warning] if upload_warning else []),
+    ]
+    return PackResult(metadata=metadata, warnings=tuple(warnings))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -168,6 +168,16 @@ def test_large_zip_warns_about_direct_upload(
     assert "direct upload limit; publish via S3" in capsys.readouterr().err
 
 
+def test_case_collision_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sources, site = make_project(tmp_path)
+    write(sources / "App.py")
+    assert run_main(tmp_path, roots=(sources, site))[0] == 0
+    assert capsys.readouterr().err == (
+        "warning: archive paths 'App.py', 'app.py' are one name on case-insensitive or"
+        " Unicode-normalising file systems: rename all but one\n"
+    )
+
+
 def assert_one_error_line(capsys: pytest.CaptureFixture[str], *fragments: str) -> None:
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -200,6 +210,17 @@ def test_bad_path_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFi
     write(sources / "windows\\style.py")
     assert run_main(tmp_path, roots=(sources, site))[0] == 2
     assert_one_error_line(capsys, "backslashes are not allowed")
+
+
+def test_control_character_in_a_file_name_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sources, site = make_project(tmp_path)
+    write(sources / "new\nline.py")
+    assert run_main(tmp_path, roots=(sources, site))[0] == 2
+    assert capsys.readouterr().err == (
+        "error: invalid archive path 'new\\nline.py': control character U+000A is not allowed\n"
+    )
 
 
 def test_bad_arguments_exit_2_with_one_line(

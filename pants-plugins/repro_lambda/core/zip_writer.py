@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import struct
+import unicodedata
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -78,6 +80,12 @@ def _encode_path(path: str) -> bytes:
         raise UserError(f"invalid archive path {path!r}: absolute paths are not allowed")
     if "\\" in path:
         raise UserError(f"invalid archive path {path!r}: backslashes are not allowed")
+    control = next((char for char in path if unicodedata.category(char) == "Cc"), None)
+    if control is not None:
+        # Unzip tools disagree on such names: Python's zipfile reads `a\x00b` back as `a`.
+        raise UserError(
+            f"invalid archive path {path!r}: control character U+{ord(control):04X} is not allowed"
+        )
     components = path.split("/")
     if "" in components:
         raise UserError(
@@ -94,6 +102,21 @@ def _encode_path(path: str) -> bytes:
             f"invalid archive path {path[:80]!r}...: longer than {ZIP_MAX_FIELD_LENGTH} bytes"
         )
     return name
+
+
+def name_collision_warnings(paths: Iterable[str]) -> list[str]:
+    """Warnings for archive paths that are one name once case-folded and Unicode-normalised, as
+    on macOS and Windows, where one file would replace the other on extraction."""
+    by_name: defaultdict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", path).casefold())
+        by_name[folded].append(path)
+    return [
+        f"archive paths {', '.join(map(repr, sorted(same)))} are one name on case-insensitive or"
+        " Unicode-normalising file systems: rename all but one"
+        for same in sorted(by_name.values())
+        if len(same) > 1
+    ]
 
 
 def _check_zip32_limits(named: list[tuple[bytes, ZipEntry]], comment: bytes) -> None:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from repro_lambda.core import zip_writer
 from repro_lambda.core.contract import UserError
-from repro_lambda.core.zip_writer import ZipEntry, build_zip
+from repro_lambda.core.zip_writer import ZipEntry, build_zip, name_collision_warnings
 
 SAMPLE_ENTRIES = [
     ZipEntry("pkg/handler.py", b"def handler(event, context):\n    return event\n" * 20),
@@ -141,6 +141,34 @@ def test_comment_is_stored() -> None:
 def test_refuses_invalid_paths(path: str, reason: str) -> None:
     with pytest.raises(UserError, match=reason):
         build_zip([ZipEntry(path, b"x")])
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("a\x00b.py", r"invalid archive path 'a\x00b.py': control character U+0000 is not allowed"),
+        ("a\nb.py", r"invalid archive path 'a\nb.py': control character U+000A is not allowed"),
+        ("a\x7f.py", r"invalid archive path 'a\x7f.py': control character U+007F is not allowed"),
+        ("a\x85.py", r"invalid archive path 'a\x85.py': control character U+0085 is not allowed"),
+    ],
+)
+def test_refuses_control_characters(path: str, message: str) -> None:
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        build_zip([ZipEntry("ok.py", b""), ZipEntry(path, b"x")])
+
+
+def test_warns_of_names_one_on_case_insensitive_or_normalising_file_systems() -> None:
+    nfc, nfd = "caf\u00e9.py", "cafe\u0301.py"
+    paths = ["README", "readme", "Readme", nfc, nfd, "other.py", "Stra\u00dfe.py", "strasse.py"]
+    assert name_collision_warnings(paths) == [
+        "archive paths 'README', 'Readme', 'readme' are one name on case-insensitive or"
+        " Unicode-normalising file systems: rename all but one",
+        "archive paths 'Stra\u00dfe.py', 'strasse.py' are one name on case-insensitive or"
+        " Unicode-normalising file systems: rename all but one",
+        f"archive paths {nfd!r}, {nfc!r} are one name on case-insensitive or Unicode-normalising"
+        " file systems: rename all but one",
+    ]
+    assert name_collision_warnings(["a.py", "b.py", "a/b.py"]) == []
 
 
 def test_refuses_duplicate_paths() -> None:
