@@ -34,11 +34,13 @@ from repro_lambda.install_rules import (
     LambdaRequirementsRequest,
     layer_install_requests,
 )
-from repro_lambda.pack_rules import PackedLambda, PackLambdaRequest, logical_name
+from repro_lambda.names_rules import LogicalName, LogicalNameRequest
+from repro_lambda.pack_rules import PackedLambda, PackLambdaRequest
 from repro_lambda.target_types import (
     LambdaLayerArchitecturesField,
     LambdaLayerDependenciesField,
     LambdaLayerLayoutField,
+    LambdaLayerLogicalNameField,
     LambdaLayerRuntimesField,
     LambdaLayersField,
     LambdaLayerSplitField,
@@ -52,6 +54,7 @@ class LambdaLayerFieldSet(PackageFieldSet):
     required_fields = (LambdaLayerRuntimesField,)
 
     dependencies: LambdaLayerDependenciesField
+    logical_name: LambdaLayerLogicalNameField
     runtimes: LambdaLayerRuntimesField
     architectures: LambdaLayerArchitecturesField
     layout: LambdaLayerLayoutField
@@ -60,11 +63,9 @@ class LambdaLayerFieldSet(PackageFieldSet):
     environment: EnvironmentField
 
 
-def layer_name(
-    address: Address, runtime: str, architecture: str, package: str | None = None
-) -> str:
+def layer_name(base: str, runtime: str, architecture: str, package: str | None = None) -> str:
     """`science-python3.13-arm64`, or `science-numpy-python3.13-arm64` for one package."""
-    return "-".join([logical_name(address), *([package] if package else []), runtime, architecture])
+    return "-".join([base, *([package] if package else []), runtime, architecture])
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ async def install_layer_for_platform(request: LayerPlatformRequest) -> LayerInst
     (install_request,) = layer_install_requests(
         field_set.address, field_set.resolve, [request.runtime], [request.architecture]
     )
+    base = await Get(LogicalName, LogicalNameRequest(field_set.address, field_set.logical_name))
     inputs, groups = await MultiGet(
         Get(LambdaInstallInputs, LambdaInstallInputsRequest, install_request),
         Get(_PackageGroups, LambdaLayerFieldSet, field_set),
@@ -139,7 +141,7 @@ async def install_layer_for_platform(request: LayerPlatformRequest) -> LayerInst
     )
     return LayerInstalls(
         LayerInstall(
-            layer_name(field_set.address, request.runtime, request.architecture, package),
+            layer_name(base.value, request.runtime, request.architecture, package),
             variant_inputs,
             install.digest,
         )

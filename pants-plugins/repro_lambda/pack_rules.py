@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -16,31 +15,17 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
-from repro_lambda.core.contract import (
-    ERROR_PREFIX,
-    KEY_CHARS,
-    WARNING_PREFIX,
-    Section,
-    tool_messages,
-)
+from repro_lambda.core.contract import ERROR_PREFIX, WARNING_PREFIX, Section, tool_messages
 from repro_lambda.install_rules import SITE_PACKAGES
 from repro_lambda.subsystems.packer import PackerTool
 
 logger = logging.getLogger(__name__)
 
 SOURCES = "__sources"
-_UNSAFE_KEY_CHARS = re.compile(f"[^{KEY_CHARS}]")
 
 
 class LambdaPackagingError(Exception):
     """The packer refused an artifact (a user error, reported without a traceback)."""
-
-
-def logical_name(address: Address) -> str:
-    """The artifact's name in keys and the catalog: the target name plus any parameters."""
-    name = address.generated_name or address.target_name
-    params = [value for _, value in sorted(address.parameters.items())]
-    return _UNSAFE_KEY_CHARS.sub("_", "-".join([name, *params]))
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,15 @@ from repro_lambda.install_rules import (
     LambdaRequirementsRequest,
 )
 from repro_lambda.layer_rules import FunctionLayers, FunctionLayersRequest
-from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest, logical_name
+from repro_lambda.names_rules import LogicalName, LogicalNameRequest
+from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaCompletePlatformsField,
     LambdaHandlerField,
     LambdaHashExtraField,
     LambdaLayersField,
+    LambdaLogicalNameField,
     LambdaOutputPathField,
     LambdaRuntimeField,
 )
@@ -46,6 +48,7 @@ class LambdaArtifactFieldSet(PackageFieldSet):
     handler: LambdaHandlerField
     runtime: LambdaRuntimeField
     architecture: LambdaArchitectureField
+    logical_name: LambdaLogicalNameField
     resolve: PythonResolveField
     complete_platforms: LambdaCompletePlatformsField
     hash_extra: LambdaHashExtraField
@@ -56,6 +59,7 @@ class LambdaArtifactFieldSet(PackageFieldSet):
 
 @rule(desc="Package a Lambda artifact", level=LogLevel.DEBUG)
 async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPackage:
+    name = await Get(LogicalName, LogicalNameRequest(field_set.address, field_set.logical_name))
     await Get(HandlerOwner, HandlerOwnerRequest(field_set.handler, field_set.resolve))
     inputs = await Get(
         LambdaInstallInputs,
@@ -90,7 +94,7 @@ async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPac
         PackLambdaRequest(
             field_set.address,
             zip_path=field_set.output_path.value_or_default(file_ending="zip"),
-            logical_name=logical_name(field_set.address),
+            logical_name=name.value,
             runtime=field_set.runtime.value,
             architecture=field_set.architecture.value,
             payload=payload,

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional, Tuple
+from typing import ClassVar, Iterable, Optional, Tuple
 
 from pants.backend.python.target_types import PexCompletePlatformsField, PythonResolveField
 from pants.core.goals.package import OutputPathField
@@ -27,7 +27,7 @@ from pants.engine.target import (
 from pants.util.docutil import bin_name
 from pants.util.strutil import help_text
 
-from repro_lambda.core.contract import Architecture, StrChoice
+from repro_lambda.core.contract import KEY_SEGMENT, Architecture, Section, StrChoice
 
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
 
@@ -126,6 +126,31 @@ class LambdaCompletePlatformsField(PexCompletePlatformsField):
     )
 
 
+class LambdaLogicalNameField(StringField):
+    alias = "logical_name"
+    section: ClassVar[Section] = Section.LAMBDAS
+    help = help_text(
+        """
+        The artifact's name in its key (`lambdas/<name>/<sha256>.zip`) and catalog entry; no two
+        functions in the repository may share one.
+
+        Default: the target's name. A parametrized target appends each parameter's value, e.g.
+        `api-arm64` for `architecture=parametrize("x86_64", "arm64")`. Letters, digits, `.`, `_`
+        and `-` only.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
+        value = super().compute_value(raw_value, address)
+        if value is not None and not KEY_SEGMENT.fullmatch(value):
+            raise InvalidFieldException(
+                f"The `{cls.alias}` field in target {address} must be letters, digits, `.`, `_`"
+                f" and `-` (it names the artifact's key), but was `{value}`."
+            )
+        return value
+
+
 class LambdaHashExtraField(StringField):
     alias = "hash_extra"
     default = None
@@ -191,6 +216,7 @@ class LambdaArtifactTarget(Target):
         LambdaHandlerField,
         LambdaRuntimeField,
         LambdaArchitectureField,
+        LambdaLogicalNameField,
         LambdaArtifactDependenciesField,
         PythonResolveField,
         LambdaCompletePlatformsField,
@@ -321,11 +347,26 @@ class LambdaLayerSplitField(StringField):
     )
 
 
+class LambdaLayerLogicalNameField(LambdaLogicalNameField):
+    section = Section.LAYERS
+    help = help_text(
+        """
+        The start of the layer's zip names (`<name>-<runtime>-<architecture>`), which name its
+        keys (`layers/<zip name>/<sha256>.zip`) and catalog entries; no two layers in the
+        repository may share one.
+
+        Default: the target's name, with each parameter's value of a parametrized target
+        appended. Letters, digits, `.`, `_` and `-` only.
+        """
+    )
+
+
 class LambdaLayerTarget(Target):
     alias = "lambda_layer"
     core_fields = (
         *COMMON_TARGET_FIELDS,
         LambdaLayerDependenciesField,
+        LambdaLayerLogicalNameField,
         LambdaLayerRuntimesField,
         LambdaLayerArchitecturesField,
         LambdaLayerLayoutField,

@@ -13,7 +13,7 @@ from pants.help.help_info_extracter import TargetFieldHelpInfo
 from pants.testutil.rule_runner import RuleRunner
 
 from repro_lambda import register
-from repro_lambda.pack_rules import logical_name
+from repro_lambda.names_rules import logical_name
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaArtifactTarget,

@@ -27,6 +27,7 @@ from pants.option.global_options import GlobalOptions, ca_certs_path_to_file_con
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import Architecture
+from repro_lambda.names_rules import LogicalName, LogicalNameRequest
 from repro_lambda.nodejs.subsystem import NodeJs, NodeJsLambda
 from repro_lambda.nodejs.target_types import (
     NodeLambdaHandlerField,
@@ -34,10 +35,11 @@ from repro_lambda.nodejs.target_types import (
     NodeLambdaRuntimeField,
     NodeLambdaSourcesField,
 )
-from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest, logical_name
+from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaHashExtraField,
+    LambdaLogicalNameField,
     LambdaOutputPathField,
 )
 
@@ -59,6 +61,7 @@ class NodeLambdaFieldSet(PackageFieldSet):
     handler: NodeLambdaHandlerField
     runtime: NodeLambdaRuntimeField
     architecture: LambdaArchitectureField
+    logical_name: LambdaLogicalNameField
     package_json: NodeLambdaPackageJsonField
     hash_extra: LambdaHashExtraField
     output_path: LambdaOutputPathField
@@ -170,6 +173,7 @@ def _check_manifest(address: Address, package_dir: str, contents: dict[str, byte
 @rule(desc="Package a Node.js Lambda", level=LogLevel.DEBUG)
 async def package_nodejs_lambda(field_set: NodeLambdaFieldSet) -> BuiltPackage:
     address = field_set.address
+    name = await Get(LogicalName, LogicalNameRequest(address, field_set.logical_name))
     package_dir = os.path.normpath(
         os.path.join(address.spec_path, os.path.dirname(field_set.package_json.value))
     )
@@ -202,7 +206,7 @@ async def package_nodejs_lambda(field_set: NodeLambdaFieldSet) -> BuiltPackage:
         PackLambdaRequest(
             address,
             zip_path=field_set.output_path.value_or_default(file_ending="zip"),
-            logical_name=logical_name(address),
+            logical_name=name.value,
             runtime=field_set.runtime.value,
             architecture=field_set.architecture.value,
             payload=payload,
