@@ -22,24 +22,28 @@ from repro_lambda.core.contract import (
     read_fields,
 )
 
-CONTRACT = Path(__file__).with_name("contract.py")
 
-
-def test_is_standard_library_python_3_9() -> None:
-    """The plugin imports it on Pants' Python 3.9, so it must parse and import as 3.9 does."""
-    tree = ast.parse(CONTRACT.read_text(encoding="utf-8"), feature_version=(3, 9))
+@pytest.mark.parametrize("module", ["contract.py", "npm_lock.py"])
+def test_what_the_plugin_imports_is_standard_library_python_3_9(module: str) -> None:
+    """The plugin imports these on Pants' Python 3.9 (see BUILD), so they must parse and import
+    as 3.9 does: the standard library, and the contract."""
+    source = Path(__file__).with_name(module).read_text(encoding="utf-8")
+    tree = ast.parse(source, feature_version=(3, 9))
     imported = {
-        alias.name.split(".")[0]
+        alias.name
         for node in ast.walk(tree)
         if isinstance(node, ast.Import)
         for alias in node.names
     }
     imported |= {
-        node.module.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     }
-    assert imported <= sys.stdlib_module_names | {"__future__"}
+    outside = {
+        name
+        for name in imported
+        if name.split(".")[0] not in sys.stdlib_module_names | {"__future__"}
+    }
+    assert outside <= {"repro_lambda.core.contract"}
 
 
 def test_choices_read_as_their_values() -> None:

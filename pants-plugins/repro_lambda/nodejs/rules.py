@@ -26,7 +26,8 @@ from pants.engine.unions import UnionRule
 from pants.option.global_options import GlobalOptions, ca_certs_path_to_file_content
 from pants.util.logging import LogLevel
 
-from repro_lambda.core.contract import Architecture
+from repro_lambda.core.contract import Architecture, UserError
+from repro_lambda.core.npm_lock import check_npm_lock
 from repro_lambda.names_rules import LogicalName, LogicalNameRequest
 from repro_lambda.nodejs.subsystem import NodeJs, NodeJsLambda
 from repro_lambda.nodejs.target_types import (
@@ -150,19 +151,29 @@ async def npm_ci(
     return NodeModules(kept)
 
 
-def _check_manifest(address: Address, package_dir: str, contents: dict[str, bytes]) -> None:
+def _check_manifest(
+    address: Address, package_dir: str, contents: dict[str, bytes], registry: str
+) -> None:
     package_json = os.path.join(package_dir, "package.json")
+    lockfile = os.path.join(package_dir, _LOCKFILE)
     if package_json not in contents:
         raise NodeLambdaError(f"{address}: {package_json} does not exist (see `package_json`).")
-    if os.path.join(package_dir, _LOCKFILE) not in contents:
+    if lockfile not in contents:
         raise NodeLambdaError(
             f"{address}: there is no {_LOCKFILE} beside {package_json}, and dependencies are "
             f"only installed from a lockfile: {_regenerate_hint(package_dir)}."
         )
+    parsed = {}
+    for path in (package_json, lockfile):
+        try:
+            parsed[path] = json.loads(contents[path])
+        except ValueError as e:
+            raise NodeLambdaError(f"{address}: {path} is not valid JSON: {e}")
     try:
-        manifest = json.loads(contents[package_json])
-    except ValueError as e:
-        raise NodeLambdaError(f"{address}: {package_json} is not valid JSON: {e}")
+        check_npm_lock(parsed[lockfile], registry, lockfile)
+    except UserError as e:
+        raise NodeLambdaError(f"{address}: {e}.")
+    manifest = parsed[package_json]
     if "workspaces" in manifest:
         raise NodeLambdaError(
             f"{address}: {package_json} declares npm workspaces, which are not supported: give "
@@ -171,7 +182,9 @@ def _check_manifest(address: Address, package_dir: str, contents: dict[str, byte
 
 
 @rule(desc="Package a Node.js Lambda", level=LogLevel.DEBUG)
-async def package_nodejs_lambda(field_set: NodeLambdaFieldSet) -> BuiltPackage:
+async def package_nodejs_lambda(
+    field_set: NodeLambdaFieldSet, subsystem: NodeJsLambda
+) -> BuiltPackage:
     address = field_set.address
     name = await Get(LogicalName, LogicalNameRequest(address, field_set.logical_name))
     package_dir = os.path.normpath(
@@ -181,7 +194,9 @@ async def package_nodejs_lambda(field_set: NodeLambdaFieldSet) -> BuiltPackage:
     manifest_paths = [os.path.join(package_dir, name) for name in ("package.json", _LOCKFILE)]
     manifest_digest = await Get(Digest, PathGlobs(manifest_paths))
     contents = await Get(DigestContents, Digest, manifest_digest)
-    _check_manifest(address, package_dir, {fc.path: fc.content for fc in contents})
+    _check_manifest(
+        address, package_dir, {fc.path: fc.content for fc in contents}, subsystem.registry
+    )
     sources = await Get(SourceFiles, SourceFilesRequest([field_set.sources]))
     outside = [f for f in sources.files if not f.startswith(os.path.join(package_dir, ""))]
     if outside:

@@ -7,6 +7,7 @@ import json
 import re
 import zipfile
 from textwrap import dedent
+from typing import Any
 
 import pytest
 from pants.core.goals.package import BuiltPackage
@@ -39,7 +40,7 @@ PACKAGE = {
     "dependencies": {"ms": "2.1.3"},
     "devDependencies": {"is-number": "7.0.0"},
 }
-LOCK = {
+LOCK: dict[str, Any] = {
     "name": "fn",
     "version": "1.0.0",
     "lockfileVersion": 3,
@@ -125,6 +126,20 @@ def test_lockfile_out_of_sync(rule_runner: RuleRunner) -> None:
         "`npm install --package-lock-only` in src/nodejs/fn"
     )
     assert "is-odd" in message
+
+
+def test_lockfile_from_outside_the_registry_is_refused_before_npm_runs(
+    rule_runner: RuleRunner,
+) -> None:
+    git_ms = {**MS, "resolved": "git+https://github.com/vercel/ms.git#1304f150"}
+    write(rule_runner, lock={**LOCK, "packages": {**LOCK["packages"], "node_modules/ms": git_ms}})
+    assert package_error(rule_runner) == (
+        "src/nodejs/fn:fn: src/nodejs/fn/package-lock.json installs packages from outside the"
+        " registry https://registry.npmjs.org/ or without an integrity hash: ms (node_modules/ms)"
+        " is resolved from 'git+https://github.com/vercel/ms.git#1304f150'. Depend on registry"
+        " releases (`npm install <name>@<version>`) and regenerate the lockfile, or set"
+        " `[nodejs-lambda].registry` to the registry they come from."
+    )
 
 
 def test_workspaces_are_refused(rule_runner: RuleRunner) -> None:

@@ -1,0 +1,67 @@
+"""Checks that a `package-lock.json` installs only integrity-pinned packages of one registry.
+
+`npm ci` installs whatever the lockfile says, from wherever it says: a plain-http URL, a git
+repository, a tarball or directory anywhere on disk. None of those is in the install's cache key
+and some carry no hash. Only registry packages with an `integrity` are allowed, so that the
+lockfile alone decides what is installed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from repro_lambda.core.contract import UserError
+
+_SRI = re.compile(r"^sha(256|384|512)-[A-Za-z0-9+/]+=*$")
+_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+_SHOWN = 5
+
+
+def check_npm_lock(lock: Mapping[str, Any], registry: str, lockfile: str) -> None:
+    """Raise UserError unless every package `npm ci --omit=dev` may install from `lock` comes
+    from `registry` over https (or, with no `resolved`, by version from it) with an integrity
+    hash."""
+    packages = lock.get("packages")
+    if lock.get("lockfileVersion", 1) < 2 or not isinstance(packages, Mapping):
+        raise UserError(
+            f"{lockfile} is a lockfileVersion 1 file, which npm 7 and later replace: regenerate it"
+            " with `npm install --package-lock-only`"
+        )
+    prefix = registry if registry.endswith("/") else f"{registry}/"
+    if not prefix.startswith("https://"):
+        raise UserError(f"the npm registry {registry!r} is not an https URL")
+    problems = [
+        f"{path.rpartition('node_modules/')[2]} ({path}) {problem}"
+        for path, entry in sorted(packages.items())
+        if path and isinstance(entry, Mapping) and not entry.get("dev")
+        for problem in [_problem(entry, prefix)]
+        if problem
+    ]
+    if problems:
+        more = f"; and {len(problems) - _SHOWN} more" if len(problems) > _SHOWN else ""
+        raise UserError(
+            f"{lockfile} installs packages from outside the registry {prefix} or without an"
+            f" integrity hash: {'; '.join(problems[:_SHOWN])}{more}. Depend on registry releases"
+            " (`npm install <name>@<version>`) and regenerate the lockfile, or set"
+            " `[nodejs-lambda].registry` to the registry they come from"
+        )
+
+
+def _problem(entry: Mapping[str, Any], registry: str) -> str | None:
+    if entry.get("link"):
+        return "is a link to a directory (`file:` or `link:`)"
+    if entry.get("inBundle"):
+        return None  # Inside its parent's tarball, which is checked.
+    resolved = entry.get("resolved")
+    if resolved is None:
+        version = entry.get("version")
+        if not isinstance(version, str) or not _VERSION.match(version):
+            return f"has no `resolved` URL and version {version!r} is not a registry version"
+    elif not isinstance(resolved, str) or not resolved.startswith(registry):
+        return f"is resolved from {resolved!r}"
+    integrity = entry.get("integrity")
+    if not isinstance(integrity, str) or not all(_SRI.match(h) for h in integrity.split()):
+        return "has no sha256, sha384 or sha512 `integrity`"
+    return None
