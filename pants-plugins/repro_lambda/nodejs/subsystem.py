@@ -35,9 +35,11 @@ class NodeJsLambda(Subsystem):
         advanced=True,
         help=softwrap(
             """
-            The npm registry `npm ci` uses. Neither the user's nor the global npmrc of the host
-            applies to the install (only the built-in one of the npm found, like the npm itself):
-            set the registry here, and a CA bundle with `[GLOBAL].ca_certs_path`.
+            The npm registry `npm ci` uses, an https URL: every package a `package-lock.json`
+            installs must come from it, with an `integrity`. Neither the user's nor the global
+            npmrc of the host applies to the install (only the built-in one of the npm found,
+            like the npm itself): set the registry here, and a CA bundle with
+            `[GLOBAL].ca_certs_path`.
             """
         ),
     )
