@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import struct
 import zipfile
 from textwrap import dedent
@@ -258,6 +259,40 @@ def test_stale_platform_lock(
         f"src/python/stats:stats needs the Lambda platform lock {PLATFORM_LOCK}, {problem}. Run `"
     )
     assert str(error).endswith(" lambda-lock` and commit the file.")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"locked_resolves": [], "repro_lambda": {"platforms": ',
+        '{"locked_resolves": []}',
+        '{"repro_lambda": {"resolve_lockfile_sha256": 1, "platforms": {}, "requirements": []}}',
+    ],
+)
+def test_hand_edited_platform_lock(rule_runner: RuleRunner, content: str) -> None:
+    rule_runner.write_files(
+        {
+            LAMBDAS_LOCK: pants_lockfile({"numpy": "2.2.6"}),
+            PLATFORM_LOCK: content,
+            "3rdparty/python/BUILD": 'python_requirement(name="numpy", requirements=["numpy"])\n',
+            "src/python/app/BUILD": (
+                "python_sources()\n"
+                'lambda_artifact(name="fn", handler="app.handler.h", runtime="python3.12")\n'
+            ),
+            "src/python/app/handler.py": "import numpy\n\ndef h(event, context):\n    pass\n",
+        }
+    )
+    with pytest.raises(ExecutionError) as exc_info:
+        package(rule_runner, Address("src/python/app", target_name="fn"))
+    (error,) = exc_info.value.wrapped_exceptions
+    assert isinstance(error, LambdaLockError)
+    lock_command = r"`\S+ lambda-lock`"
+    assert re.fullmatch(
+        f"The Lambda platform lock {re.escape(PLATFORM_LOCK)} is not as {lock_command} writes it"
+        r" \(it is not JSON, or its `repro_lambda` section is missing or changed by hand\): run"
+        f" {lock_command} to write it again, and commit it.",
+        str(error),
+    )
 
 
 @pytest.mark.parametrize("architecture", ["x86_64", "arm64"])

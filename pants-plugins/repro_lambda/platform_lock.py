@@ -73,12 +73,28 @@ async def read_platform_lock(
     path = platform_lock_path(resolve_path)
     digest = await Get(Digest, PathGlobs([path]))
     contents = await Get(DigestContents, Digest, digest)
-    metadata = json.loads(contents[0].content)[METADATA_KEY] if contents else None
+    metadata = _lock_metadata(path, contents[0].content) if contents else None
     return PlatformLock(
         path=path,
         digest=digest,
         metadata=FrozenDict.deep_freeze(metadata) if metadata is not None else None,
         resolve_lockfile_sha256=sha256(resolve_content).hexdigest(),
+    )
+
+
+def _lock_metadata(path: str, content: bytes) -> dict:
+    """The `repro_lambda` section `lambda-lock` writes into a platform lock, checked."""
+    try:
+        metadata = json.loads(content)[METADATA_KEY]
+        fields = ("resolve_lockfile_sha256", str), ("platforms", dict), ("requirements", list)
+        if all(isinstance(metadata[name], kind) for name, kind in fields):
+            return metadata
+    except (ValueError, LookupError, TypeError):
+        pass
+    raise LambdaLockError(
+        f"The Lambda platform lock {path} is not as `{LOCK_COMMAND}` writes it (it is not JSON, or"
+        f" its `{METADATA_KEY}` section is missing or changed by hand): run `{LOCK_COMMAND}` to"
+        " write it again, and commit it."
     )
 
 

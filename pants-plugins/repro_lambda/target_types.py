@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import ClassVar, Iterable, Optional, Tuple
 
@@ -207,6 +208,18 @@ class LambdaOutputPathField(OutputPathField):
         prints the S3 key the artifact is published under.
         """
     )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
+        value = super().compute_value(raw_value, address)
+        if value is not None and (
+            posixpath.isabs(value) or posixpath.normpath(value).split("/")[0] == ".."
+        ):
+            raise InvalidFieldException(
+                f"The `{cls.alias}` field in target {address} must be a path relative to the dist"
+                f" directory that stays inside it, but was `{value}`."
+            )
+        return value
 
 
 class LambdaArtifactTarget(Target):

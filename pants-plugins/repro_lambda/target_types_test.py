@@ -46,6 +46,14 @@ def _build_error(rule_runner: RuleRunner, fields: str) -> str:
             "architecture",
             "sparc",
         ),
+        *(
+            (
+                f'handler="orders.api.handler", runtime="python3.12", output_path="{path}"',
+                "output_path",
+                path,
+            )
+            for path in ("/tmp/orders.zip", "../orders.zip", "zips/../../orders.zip")
+        ),
     ],
 )
 def test_invalid_field_value(
