@@ -32,6 +32,13 @@ def check_handler(handler: str, first_party: Mapping[str, Path]) -> None:
             f"the handler function `{function}` is not defined at the top level of {found}; "
             f"fix the `handler` field (`{handler}`) or define `{function}(event, context)` there"
         )
+    binding = _not_callable_binding(source, function)
+    if binding is not None:
+        kind, line = binding
+        raise UserError(
+            f"{found}:{line}: the handler `{function}` is {kind}, not a function: define"
+            f" `def {function}(event, context)` there, or fix the `handler` field (`{handler}`)"
+        )
 
 
 def check_node_handler(handler: str, first_party: Collection[str]) -> None:
@@ -56,6 +63,42 @@ def check_node_handler(handler: str, first_party: Collection[str]) -> None:
             f"the handler module of `{handler}` is not among the packed sources: "
             f"expected one of {', '.join(candidates)} outside node_modules/"
         )
+
+
+_NOT_CALLABLE = {
+    ast.Constant: "a constant",
+    ast.JoinedStr: "a string",
+    ast.List: "a list",
+    ast.ListComp: "a list",
+    ast.Tuple: "a tuple",
+    ast.Dict: "a dict",
+    ast.DictComp: "a dict",
+    ast.Set: "a set",
+    ast.SetComp: "a set",
+}
+
+
+def _not_callable_binding(source: str, name: str) -> tuple[str, int] | None:
+    """What the last top-level binding of `name` certainly is if not callable, and its line."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return None
+    last: tuple[str, int] | None = None
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            last = None
+        elif isinstance(node, ast.ClassDef) and node.name == name:
+            last = ("a class", node.lineno)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                kind = _NOT_CALLABLE.get(type(node.value))
+                last = (kind, node.lineno) if kind else None
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            if any((a.asname or a.name).split(".")[0] == name for a in node.names):
+                last = None
+    return last
 
 
 def top_level_names(source: str) -> set[str]:

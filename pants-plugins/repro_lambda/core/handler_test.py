@@ -71,3 +71,34 @@ def test_malformed_node_handler(handler: str) -> None:
         UserError, match="is not of the form `<file path without extension>.<exported function>`"
     ):
         check_node_handler(handler, {"index.js"})
+
+
+@pytest.mark.parametrize(
+    ("source", "kind", "line"),
+    [
+        ("handler = 5\n", "a constant", 1),
+        ("def handler(event, context):\n    pass\n\nhandler = {}\n", "a dict", 4),
+        ("class handler:\n    pass\n", "a class", 1),
+    ],
+)
+def test_handler_that_is_not_a_function(tmp_path: Path, source: str, kind: str, line: int) -> None:
+    (tmp_path / "app.py").write_text(source)
+    message = (
+        f"app.py:{line}: the handler `handler` is {kind}, not a function: define"
+        " `def handler(event, context)` there, or fix the `handler` field (`app.handler`)"
+    )
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        check_handler("app.handler", {"app.py": tmp_path / "app.py"})
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "handler = 5\n\ndef handler(event, context):\n    pass\n",
+        "from mangum import Mangum\n\nhandler = Mangum(app)\n",
+        "from lib import handler\n",
+    ],
+)
+def test_handler_bound_to_what_may_be_a_function(tmp_path: Path, source: str) -> None:
+    (tmp_path / "app.py").write_text(source)
+    check_handler("app.handler", {"app.py": tmp_path / "app.py"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -11,10 +12,14 @@ from repro_lambda.core.npm_lock import check_npm_lock
 
 REGISTRY = "https://registry.npmjs.org/"
 INTEGRITY = "sha512-" + "A" * 86 + "=="
-MS = {"version": "2.1.3", "resolved": f"{REGISTRY}ms/-/ms-2.1.3.tgz", "integrity": INTEGRITY}
+MS: dict[str, Any] = {
+    "version": "2.1.3",
+    "resolved": f"{REGISTRY}ms/-/ms-2.1.3.tgz",
+    "integrity": INTEGRITY,
+}
 
 
-def lock(**packages: dict) -> dict:
+def lock(**packages: Any) -> dict[str, Any]:
     return {"lockfileVersion": 3, "packages": {"": {"name": "fn"}, **packages}}
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from repro_lambda.core.compile_check import check_compiles, python_version
 from repro_lambda.core.contract import (
     WARNING_PREFIX,
     Architecture,
@@ -73,11 +74,10 @@ def pack(request: PackRequest) -> PackResult:
     if not files:
         raise UserError("no files to pack: the layers provide every file of the input directories")
     node = request.runtime.startswith("nodejs")
+    first_party = {f.archive_path: f.source for f in files if f.root in request.sources}
+    compile_warnings = [] if node else check_compiles(first_party, python_version(request.runtime))
     if request.handler is not None:
-        check = check_node_handler if node else check_handler
-        check(
-            request.handler, {f.archive_path: f.source for f in files if f.root in request.sources}
-        )
+        (check_node_handler if node else check_handler)(request.handler, first_party)
     if node:
         check_native_binaries({f.archive_path: f.source for f in files}, request.architecture)
     check_unzipped_size(sum(file.size for file in files), request.layers_unzipped_size)
@@ -98,6 +98,7 @@ def pack(request: PackRequest) -> PackResult:
     upload_warning = direct_upload_warning(len(zip_bytes))
     warnings = [
         *tree.warnings,
+        *compile_warnings,
         *name_collision_warnings(entry.path for entry in entries),
         *([upload_warning] if upload_warning else []),
     ]

@@ -212,6 +212,15 @@ def test_bad_path_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFi
     assert_one_error_line(capsys, "backslashes are not allowed")
 
 
+def test_module_that_does_not_compile_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sources, site = make_project(tmp_path)
+    write(sources / "broken.py", b"def f(:\n")
+    assert run_main(tmp_path, roots=(sources, site))[0] == 2
+    assert_one_error_line(capsys, "broken.py:1: ", "the runtime's): fix the module")
+
+
 def test_control_character_in_a_file_name_exits_2_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -296,7 +305,7 @@ def umask(mask: int) -> Iterator[None]:
 FileSpec = tuple[int, bytes, bool]
 """Root index, content and executable flag of one generated file."""
 
-file_names = st.text(alphabet="abz_é", min_size=1, max_size=5).map(lambda name: f"f_{name}.py")
+file_names = st.text(alphabet="abz_é", min_size=1, max_size=5).map(lambda name: f"f_{name}.txt")
 file_paths = st.tuples(st.sampled_from(["", "pkg/", "pkg/sub/", "ü/"]), file_names).map("".join)
 file_specs = st.tuples(st.integers(0, 1), st.binary(max_size=200), st.booleans())
 HANDLER_FILE: FileSpec = (0, b"def h(event, context):\n    return 1\n", False)

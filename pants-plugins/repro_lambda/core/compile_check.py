@@ -1,0 +1,52 @@
+"""Checks that every first-party Python module of an artifact compiles for its runtime's Python."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from repro_lambda.core.contract import UserError
+
+NEW_SYNTAX = {
+    (3, 12): "type parameters and f-strings with nested quotes",
+    (3, 14): "template strings and `except` without parentheses",
+}
+"""Syntax each Python version added, which an older packer cannot parse."""
+
+
+def python_version(runtime: str) -> tuple[int, int]:
+    """`python3.12` -> (3, 12)."""
+    major, minor = runtime.removeprefix("python").split(".")
+    return int(major), int(minor)
+
+
+def check_compiles(sources: Mapping[str, Path], version: tuple[int, int]) -> list[str]:
+    """Raise UserError unless every `.py` file of `sources` (archive path -> file) compiles for
+    Python `version`; return warnings for files only a newer Python than this one can judge."""
+    here = sys.version_info[:2]
+    unknown = [NEW_SYNTAX[v] for v in sorted(NEW_SYNTAX) if here < v <= version]
+    warnings = []
+    for path, file in sorted(sources.items()):
+        if not path.endswith(".py"):
+            continue
+        try:
+            tree = ast.parse(file.read_bytes(), path, feature_version=min(version, here))
+            compile(tree, path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as error:  # ValueError: null bytes, before Python 3.12
+            line = getattr(error, "lineno", None)
+            where = f"{path}:{line}" if line else path
+            message = getattr(error, "msg", str(error))
+            if unknown:
+                warnings.append(
+                    f"{where} does not compile on the packer's Python {here[0]}.{here[1]}, which"
+                    f" cannot check Python {version[0]}.{version[1]}'s {', '.join(unknown)}:"
+                    f" {message}"
+                )
+                continue
+            raise UserError(
+                f"{where}: {message} (Python {version[0]}.{version[1]}, the runtime's): fix the"
+                " module, or drop it from the handler's dependencies"
+            ) from None
+    return warnings
