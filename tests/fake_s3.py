@@ -128,9 +128,10 @@ class FaultProxy:
     `failure_rate`.
 
     The first requests, in arrival order, get the faults of `script` (None: no fault); later ones
-    get one with probability `failure_rate`, drawn from `random.Random(seed)`. PUTs are answered 403
-    AccessDenied while `deny_puts` is set. Each request first waits `latency` seconds, as if it
-    crossed a network.
+    get one with probability `failure_rate`, drawn from `random.Random(seed)`. For the first
+    `throttle_seconds` after the first request, every request is answered 503 SlowDown, with
+    `Retry-After: <retry_after>` if set. PUTs are answered 403 AccessDenied while `deny_puts` is
+    set. Each request first waits `latency` seconds, as if it crossed a network.
     """
 
     def __init__(
@@ -142,12 +143,17 @@ class FaultProxy:
         script: Sequence[str | None] = (),
         deny_puts: bool = False,
         latency: float = 0.0,
+        throttle_seconds: float = 0.0,
+        retry_after: int | None = None,
     ) -> None:
         self.upstream = urlsplit(upstream)
         self.failure_rate = failure_rate
         self.deny_puts = deny_puts
         self.latency = latency
+        self.throttle_seconds = throttle_seconds
+        self.retry_after = retry_after
         self.requests: list[RecordedRequest] = []
+        self._first_request: float | None = None
         self.max_in_flight = 0
         self._script = list(script)
         self._random = random.Random(seed)
@@ -188,6 +194,10 @@ class FaultProxy:
         if self.deny_puts and method == "PUT":
             return "access-denied"
         with self._lock:
+            now = time.monotonic()
+            self._first_request = self._first_request or now
+            if now - self._first_request < self.throttle_seconds:
+                return "slow-down"
             if self._script:
                 return self._script.pop(0)
             if self._random.random() < self.failure_rate:
@@ -295,7 +305,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             f"<Error><Code>{code}</Code><Message>{message}</Message>"
             "<RequestId>fake-s3-proxy</RequestId></Error>"
         )
-        self._send(status, code, [("Content-Type", "application/xml")], xml.encode())
+        headers = [("Content-Type", "application/xml")]
+        retry_after = self.server.proxy.retry_after
+        if code == "SlowDown" and retry_after is not None:
+            headers.append(("Retry-After", str(retry_after)))
+        self._send(status, code, headers, xml.encode())
 
     def _reset(self) -> None:
         """Abort the connection with a TCP RST: SO_LINGER with a zero timeout, then close."""

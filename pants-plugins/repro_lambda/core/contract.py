@@ -151,7 +151,7 @@ class PublishPlan:
     """The catalog's path relative to the buildroot, or None for no catalog."""
     catalog_history: int = 10
     endpoint_url: Optional[str] = None
-    max_attempts: int = 6
+    max_attempts: int = 10
 
     def render(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

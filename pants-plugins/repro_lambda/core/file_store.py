@@ -34,7 +34,7 @@ class FileStore:
                     existing = hashlib.sha256(path.read_bytes()).hexdigest()
                     expected = hashlib.sha256(data).hexdigest()
                     if existing != expected:
-                        raise integrity_error(location, existing, expected) from None
+                        raise integrity_error(location, f"sha256 {existing}", expected) from None
                     return Outcome.ALREADY_PRESENT
             _fsync_directory(path.parent)
             return Outcome.UPLOADED

@@ -17,9 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repro_lambda.core.catalog import CatalogEntry, load_catalog, update_catalog, write_catalog
-from repro_lambda.core.contract import ToolArgumentParser, UserError, report_user_error
+from repro_lambda.core.contract import (
+    WARNING_PREFIX,
+    ToolArgumentParser,
+    UserError,
+    report_user_error,
+)
 from repro_lambda.core.plan import Artifact, Plan, load_plan
-from repro_lambda.core.stores import PARALLEL_UPLOADS, Outcome, PublishError, Store, open_store
+from repro_lambda.core.stores import (
+    PARALLEL_UPLOADS,
+    Outcome,
+    PublishError,
+    Store,
+    endpoint_warning,
+    open_store,
+)
 
 FAILURE_EXIT_CODE = 1
 DRY_RUN_STATUS = "would publish (dry run)"
@@ -50,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stores = {} if plan.dry_run else _open_stores(plan)
     except UserError as error:
         return report_user_error(error)
+    warning = endpoint_warning(plan.endpoint_url)
+    if warning and not plan.dry_run:
+        print(f"{WARNING_PREFIX}{warning}", file=sys.stderr)
     if plan.dry_run:
         rows = sorted((Row(artifact) for artifact in plan.artifacts), key=_row_order)
     else:

@@ -98,6 +98,18 @@ def catalog_of(base: Path) -> dict[str, Any]:
     return json.loads((base / CATALOG).read_text())
 
 
+def test_plain_http_endpoint_on_another_machine_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    artifact = make_artifact(tmp_path, "orders", b"orders v1", "file://dist/lambda-store")
+    plan = write_plan(tmp_path, [artifact], endpoint_url="http://minio.internal:9000")
+    assert main(["--plan", str(plan)]) == 0
+    assert capsys.readouterr().err == (
+        "warning: endpoint_url http://minio.internal:9000 is plain http to another machine:"
+        " artifacts and signed requests cross the network unencrypted; use https\n"
+    )
+
+
 def test_file_store_publish_then_republish(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -22,8 +22,9 @@ from repro_lambda.core.stores import (
     integrity_error,
 )
 
-BACKOFF_BASE_SECONDS = 0.1
-BACKOFF_CAP_SECONDS = 2.0
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 20.0
+"""Exponential backoff as in AWS' standard retry mode: 1, 2, 4 … seconds, at most 20 per retry."""
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 60
 _TRANSIENT_CODES = frozenset(
@@ -111,7 +112,7 @@ class S3Store:
             pass
         stored = self._stored_sha256(object_key, location, len(data))
         if stored != digest.hexdigest():
-            raise integrity_error(location, stored, digest.hexdigest())
+            raise integrity_error(location, f"sha256 {stored}", digest.hexdigest())
         return Outcome.ALREADY_PRESENT
 
     def _stored_sha256(self, object_key: str, location: str, size: int) -> str:
@@ -125,8 +126,11 @@ class S3Store:
                 Bucket=self._bucket, Key=object_key, ChecksumMode="ENABLED"
             ),
         )
+        stored_size = head.get("ContentLength")
+        if stored_size != size:  # Another object: say so without downloading it.
+            raise integrity_error(location, f"{stored_size:,} bytes", f"{size:,} bytes")
         checksum = head.get("ChecksumSHA256")
-        if checksum and "-" not in checksum and head.get("ContentLength") == size:
+        if checksum and "-" not in checksum:
             return base64.b64decode(checksum).hex()
         body = self._call(
             "GetObject",
@@ -152,11 +156,8 @@ class S3Store:
                     raise _KeyExists from error
                 if attempt >= self._max_attempts or not _is_transient(error):
                     raise self._explain(operation, location, error, attempt) from error
-            self._sleep(
-                random.uniform(
-                    0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
-                )
-            )
+                delay = backoff_seconds(attempt, _retry_after(error))
+            self._sleep(delay)
             attempt += 1
 
     def _explain(
@@ -207,6 +208,27 @@ class S3Store:
             return str(sts.get_caller_identity()["Arn"])
         except Exception:
             return "the current AWS principal (sts:GetCallerIdentity failed)"
+
+
+def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
+    """The wait before retry `attempt` (1 for the first): the exponential step's first half, and
+    up to its second half at random ("equal jitter"); at least `Retry-After`, up to the cap."""
+    step = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    delay = step / 2 + random.uniform(0, step / 2)
+    return max(delay, min(retry_after or 0.0, BACKOFF_CAP_SECONDS))
+
+
+def _retry_after(error: Exception) -> float | None:
+    """The seconds of a response's `Retry-After` header, if it has one in seconds."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(error, ClientError):
+        return None
+    value = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:  # An HTTP date: the backoff applies.
+        return None
 
 
 def _config() -> Any:

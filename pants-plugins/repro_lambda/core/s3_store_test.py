@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from pathlib import Path
 
 import pytest
 
 from fake_s3 import BUCKET, FakeS3, FaultProxy, refusing_url
-from repro_lambda.core.contract import parse_store_url
-from repro_lambda.core.s3_store import BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS
+from repro_lambda.core.contract import PublishPlan, parse_store_url
+from repro_lambda.core.s3_store import BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS, backoff_seconds
 from repro_lambda.core.stores import Outcome, PublishError, open_store
 from repro_lambda.core.testutil import DATA, KEY, s3_store
 
@@ -82,7 +83,47 @@ def test_s3_store_down_fails_after_bounded_backoff() -> None:
             store.put_if_absent(KEY, DATA)
     assert len(sleeps) == 7
     for attempt, delay in enumerate(sleeps, start=1):
-        assert 0 <= delay <= min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+        step = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+        assert step / 2 <= delay <= step
+
+
+def test_s3_object_of_another_size_is_a_conflict_without_a_download(s3: FakeS3) -> None:
+    s3.client().put_object(Bucket=BUCKET, Key=f"team/{KEY}", Body=b"planted")
+    with FaultProxy(s3.url) as proxy:
+        with pytest.raises(
+            PublishError, match=r"holds different bytes \(7 bytes, expected 1,700 bytes\)"
+        ):
+            s3_store(proxy.url).put_if_absent(KEY, DATA)
+        assert [request.method for request in proxy.requests] == ["PUT", "HEAD"]
+
+
+def test_backoff_is_exponential_with_equal_jitter_capped_and_honours_retry_after() -> None:
+    for attempt, step in [(1, 1), (2, 2), (5, 16), (6, 20), (30, 20)]:
+        assert step / 2 <= backoff_seconds(attempt) <= step
+    assert backoff_seconds(1, retry_after=7) == 7
+    assert backoff_seconds(1, retry_after=3600) == BACKOFF_CAP_SECONDS
+
+
+def test_s3_survives_ten_seconds_of_throttling(s3: FakeS3) -> None:
+    """Every request is answered 503 SlowDown for 10 s; with the default attempts, the put waits
+    it out (no Retry-After: the backoff alone is long enough)."""
+    with FaultProxy(s3.url, throttle_seconds=10) as proxy:
+        started = time.monotonic()
+        outcome = s3_store(proxy.url, max_attempts=PublishPlan.max_attempts).put_if_absent(
+            KEY, DATA
+        )
+        assert outcome is Outcome.UPLOADED
+        assert time.monotonic() - started >= 10
+        assert proxy.faults() and set(proxy.faults()) == {"slow-down"}
+    assert s3.objects(BUCKET) == {f"team/{KEY}": DATA}
+
+
+def test_s3_waits_as_long_as_retry_after_says(s3: FakeS3) -> None:
+    sleeps: list[float] = []
+    with FaultProxy(s3.url, script=["slow-down"], retry_after=3) as proxy:
+        assert s3_store(proxy.url, sleep=sleeps.append).put_if_absent(KEY, DATA) is Outcome.UPLOADED
+        assert proxy.faults() == ["slow-down"]
+    assert sleeps == [3]
 
 
 def test_s3_access_denied_names_principal_bucket_and_permissions(s3: FakeS3) -> None:

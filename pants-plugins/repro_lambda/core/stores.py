@@ -6,8 +6,10 @@ s3:// store is opened: the core also runs without them.
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from repro_lambda.core.contract import StoreUrl
 
@@ -55,11 +57,30 @@ def open_store(
     return S3Store(url, region=region, endpoint_url=endpoint_url, max_attempts=max_attempts)
 
 
-def integrity_error(location: str, found_sha256: str, expected_sha256: str) -> PublishError:
-    """The failure for a key that already holds other bytes than the artifact's."""
+def endpoint_warning(endpoint_url: str | None) -> str | None:
+    """A warning for a plain-http S3 endpoint on another machine: keys and bytes travel clear."""
+    if endpoint_url is None:
+        return None
+    url = urlsplit(endpoint_url)
+    host = url.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if url.scheme != "http" or loopback:
+        return None
+    return (
+        f"endpoint_url {endpoint_url} is plain http to another machine: artifacts and signed"
+        " requests cross the network unencrypted; use https"
+    )
+
+
+def integrity_error(location: str, found: str, expected: str) -> PublishError:
+    """The failure for a key that already holds other bytes than the artifact's: `found` and
+    `expected` say how they differ, e.g. `sha256 <hex>` and `<hex>`."""
     return PublishError(
-        f"{location} already holds different bytes (sha256 {found_sha256}, expected"
-        f" {expected_sha256}); keys are never overwritten: something other than this publisher"
+        f"{location} already holds different bytes ({found}, expected {expected}); keys are"
+        " never overwritten: something other than this publisher"
         " wrote that key, so find out what, and do not delete it while functions may be using it;"
         f" see {TROUBLESHOOTING}"
     )

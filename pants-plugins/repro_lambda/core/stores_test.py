@@ -14,7 +14,7 @@ import pytest
 from fake_s3 import BUCKET
 from repro_lambda.core.contract import parse_store_url
 from repro_lambda.core.file_store import FileStore
-from repro_lambda.core.stores import Outcome, PublishError, Store
+from repro_lambda.core.stores import Outcome, PublishError, Store, endpoint_warning
 from repro_lambda.core.testutil import DATA, KEY, s3_store
 
 
@@ -61,17 +61,18 @@ def test_put_once_then_already_present_and_never_overwrite(backend: Backend) -> 
     assert backend.contents() == {KEY: DATA}
 
     other_key = KEY.replace("orders", "billing")
-    backend.plant(other_key, b"planted")
+    planted = b"X" * len(DATA)  # The same size: only the hash tells them apart.
+    backend.plant(other_key, planted)
     with pytest.raises(PublishError) as failure:
         backend.open().put_if_absent(other_key, DATA)
     message = str(failure.value)
     assert f"{other_key} already holds different bytes" in message
     assert (
-        f"(sha256 {hashlib.sha256(b'planted').hexdigest()}, expected"
+        f"(sha256 {hashlib.sha256(planted).hexdigest()}, expected"
         f" {hashlib.sha256(DATA).hexdigest()})" in message
     )
     assert "keys are never overwritten" in message
-    assert backend.contents() == {KEY: DATA, other_key: b"planted"}
+    assert backend.contents() == {KEY: DATA, other_key: planted}
 
 
 @pytest.mark.parametrize("run", range(3))
@@ -95,3 +96,24 @@ def test_racing_publishers_all_succeed(backend: Backend, run: int) -> None:
     assert all(isinstance(outcome, Outcome) for outcome in outcomes), outcomes
     assert Outcome.UPLOADED in outcomes
     assert backend.contents() == {KEY: DATA}
+
+
+@pytest.mark.parametrize(
+    ("endpoint_url", "warns"),
+    [
+        (None, False),
+        ("https://s3.example.com", False),
+        ("http://127.0.0.1:9000", False),
+        ("http://localhost:9000", False),
+        ("http://[::1]:9000", False),
+        ("http://minio.internal:9000", True),
+        ("http://10.0.0.5", True),
+    ],
+)
+def test_plain_http_endpoint_on_another_machine_warns(
+    endpoint_url: str | None, warns: bool
+) -> None:
+    warning = endpoint_warning(endpoint_url)
+    assert (warning is not None) == warns
+    if warning:
+        assert warning.startswith(f"endpoint_url {endpoint_url} is plain http to another machine")

@@ -25,27 +25,41 @@ EDGE_SUFFIX = "-us-east-1"
 
 # What boto3's credential chain and HTTP stack read. Passed only to the (uncached) publish run.
 AWS_ENV_VARS = (
-    "AWS_PROFILE",
+    # boto3's credential chain: keys, profiles and their files (SSO's cache is under HOME), web
+    # identity (GitHub OIDC, EKS IRSA), container credentials (ECS, EKS Pod Identity), IMDS.
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_SESSION_NAME",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
     "AWS_CONFIG_FILE",
     "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_CA_BUNDLE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
     "AWS_EC2_METADATA_DISABLED",
-    "HOME",
-    "PATH",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+    "AWS_METADATA_SERVICE_TIMEOUT",
+    "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
+    "AWS_STS_REGIONAL_ENDPOINTS",
+    # Where requests go, and how.
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_CA_BUNDLE",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HOME",
+    "PATH",
 )
 
 
@@ -129,12 +143,14 @@ class LambdaPublisher(PythonToolRequirementsBase):
         help="How many previous keys the catalog keeps per name, newest first.",
     )
     max_attempts = IntOption(
-        default=6,
+        default=10,
         advanced=True,
         help=softwrap(
             """
             Attempts per request when S3 answers 409 ConditionalRequestConflict, 5xx or
-            throttling, or the connection fails; with exponential backoff.
+            throttling, or the connection fails. Retries back off exponentially as in AWS'
+            standard retry mode (1, 2, 4 … seconds with jitter, at most 20 s each, longer when S3
+            sends `Retry-After`): the default rides out about a minute of throttling.
             """
         ),
     )

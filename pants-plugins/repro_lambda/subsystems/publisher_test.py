@@ -43,4 +43,4 @@ def test_guide_shows_every_option_and_passed_variable() -> None:
     assert set(re.findall(r"^(\w+) = ", config, re.MULTILINE)) == options
     assert all(f"| `{option}` |" in text for option in options)
     listed = re.search(r"Pants passes exactly these variables.*?\n\n(.*?)\n\n", text, re.DOTALL)
-    assert listed and set(re.findall(r"`([A-Z0-9_]+)`", listed.group(1))) == set(AWS_ENV_VARS)
+    assert listed and set(re.findall(r"`([A-Za-z0-9_]+)`", listed.group(1))) == set(AWS_ENV_VARS)
