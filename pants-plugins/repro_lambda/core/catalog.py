@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,3 +154,22 @@ def write_catalog(path: Path, catalog: Catalog) -> bool:
     with staged_file(path, content, mode) as temporary:
         os.replace(temporary, path)
     return True
+
+
+def merge_into_catalog(path: Path, entries: Iterable[CatalogEntry], history_limit: int) -> bool:
+    """Update the catalog at `path` with `entries` as it is now, under a lock, so that concurrent
+    publishers keep each other's entries; return whether it changed."""
+    with _directory_lock(path.parent):
+        return write_catalog(path, update_catalog(load_catalog(path), entries, history_limit))
+
+
+@contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive advisory lock on `directory`: the catalog itself is replaced, not locked."""
+    directory.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from repro_lambda.core.catalog import CatalogEntry, load_catalog, update_catalog, write_catalog
+from repro_lambda.core.catalog import CatalogEntry, load_catalog, merge_into_catalog
 from repro_lambda.core.contract import (
     WARNING_PREFIX,
     ToolArgumentParser,
@@ -58,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parse_args(argv)
         plan = load_plan(args.plan)
         catalog_path = plan.buildroot / plan.catalog if plan.catalog is not None else None
-        catalog = load_catalog(catalog_path) if catalog_path is not None else None
+        if catalog_path is not None:
+            load_catalog(catalog_path)  # A bad catalog fails before anything is published.
         stores = {} if plan.dry_run else _open_stores(plan)
     except UserError as error:
         return report_user_error(error)
@@ -72,13 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(render_table(rows))
     print(summary(rows, dry_run=plan.dry_run))
     try:
-        if catalog_path is not None and catalog is not None and not plan.dry_run:
+        if catalog_path is not None and not plan.dry_run:
             entries = [_catalog_entry(row.artifact) for row in rows if row.outcome is not None]
-            if entries and write_catalog(
-                catalog_path, update_catalog(catalog, entries, plan.catalog_history)
-            ):
+            if entries and merge_into_catalog(catalog_path, entries, plan.catalog_history):
                 print(f"Updated {plan.catalog}")
-    except OSError as error:
+    except (OSError, UserError) as error:
         return report_user_error(error)
     return FAILURE_EXIT_CODE if any(row.reason is not None for row in rows) else 0
 

@@ -563,6 +563,36 @@ def test_already_present_artifacts_are_checked_concurrently(
     assert elapsed < 100 * LATENCY * 0.8, f"50 already-present artifacts took {elapsed:.2f} s"
 
 
+def test_concurrent_publishers_keep_each_others_catalog_entries(s3: FakeS3, tmp_path: Path) -> None:
+    """Two publisher processes share a catalog; their uploads overlap (each request takes 1 s),
+    so each reads the catalog before the other writes it."""
+    artifacts = [
+        make_artifact(tmp_path, name, f"{name} v1".encode(), f"s3://{BUCKET}")
+        for name in ("orders", "billing")
+    ]
+    env = {**os.environ, "PYTHONPATH": str(PLUGINS_DIR)}
+    with FaultProxy(s3.url, latency=1.0) as proxy:
+        plans = [
+            write_plan(tmp_path, [artifact], endpoint_url=proxy.url).rename(
+                tmp_path / f"plan-{index}.json"
+            )
+            for index, artifact in enumerate(artifacts)
+        ]
+        publishers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "repro_lambda.core.publish", "--plan", str(plan)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            for plan in plans
+        ]
+        outputs = [publisher.communicate(timeout=120)[0].decode() for publisher in publishers]
+        assert proxy.max_in_flight == 2
+    assert [publisher.returncode for publisher in publishers] == [0, 0], outputs
+    assert sorted(catalog_of(tmp_path)["lambdas"]) == ["billing", "orders"]
+
+
 def run_without_boto3(cwd: Path, plan: Path) -> subprocess.CompletedProcess[str]:
     """`python -m repro_lambda.core.publish` in a Python where importing boto3 or botocore fails."""
     code = (
