@@ -185,6 +185,7 @@ def test_catalog_example(text: str) -> None:
         assert entry["store"] == f"s3://{entry['bucket']}"
         assert base64.b64decode(entry["code_sha256"]) == bytes.fromhex(current)
         assert entry["bucket"].endswith("-us-east-1") == entry["lambda_at_edge"]
+        assert isinstance(entry["layers"], list)
         for old in entry["history"]:
             assert old["key"] == f"lambdas/{name}/{old['sha256']}.zip"
             assert old["sha256"] != current

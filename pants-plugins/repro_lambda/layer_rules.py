@@ -149,15 +149,20 @@ async def install_layer_for_platform(request: LayerPlatformRequest) -> LayerInst
     )
 
 
-@rule(desc="Package a Lambda layer", level=LogLevel.DEBUG)
-async def package_lambda_layer(field_set: LambdaLayerFieldSet) -> BuiltPackage:
-    per_platform = await MultiGet(
-        Get(LayerInstalls, LayerPlatformRequest(field_set, runtime, architecture))
-        for runtime, architecture in itertools.product(
-            field_set.runtimes.value, field_set.architectures.value
-        )
-    )
-    installs = [install for installs in per_platform for install in installs]
+@dataclass(frozen=True)
+class LayerZip:
+    packed: PackedLambda
+    platform_name: str
+
+
+class LayerZips(Collection[LayerZip]):
+    """A layer's zips for one runtime × architecture."""
+
+
+@rule(desc="Packing a Lambda layer's zips", level=LogLevel.DEBUG)
+async def pack_layer_for_platform(request: LayerPlatformRequest) -> LayerZips:
+    field_set = request.field_set
+    installs = await Get(LayerInstalls, LayerPlatformRequest, request)
     directory = field_set.address.spec_path.replace(os.sep, ".")
     layout = LayerLayout(field_set.layout.value).directory
     packed = await MultiGet(
@@ -178,9 +183,20 @@ async def package_lambda_layer(field_set: LambdaLayerFieldSet) -> BuiltPackage:
         )
         for install in installs
     )
-    digest = await Get(Digest, MergeDigests(p.digest for p in packed))
-    artifacts = tuple(p.artifact(i.inputs.platform_name) for p, i in zip(packed, installs))
-    return BuiltPackage(digest, artifacts)
+    return LayerZips(LayerZip(p, i.inputs.platform_name) for p, i in zip(packed, installs))
+
+
+@rule(desc="Package a Lambda layer", level=LogLevel.DEBUG)
+async def package_lambda_layer(field_set: LambdaLayerFieldSet) -> BuiltPackage:
+    per_platform = await MultiGet(
+        Get(LayerZips, LayerPlatformRequest(field_set, runtime, architecture))
+        for runtime, architecture in itertools.product(
+            field_set.runtimes.value, field_set.architectures.value
+        )
+    )
+    zips = [layer_zip for layer_zips in per_platform for layer_zip in layer_zips]
+    digest = await Get(Digest, MergeDigests(z.packed.digest for z in zips))
+    return BuiltPackage(digest, tuple(z.packed.artifact(z.platform_name) for z in zips))
 
 
 class LambdaLayerMismatch(Exception):
@@ -199,10 +215,12 @@ class FunctionLayersRequest:
 
 @dataclass(frozen=True)
 class FunctionLayers:
-    """What a function's layers provide: `layer:name==version` per distribution, and their size."""
+    """What a function's layers provide: `layer:name==version` per distribution, and their size;
+    and their zips, as `name=sha256=key`."""
 
     dists: tuple[str, ...]
     unzipped_size: int
+    artifacts: tuple[str, ...]
 
 
 _DIST_INFO = re.compile(rf"^{SITE_PACKAGES}/([^/]+)-([^/-]+)\.dist-info/")
@@ -225,15 +243,14 @@ async def function_layers(request: FunctionLayersRequest) -> FunctionLayers:
                 f" {target.address} is built for runtimes {list(runtimes)} and architectures"
                 f" {list(architectures)}: add them to the layer, or use another layer."
             )
-    all_installs = await MultiGet(
-        Get(
-            LayerInstalls,
-            LayerPlatformRequest(
-                LambdaLayerFieldSet.create(t), request.runtime, request.architecture
-            ),
-        )
+    platform_requests = [
+        LayerPlatformRequest(LambdaLayerFieldSet.create(t), request.runtime, request.architecture)
         for t in targets
+    ]
+    all_installs = await MultiGet(
+        Get(LayerInstalls, LayerPlatformRequest, r) for r in platform_requests
     )
+    all_zips = await MultiGet(Get(LayerZips, LayerPlatformRequest, r) for r in platform_requests)
     installs = [install for installs in all_installs for install in installs]
     entries = await MultiGet(Get(DigestEntries, Digest, install.digest) for install in installs)
     dists, size = set(), 0
@@ -244,7 +261,12 @@ async def function_layers(request: FunctionLayersRequest) -> FunctionLayers:
                 match = _DIST_INFO.match(entry.path)
                 if match:
                     dists.add(f"{install.name}:{match[1]}=={match[2]}")
-    return FunctionLayers(tuple(sorted(dists)), size)
+    artifacts = sorted(
+        "=".join(z.packed.metadata[k] for k in ("logical_name", "sha256", "s3_key"))
+        for zips in all_zips
+        for z in zips
+    )
+    return FunctionLayers(tuple(sorted(dists)), size, tuple(artifacts))
 
 
 def rules():

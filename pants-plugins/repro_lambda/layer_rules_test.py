@@ -4,6 +4,7 @@ of a layer into zips, with its dependencies mocked)."""
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zipfile
 from textwrap import dedent
@@ -170,6 +171,25 @@ def test_function_leaves_out_what_its_layers_provide(rule_runner: RuleRunner) ->
     assert "report/main.py" in names
     assert {"pydantic", "pydantic_core"} <= dists(names, "")
     assert "numpy" not in dists(names, "")
+
+
+def test_function_metadata_names_the_layer_zips_it_was_built_against(
+    rule_runner: RuleRunner,
+) -> None:
+    def metadata(field_set: type, address: Address) -> dict[str, dict]:
+        built = rule_runner.request(
+            BuiltPackage, [field_set.create(rule_runner.get_target(address))]
+        )
+        contents = rule_runner.request(DigestContents, [built.digest])
+        return {c.path: json.loads(c.content) for c in contents if c.path.endswith(".json")}
+
+    layer = metadata(LambdaLayerFieldSet, SCIENCE)[
+        "src.python.layers/science-python3.13-arm64.json"
+    ]
+    function = metadata(LambdaArtifactFieldSet, Address("src/python/report", target_name="report"))
+    assert function["src.python.report/report.json"]["layers"] == [
+        {key: layer[key] for key in ("logical_name", "sha256", "s3_key")}
+    ]
 
 
 def test_layers_must_be_lambda_layers(rule_runner: RuleRunner) -> None:

@@ -68,6 +68,7 @@ class PackLambdaRequest:
     key_prefix: str = Section.LAMBDAS.value
     site_packages_prefix: str = ""
     layer_dists: tuple[str, ...] = ()  # `layer:name==version` the function's layers provide
+    layer_artifacts: tuple[str, ...] = ()  # `name=sha256=key` of the function's layer zips
     layers_unzipped_size: int = 0
 
 
@@ -92,6 +93,7 @@ async def pack_lambda(request: PackLambdaRequest, packer: PackerTool) -> PackedL
         f"--key-prefix={request.key_prefix}",
         *(f"--{option}={value}" for option, value in optional.items() if value),
         *(f"--layer-dist={dist}" for dist in request.layer_dists),
+        *(f"--layer-artifact={artifact}" for artifact in request.layer_artifacts),
     )
     result = await Get(
         FallibleProcessResult,

@@ -103,6 +103,7 @@ async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPac
             handler=field_set.handler.value,
             hash_extra=field_set.hash_extra.value,
             layer_dists=layers.dists,
+            layer_artifacts=layers.artifacts,
             layers_unzipped_size=layers.unzipped_size,
         ),
     )

@@ -42,6 +42,8 @@ class CatalogEntry:
     architecture: str
     handler: str | None
     lambda_at_edge: bool
+    layers: list[dict[str, str]] | None = None
+    """A function's layer zips (logical name, sha256, key) as it was built; None for a layer."""
 
 
 def empty_catalog() -> Catalog:
@@ -121,6 +123,7 @@ def update_catalog(
             "architecture": entry.architecture,
             "handler": entry.handler,
             "lambda_at_edge": entry.lambda_at_edge,
+            **({} if entry.layers is None else {"layers": entry.layers}),
             "history": _distinct(history, entry.sha256)[:history_limit],
         }
     return updated

@@ -4,6 +4,7 @@ writes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -220,3 +221,16 @@ def test_write_skips_unchanged_content(tmp_path: Path) -> None:
     os.utime(path, ns=(1_000_000_000, 1_000_000_000))
     assert write_catalog(path, json.loads(path.read_text())) is False
     assert path.stat().st_mtime_ns == 1_000_000_000
+
+
+def test_a_function_entry_names_its_layer_zips_and_a_layer_change_shows_in_it() -> None:
+    science = {"logical_name": "science-python3.13-arm64", "sha256": "1" * 64, "s3_key": "k1"}
+    newer = {**science, "sha256": "2" * 64, "s3_key": "k2"}
+    report = dataclasses.replace(entry("report", "a" * 64), layers=[science])
+    catalog = update_catalog(
+        empty_catalog(), [report, entry("science", "c" * 64, section="layers")], 10
+    )
+    assert catalog["lambdas"]["report"]["layers"] == [science]
+    assert "layers" not in catalog["layers"]["science"]
+    rebuilt = dataclasses.replace(report, sha256="b" * 64, layers=[newer])
+    assert update_catalog(catalog, [rebuilt], 10)["lambdas"]["report"]["layers"] == [newer]

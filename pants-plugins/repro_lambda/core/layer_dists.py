@@ -29,6 +29,23 @@ class LayerDist:
     version: str
 
 
+_LAYER_ARTIFACT = re.compile(
+    r"(?P<logical_name>[A-Za-z0-9._-]+)=(?P<sha256>[0-9a-f]{64})=(?P<s3_key>[A-Za-z0-9._/-]+\.zip)"
+)
+
+
+def parse_layer_artifact(value: str) -> dict[str, str]:
+    """Parse `NAME=SHA256=KEY`, one layer zip a function is built against, into the entry its
+    metadata records; raise UserError on bad syntax."""
+    match = _LAYER_ARTIFACT.fullmatch(value)
+    if match is None:
+        raise UserError(
+            f"invalid --layer-artifact {value!r}: expected NAME=SHA256=KEY, e.g."
+            " science-python3.13-arm64=<64 hex digits>=layers/science-python3.13-arm64/<sha256>.zip"
+        )
+    return match.groupdict()
+
+
 def canonical_name(name: str) -> str:
     """The PEP 503 normalised form of a distribution name."""
     return re.sub(r"[-_.]+", "-", name).lower()

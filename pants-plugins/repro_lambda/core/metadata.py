@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from repro_lambda.core.contract import KEY_SEGMENT, Section, UserError, is_key
 
@@ -33,8 +34,11 @@ def build_metadata(
     entry_count: int,
     uncompressed_size: int,
     key_prefix: str = Section.LAMBDAS.value,
-) -> dict[str, str | int | None]:
-    """Describe `zip_bytes`; `code_sha256` is the base64 SHA-256 digest, as Lambda's CodeSha256."""
+    layers: Sequence[Mapping[str, str]] | None = None,
+) -> dict[str, Any]:
+    """Describe `zip_bytes`; `code_sha256` is the base64 SHA-256 digest, as Lambda's CodeSha256.
+
+    A function's metadata names the layer zips it was built against (`layers`, sorted)."""
     validate_key_parts(logical_name, key_prefix)
     digest = hashlib.sha256(zip_bytes)
     return {
@@ -48,9 +52,14 @@ def build_metadata(
         "handler": handler,
         "entry_count": entry_count,
         "s3_key": f"{key_prefix}/{logical_name}/{digest.hexdigest()}.zip",
+        **({} if layers is None else {"layers": _sorted_layers(layers)}),
     }
 
 
-def render_metadata(metadata: Mapping[str, str | int | None]) -> str:
+def _sorted_layers(layers: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    return sorted((dict(layer) for layer in layers), key=lambda layer: layer["logical_name"])
+
+
+def render_metadata(metadata: Mapping[str, Any]) -> str:
     """Serialise metadata as ASCII-safe JSON with sorted keys, indent 2 and a trailing newline."""
     return json.dumps(metadata, sort_keys=True, indent=2, ensure_ascii=True) + "\n"

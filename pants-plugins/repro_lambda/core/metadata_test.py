@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ ZIP_BYTES = b"PK\x05\x06" + bytes(18)
 
 
 def make_metadata(**overrides: str) -> dict[str, str | int | None]:
-    arguments = {
+    arguments: dict[str, Any] = {
         "logical_name": "orders-api",
         "runtime": "python3.12",
         "architecture": "arm64",

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from repro_lambda.core.compile_check import check_compiles, python_version
 from repro_lambda.core.contract import (
@@ -19,7 +20,12 @@ from repro_lambda.core.contract import (
     report_user_error,
 )
 from repro_lambda.core.handler import check_handler, check_node_handler
-from repro_lambda.core.layer_dists import LayerDist, excluded_archive_paths, parse_layer_dist
+from repro_lambda.core.layer_dists import (
+    LayerDist,
+    excluded_archive_paths,
+    parse_layer_artifact,
+    parse_layer_dist,
+)
 from repro_lambda.core.limits import check_unzipped_size, direct_upload_warning
 from repro_lambda.core.metadata import build_metadata, render_metadata, validate_key_parts
 from repro_lambda.core.native import check_native_binaries
@@ -43,6 +49,7 @@ class PackRequest:
     hash_extra: str = ""
     key_prefix: str = Section.LAMBDAS.value
     layer_dists: tuple[LayerDist, ...] = ()
+    layer_artifacts: tuple[dict[str, str], ...] = ()
     layers_unzipped_size: int = 0
 
 
@@ -50,7 +57,7 @@ class PackRequest:
 class PackResult:
     """The metadata written next to the zip and the warnings to show the user."""
 
-    metadata: dict[str, str | int | None]
+    metadata: dict[str, Any]
     warnings: tuple[str, ...]
 
 
@@ -92,6 +99,7 @@ def pack(request: PackRequest) -> PackResult:
         entry_count=len(entries),
         uncompressed_size=sum(len(entry.data) for entry in entries),
         key_prefix=request.key_prefix,
+        layers=None if request.handler is None else request.layer_artifacts,
     )
     _write_file(request.output, zip_bytes)
     _write_file(request.metadata, render_metadata(metadata).encode("ascii"))
@@ -153,6 +161,13 @@ def _parse_request(argv: Sequence[str] | None) -> PackRequest:
         help="a distribution a layer of the function provides, left out of the zip",
     )
     parser.add_argument(
+        "--layer-artifact",
+        action="append",
+        default=[],
+        metavar="NAME=SHA256=KEY",
+        help="a layer zip the function is built against, recorded in its metadata",
+    )
+    parser.add_argument(
         "--layers-unzipped-size",
         type=int,
         default=0,
@@ -174,6 +189,7 @@ def _parse_request(argv: Sequence[str] | None) -> PackRequest:
         hash_extra=args.hash_extra,
         key_prefix=args.key_prefix,
         layer_dists=tuple(parse_layer_dist(value) for value in args.layer_dist),
+        layer_artifacts=tuple(parse_layer_artifact(value) for value in args.layer_artifact),
         layers_unzipped_size=args.layers_unzipped_size,
     )
 

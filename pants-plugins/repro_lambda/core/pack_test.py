@@ -93,7 +93,29 @@ def test_writes_zip_and_matching_metadata(tmp_path: Path) -> None:
         "handler": "app.h",
         "entry_count": 4,
         "s3_key": f"lambdas/orders/{digest.hexdigest()}.zip",
+        "layers": [],
     }
+
+
+def test_metadata_records_the_layer_zips_the_function_is_built_against(tmp_path: Path) -> None:
+    sha = {name: hashlib.sha256(name.encode()).hexdigest() for name in ("b", "a")}
+    layers = [f"{name}={sha[name]}=layers/{name}/{sha[name]}.zip" for name in sha]
+    plain = run_main(tmp_path / "plain")
+    code, zip_bytes, metadata = run_main(
+        tmp_path / "layered", *(f"--layer-artifact={layer}" for layer in layers)
+    )
+    assert (code, zip_bytes) == (0, plain[1])
+    assert metadata["layers"] == [
+        {"logical_name": name, "sha256": sha[name], "s3_key": f"layers/{name}/{sha[name]}.zip"}
+        for name in ("a", "b")
+    ]
+
+
+def test_bad_layer_artifact_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main(tmp_path, "--layer-artifact=science=abc=layers/x.zip")[0] == 2
+    assert_one_error_line(capsys, "invalid --layer-artifact 'science=abc=layers/x.zip'")
 
 
 def test_layer_without_handler_under_a_site_packages_prefix(tmp_path: Path) -> None:

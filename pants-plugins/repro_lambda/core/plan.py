@@ -125,6 +125,7 @@ def _metadata(path: Path) -> dict[str, Any]:
         read_field(metadata, name, str, where=where)
     read_field(metadata, "size", int, where=where)
     read_field(metadata, "handler", str, type(None), where=where)
+    read_field(metadata, "layers", list, default=None, where=where)
     sha256 = metadata["sha256"]
     if not _SHA256_HEX.fullmatch(sha256):
         raise UserError(f"{where}: sha256 {sha256!r} is not 64 lowercase hex digits")

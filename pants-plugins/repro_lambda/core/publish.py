@@ -179,6 +179,7 @@ def _catalog_entry(artifact: Artifact) -> CatalogEntry:
         architecture=metadata["architecture"],
         handler=metadata["handler"],
         lambda_at_edge=artifact.lambda_at_edge,
+        layers=metadata.get("layers"),
     )
 
 
