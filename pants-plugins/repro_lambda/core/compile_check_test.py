@@ -11,18 +11,13 @@ import pytest
 from repro_lambda.core import compile_check
 from repro_lambda.core.compile_check import check_compiles, python_version
 from repro_lambda.core.contract import UserError
+from repro_lambda.core.testutil import write_files
 
 HERE = sys.version_info[:2]
 
 
 def sources(tmp_path: Path, files: dict[str, str]) -> dict[str, Path]:
-    paths = {}
-    for name, content in files.items():
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-        paths[name] = path
-    return paths
+    return write_files(tmp_path, {name: content.encode() for name, content in files.items()})
 
 
 def test_python_version() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from repro_lambda.core.contract import UserError
 from repro_lambda.core.native import check_native_binaries, describe, package_name
+from repro_lambda.core.testutil import write_files
 
 X86_64, AARCH64 = 62, 183
 MACH_O_ARM64 = b"\xcf\xfa\xed\xfe\x0c\x00\x00\x01\x00\x00\x00\x00\x06\x00\x00\x00" + bytes(16)
@@ -29,16 +30,6 @@ def elf(
         + (1).to_bytes(4, order)
         + bytes(40)
     )
-
-
-def write_files(base: Path, contents: dict[str, bytes]) -> dict[str, Path]:
-    files = {}
-    for archive_path, content in contents.items():
-        source = base / archive_path
-        source.parent.mkdir(parents=True, exist_ok=True)
-        source.write_bytes(content)
-        files[archive_path] = source
-    return files
 
 
 @pytest.mark.parametrize(

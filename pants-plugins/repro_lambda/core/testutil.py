@@ -1,4 +1,5 @@
-"""What the store tests share: an artifact, and an S3 store on the fake server's bucket."""
+"""What the core tests share: files by archive path, an artifact, and an S3 store on the fake
+server's bucket."""
 
 from __future__ import annotations
 
@@ -20,3 +21,14 @@ def s3_store(
     return S3Store(
         url, region="eu-west-1", endpoint_url=endpoint_url, max_attempts=max_attempts, **kwargs
     )
+
+
+def write_files(base: Path, contents: dict[str, bytes]) -> dict[str, Path]:
+    """Write each archive path's content under `base`; return the files by archive path."""
+    files = {}
+    for archive_path, content in contents.items():
+        source = base / archive_path
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_bytes(content)
+        files[archive_path] = source
+    return files
