@@ -151,6 +151,8 @@ async def install_layer_for_platform(request: LayerPlatformRequest) -> LayerInst
 
 @dataclass(frozen=True)
 class LayerZip:
+    """One packed zip of a layer, and the platform it is for (`python3.13-arm64`)."""
+
     packed: PackedLambda
     platform_name: str
 
