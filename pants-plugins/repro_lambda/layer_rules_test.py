@@ -11,7 +11,7 @@ from textwrap import dedent
 
 import pytest
 from pants.backend.python.target_types import PythonRequirementTarget
-from pants.core.goals.package import BuiltPackage
+from pants.core.goals.package import BuiltPackage, PackageFieldSet
 from pants.engine.addresses import Address
 from pants.engine.fs import DigestContents
 from pants.engine.internals.scheduler import ExecutionError
@@ -176,7 +176,7 @@ def test_function_leaves_out_what_its_layers_provide(rule_runner: RuleRunner) ->
 def test_function_metadata_names_the_layer_zips_it_was_built_against(
     rule_runner: RuleRunner,
 ) -> None:
-    def metadata(field_set: type, address: Address) -> dict[str, dict]:
+    def metadata(field_set: type[PackageFieldSet], address: Address) -> dict[str, dict]:
         built = rule_runner.request(
             BuiltPackage, [field_set.create(rule_runner.get_target(address))]
         )
