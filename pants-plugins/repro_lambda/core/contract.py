@@ -59,6 +59,8 @@ KEY_CHARS = "A-Za-z0-9._-"
 """The characters of a key segment, as a regular expression character class's contents."""
 KEY_SEGMENT = re.compile(rf"(?!\.{{1,2}}$)[{KEY_CHARS}]+")
 """One S3 key segment: letters, digits, '.', '_' and '-', but not '.' or '..'."""
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+"""A SHA-256 digest as keys and the catalog write it: 64 lowercase hex digits."""
 
 
 def is_key(key: str) -> bool:

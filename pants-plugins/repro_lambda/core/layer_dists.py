@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 
-from repro_lambda.core.contract import UserError
+from repro_lambda.core.contract import KEY_SEGMENT, SHA256_HEX, UserError, is_key
 
 _LAYER_DIST = re.compile(
     r"(?P<layer>[A-Za-z0-9._-]+)"
@@ -29,21 +29,17 @@ class LayerDist:
     version: str
 
 
-_LAYER_ARTIFACT = re.compile(
-    r"(?P<logical_name>[A-Za-z0-9._-]+)=(?P<sha256>[0-9a-f]{64})=(?P<s3_key>[A-Za-z0-9._/-]+\.zip)"
-)
-
-
 def parse_layer_artifact(value: str) -> dict[str, str]:
     """Parse `NAME=SHA256=KEY`, one layer zip a function is built against, into the entry its
     metadata records; raise UserError on bad syntax."""
-    match = _LAYER_ARTIFACT.fullmatch(value)
-    if match is None:
-        raise UserError(
-            f"invalid --layer-artifact {value!r}: expected NAME=SHA256=KEY, e.g."
-            " science-python3.13-arm64=<64 hex digits>=layers/science-python3.13-arm64/<sha256>.zip"
-        )
-    return match.groupdict()
+    parts = value.split("=")
+    name, sha256, key = parts if len(parts) == 3 else ("", "", "")
+    if KEY_SEGMENT.fullmatch(name) and SHA256_HEX.fullmatch(sha256) and is_key(key):
+        return {"logical_name": name, "sha256": sha256, "s3_key": key}
+    raise UserError(
+        f"invalid --layer-artifact {value!r}: expected NAME=SHA256=KEY, e.g."
+        " science-python3.13-arm64=<64 hex digits>=layers/science-python3.13-arm64/<sha256>.zip"
+    )
 
 
 def canonical_name(name: str) -> str:

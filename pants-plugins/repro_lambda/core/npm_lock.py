@@ -24,7 +24,8 @@ def check_npm_lock(lock: Mapping[str, Any], registry: str, lockfile: str) -> Non
     from `registry` over https (or, with no `resolved`, by version from it) with an integrity
     hash."""
     packages = lock.get("packages")
-    if lock.get("lockfileVersion", 1) < 2 or not isinstance(packages, Mapping):
+    version = lock.get("lockfileVersion", 1)
+    if not isinstance(version, int) or version < 2 or not isinstance(packages, Mapping):
         raise UserError(
             f"{lockfile} is a lockfileVersion 1 file, which npm 7 and later replace: regenerate it"
             " with `npm install --package-lock-only`"

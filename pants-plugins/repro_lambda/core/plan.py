@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from repro_lambda.core.contract import (
     SECTIONS,
+    SHA256_HEX,
     PlanArtifact,
     PublishPlan,
     StoreUrl,
@@ -23,8 +23,6 @@ from repro_lambda.core.contract import (
     read_field,
     read_fields,
 )
-
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -127,7 +125,7 @@ def _metadata(path: Path) -> dict[str, Any]:
     read_field(metadata, "handler", str, type(None), where=where)
     read_field(metadata, "layers", list, default=None, where=where)
     sha256 = metadata["sha256"]
-    if not _SHA256_HEX.fullmatch(sha256):
+    if not SHA256_HEX.fullmatch(sha256):
         raise UserError(f"{where}: sha256 {sha256!r} is not 64 lowercase hex digits")
     if metadata["code_sha256"] != base64.b64encode(bytes.fromhex(sha256)).decode("ascii"):
         raise UserError(f"{where}: code_sha256 is not the base64 of the digest in sha256")
