@@ -218,11 +218,12 @@ class FunctionLayersRequest:
 @dataclass(frozen=True)
 class FunctionLayers:
     """What a function's layers provide: `layer:name==version` per distribution, and their size;
-    and their zips, as `name=sha256=key`."""
+    and their zips, as `name=sha256=key` and packed."""
 
     dists: tuple[str, ...]
     unzipped_size: int
     artifacts: tuple[str, ...]
+    zips: tuple[PackedLambda, ...]
 
 
 _DIST_INFO = re.compile(rf"^{SITE_PACKAGES}/([^/]+)-([^/-]+)\.dist-info/")
@@ -263,12 +264,11 @@ async def function_layers(request: FunctionLayersRequest) -> FunctionLayers:
                 match = _DIST_INFO.match(entry.path)
                 if match:
                     dists.add(f"{install.name}:{match[1]}=={match[2]}")
+    packed = [z.packed for zips in all_zips for z in zips]
     artifacts = sorted(
-        "=".join(z.packed.metadata[k] for k in ("logical_name", "sha256", "s3_key"))
-        for zips in all_zips
-        for z in zips
+        "=".join(p.metadata[k] for k in ("logical_name", "sha256", "s3_key")) for p in packed
     )
-    return FunctionLayers(tuple(sorted(dists)), size, tuple(artifacts))
+    return FunctionLayers(tuple(sorted(dists)), size, tuple(artifacts), tuple(packed))
 
 
 def rules():

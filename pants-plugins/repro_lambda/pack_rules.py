@@ -70,6 +70,8 @@ class PackLambdaRequest:
     layer_dists: tuple[str, ...] = ()  # `layer:name==version` the function's layers provide
     layer_artifacts: tuple[str, ...] = ()  # `name=sha256=key` of the function's layer zips
     layers_unzipped_size: int = 0
+    layer_zips: tuple[str, ...] = ()  # in `payload`, for the import check
+    runtime_provides: tuple[str, ...] = ()  # top-level modules the function imports from Lambda
 
 
 @rule(desc="Packing a Lambda zip", level=LogLevel.DEBUG)
@@ -94,6 +96,8 @@ async def pack_lambda(request: PackLambdaRequest, packer: PackerTool) -> PackedL
         *(f"--{option}={value}" for option, value in optional.items() if value),
         *(f"--layer-dist={dist}" for dist in request.layer_dists),
         *(f"--layer-artifact={artifact}" for artifact in request.layer_artifacts),
+        *(f"--layer-zip={path}" for path in request.layer_zips),
+        *(f"--runtime-provides={module}" for module in request.runtime_provides),
     )
     result = await Get(
         FallibleProcessResult,

@@ -29,7 +29,9 @@ from repro_lambda.install_rules import (
 from repro_lambda.layer_rules import FunctionLayers, FunctionLayersRequest
 from repro_lambda.names_rules import LogicalName, LogicalNameRequest
 from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
+from repro_lambda.smoke_rules import SmokeImported, SmokeImportRequest
 from repro_lambda.target_types import (
+    RUNTIME_BOTO3_MODULES,
     LambdaArchitectureField,
     LambdaCompletePlatformsField,
     LambdaHandlerField,
@@ -37,7 +39,9 @@ from repro_lambda.target_types import (
     LambdaLayersField,
     LambdaLogicalNameField,
     LambdaOutputPathField,
+    LambdaRuntimeBoto3Field,
     LambdaRuntimeField,
+    LambdaSmokeImportField,
 )
 
 
@@ -53,6 +57,8 @@ class LambdaArtifactFieldSet(PackageFieldSet):
     complete_platforms: LambdaCompletePlatformsField
     hash_extra: LambdaHashExtraField
     layers: LambdaLayersField
+    runtime_boto3: LambdaRuntimeBoto3Field
+    smoke_import: LambdaSmokeImportField
     output_path: LambdaOutputPathField
     environment: EnvironmentField
 
@@ -88,7 +94,10 @@ async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPac
     prefixed_sources = await Get(
         Digest, AddPrefix(sources.stripped_source_files.snapshot.digest, SOURCES)
     )
-    payload = await Get(Digest, MergeDigests([prefixed_sources, requirements.digest]))
+    payload = await Get(
+        Digest,
+        MergeDigests([prefixed_sources, requirements.digest, *(z.digest for z in layers.zips)]),
+    )
     packed = await Get(
         PackedLambda,
         PackLambdaRequest(
@@ -105,8 +114,22 @@ async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPac
             layer_dists=layers.dists,
             layer_artifacts=layers.artifacts,
             layers_unzipped_size=layers.unzipped_size,
+            layer_zips=tuple(z.zip_path for z in layers.zips),
+            runtime_provides=RUNTIME_BOTO3_MODULES if field_set.runtime_boto3.value else (),
         ),
     )
+    if field_set.smoke_import.value:
+        await Get(
+            SmokeImported,
+            SmokeImportRequest(
+                field_set.address,
+                field_set.runtime.value,
+                field_set.architecture.value,
+                field_set.handler.value,
+                packed,
+                layers.zips,
+            ),
+        )
     return BuiltPackage(packed.digest, (packed.artifact(inputs.platform_name),))
 
 

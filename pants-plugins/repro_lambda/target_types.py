@@ -32,6 +32,9 @@ from repro_lambda.core.contract import KEY_SEGMENT, Architecture, Section, StrCh
 
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
 
+RUNTIME_BOTO3_MODULES = ("boto3", "botocore")
+"""The top-level modules a function with `runtime_boto3=True` imports from its runtime."""
+
 _HANDLER_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
 
@@ -199,6 +202,41 @@ class LambdaSkipPublishField(BoolField):
     help = f"If true, `{bin_name()} publish` skips this artifact (it can still be packaged)."
 
 
+class LambdaRuntimeBoto3Field(BoolField):
+    alias = "runtime_boto3"
+    default = False
+    help = help_text(
+        """
+        Whether the function imports `boto3` and `botocore` from the Lambda runtime instead of
+        packing them.
+
+        The packer refuses a function whose imports nothing in the zip, its layers or the runtime
+        provides. Lambda's Python runtimes include a copy of boto3 whose version AWS chooses and
+        changes: set this to rely on it without a requirement. Pinning boto3 in the `resolve`
+        instead packs that version, which is reproducible.
+        """
+    )
+
+
+class LambdaSmokeImportField(BoolField):
+    alias = "smoke_import"
+    default = False
+    help = help_text(
+        f"""
+        Whether `{bin_name()} package` imports the handler from the packed zip before it reports
+        the artifact.
+
+        The zip and its layers are unzipped into a temporary directory laid out as Lambda's
+        `/var/task` and `/opt`, and an isolated interpreter of the runtime's Python version
+        (`python -I -S`, found on the search path of `[python-bootstrap]`) imports the
+        handler's module and looks up its function, as a cold start does. An import error, or an
+        exception the module raises at import time, fails the package. It runs only on a host of
+        the function's architecture; elsewhere, or without such an interpreter, it is skipped
+        with a message. It cannot be combined with `runtime_boto3`, whose boto3 is not there.
+        """
+    )
+
+
 class LambdaOutputPathField(OutputPathField):
     help = help_text(
         f"""
@@ -237,6 +275,8 @@ class LambdaArtifactTarget(Target):
         LambdaLayersField,
         LambdaAtEdgeField,
         LambdaSkipPublishField,
+        LambdaRuntimeBoto3Field,
+        LambdaSmokeImportField,
         LambdaOutputPathField,
         EnvironmentField,
     )
@@ -263,6 +303,12 @@ class LambdaArtifactTarget(Target):
 
     def validate(self) -> None:
         check_lambda_at_edge(self)
+        if self[LambdaSmokeImportField].value and self[LambdaRuntimeBoto3Field].value:
+            raise InvalidTargetException(
+                f"The `{self.alias}` target {self.address} sets both `smoke_import=True` and"
+                " `runtime_boto3=True`, but the smoke import has no runtime's boto3 to import:"
+                " add boto3 to the `resolve` and drop `runtime_boto3`, or drop `smoke_import`."
+            )
 
 
 def check_lambda_at_edge(target: Target) -> None:

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 
 from pants.backend.python.subsystems.python_tool_base import PythonToolRequirementsBase
+from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
 from pants.backend.python.util_rules.pex_requirements import (
     EntireLockfile,
     LoadedLockfile,
@@ -71,8 +72,10 @@ async def _tool_lockfile(tool: PythonToolRequirementsBase) -> tuple[Lockfile, tu
     return lockfile, tuple(str(r) for r in requirements.req_strings_or_addrs)
 
 
-async def _tool_python(tool: PythonToolRequirementsBase, bootstrap: PythonBootstrap) -> str:
-    """The first interpreter on `[python-bootstrap].search_path` that meets `tool`'s constraints."""
+async def find_python(
+    constraints: InterpreterConstraints, bootstrap: PythonBootstrap, purpose: str
+) -> str | None:
+    """The first interpreter on `[python-bootstrap].search_path` that meets `constraints`."""
     result = await Get(
         FallibleProcessResult,
         LambdaPexProcess(
@@ -80,22 +83,37 @@ async def _tool_python(tool: PythonToolRequirementsBase, bootstrap: PythonBootst
             args=(
                 "--verbose",
                 f"--python-path={os.pathsep.join(bootstrap.interpreter_search_paths)}",
-                *tool.interpreter_constraints.generate_pex_arg_list(),
+                *constraints.generate_pex_arg_list(),
             ),
-            description=f"Finding a Python for the `{tool.options_scope}` tool",
+            description=f"Finding a Python for {purpose}",
             cache_scope=ProcessCacheScope.PER_RESTART_SUCCESSFUL,
             resolves=False,
         ),
     )
     found = result.stdout.decode().splitlines()
     if result.exit_code != 0 or not found:
-        raise OptionsError(
-            f"The `[{tool.options_scope}]` tool needs a Python interpreter matching "
-            f"{' or '.join(str(c) for c in tool.interpreter_constraints)}, and there is none on "
-            f"`[python-bootstrap].search_path` ({', '.join(bootstrap.interpreter_search_paths)}): "
-            "install one (e.g. with pyenv) or add its directory to that option."
-        )
+        return None
     return str(json.loads(found[0])["path"])
+
+
+def no_python_message(constraints: InterpreterConstraints, bootstrap: PythonBootstrap) -> str:
+    """Why `find_python` found nothing, and what to do."""
+    paths = ", ".join(bootstrap.interpreter_search_paths)
+    return (
+        f"a Python interpreter matching {' or '.join(str(c) for c in constraints)}, and there is"
+        f" none on `[python-bootstrap].search_path` ({paths}): install one (e.g. with pyenv) or"
+        " add its directory to that option."
+    )
+
+
+async def _tool_python(tool: PythonToolRequirementsBase, bootstrap: PythonBootstrap) -> str:
+    constraints = tool.interpreter_constraints
+    python = await find_python(constraints, bootstrap, f"the `{tool.options_scope}` tool")
+    if python is None:
+        raise OptionsError(
+            f"The `[{tool.options_scope}]` tool needs {no_python_message(constraints, bootstrap)}"
+        )
+    return python
 
 
 async def build_lambda_tool(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import glob
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -14,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from e2e.checkout import Build
+from repro_lambda.core.testutil import find_python
 
 GREETER_ZIP = "src.python.greeter/greeter.zip"
 GREETER_FILES = {
@@ -36,20 +35,6 @@ import greeter.handler
 assert os.path.dirname(os.path.dirname(greeter.handler.__file__)) == os.getcwd(), sys.path
 print(json.dumps(greeter.handler.lambda_handler({"name": "Ada"}, None)))
 """
-
-
-def find_python(version: str) -> str | None:
-    """A working `python<version>`: on PATH, else in pyenv's versions."""
-    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    candidates = [
-        shutil.which(f"python{version}"),
-        *sorted(glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}"), reverse=True),
-    ]
-    check = f"import sys; sys.exit(sys.version_info[:2] != {tuple(map(int, version.split('.')))})"
-    for candidate in filter(None, candidates):
-        if subprocess.run([candidate, "-c", check], capture_output=True).returncode == 0:
-            return candidate
-    return None
 
 
 def file_names(zip_path: Path) -> set[str]:

@@ -6,6 +6,7 @@ import ast
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from repro_lambda.core.contract import UserError
 
@@ -22,24 +23,33 @@ def python_version(runtime: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
-def check_compiles(sources: Mapping[str, Path], version: tuple[int, int]) -> list[str]:
+class CompiledModules(NamedTuple):
+    """The parsed modules (archive path -> tree), and warnings for files only a newer Python than
+    the packer's can judge."""
+
+    trees: dict[str, ast.Module]
+    warnings: list[str]
+
+
+def check_compiles(sources: Mapping[str, Path], version: tuple[int, int]) -> CompiledModules:
     """Raise UserError unless every `.py` file of `sources` (archive path -> file) compiles for
-    Python `version`; return warnings for files only a newer Python than this one can judge."""
+    Python `version`."""
     here = sys.version_info[:2]
     unknown = [NEW_SYNTAX[v] for v in sorted(NEW_SYNTAX) if here < v <= version]
-    warnings = []
+    compiled = CompiledModules({}, [])
     for path, file in sorted(sources.items()):
         if not path.endswith(".py"):
             continue
         try:
             tree = ast.parse(file.read_bytes(), path, feature_version=min(version, here))
             compile(tree, path, "exec", dont_inherit=True)
+            compiled.trees[path] = tree
         except (SyntaxError, ValueError) as error:  # ValueError: null bytes, before Python 3.12
             line = getattr(error, "lineno", None)
             where = f"{path}:{line}" if line else path
             message = getattr(error, "msg", str(error))
             if unknown:
-                warnings.append(
+                compiled.warnings.append(
                     f"{where} does not compile on the packer's Python {here[0]}.{here[1]}, which"
                     f" cannot check Python {version[0]}.{version[1]}'s {', '.join(unknown)}:"
                     f" {message}"
@@ -49,4 +59,4 @@ def check_compiles(sources: Mapping[str, Path], version: tuple[int, int]) -> lis
                 f"{where}: {message} (Python {version[0]}.{version[1]}, the runtime's): fix the"
                 " module, or drop it from the handler's dependencies"
             ) from None
-    return warnings
+    return compiled

@@ -27,7 +27,10 @@ def test_python_version() -> None:
 
 def test_valid_modules_pass_and_other_files_are_not_read(tmp_path: Path) -> None:
     files = {"app/handler.py": "def handler(event, context):\n    return 1\n", "data.json": "{"}
-    assert check_compiles(sources(tmp_path, files), HERE) == []
+    compiled = check_compiles(sources(tmp_path, files), HERE)
+    assert compiled.warnings == []
+    assert list(compiled.trees) == ["app/handler.py"]
+    assert compiled.trees["app/handler.py"].body[0].name == "handler"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -52,7 +55,7 @@ def test_what_does_not_compile_names_the_file_and_line(
 def test_syntax_newer_than_the_runtime_is_refused(tmp_path: Path) -> None:
     match_statement = "match x:\n    case 1:\n        pass\n"
     files = sources(tmp_path, {"app/new.py": match_statement})
-    assert check_compiles(files, (3, 10)) == []
+    assert check_compiles(files, (3, 10)).warnings == []
     only_in_3_10 = r"^app/new.py:\d+: Pattern matching is only supported in Python 3.10 and greater"
     with pytest.raises(UserError, match=only_in_3_10):
         check_compiles(files, (3, 9))
@@ -63,7 +66,7 @@ def test_a_runtime_newer_than_the_packer_gets_a_warning_only_where_it_added_synt
 ) -> None:
     files = sources(tmp_path, {"app/generic.py": "def first[T](items: list[T]) -> T: ...\n"})
     monkeypatch.setattr(compile_check.sys, "version_info", (3, 11, 0))
-    (warning,) = check_compiles(files, (3, 12))
+    (warning,) = check_compiles(files, (3, 12)).warnings
     assert warning.startswith(
         "app/generic.py:1 does not compile on the packer's Python 3.11, which cannot check Python"
         " 3.12's type parameters and f-strings with nested quotes: "

@@ -5,6 +5,7 @@ metadata.
 from __future__ import annotations
 
 import sys
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from repro_lambda.core.contract import (
     report_user_error,
 )
 from repro_lambda.core.handler import check_handler, check_node_handler
+from repro_lambda.core.import_check import check_imports, layer_paths
 from repro_lambda.core.layer_dists import (
     LayerDist,
     excluded_archive_paths,
@@ -51,6 +53,8 @@ class PackRequest:
     layer_dists: tuple[LayerDist, ...] = ()
     layer_artifacts: tuple[dict[str, str], ...] = ()
     layers_unzipped_size: int = 0
+    runtime_provides: tuple[str, ...] = ()
+    layer_zips: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,13 +84,26 @@ def pack(request: PackRequest) -> PackResult:
         raise UserError("no files to pack: the input directories are empty")
     if not files:
         raise UserError("no files to pack: the layers provide every file of the input directories")
-    node = request.runtime.startswith("nodejs")
     first_party = {f.archive_path: f.source for f in files if f.root in request.sources}
-    compile_warnings = [] if node else check_compiles(first_party, python_version(request.runtime))
-    if request.handler is not None:
-        (check_node_handler if node else check_handler)(request.handler, first_party)
-    if node:
+    if request.runtime.startswith("nodejs"):
+        compile_warnings = []
+        if request.handler is not None:
+            check_node_handler(request.handler, first_party)
         check_native_binaries({f.archive_path: f.source for f in files}, request.architecture)
+    else:
+        version = python_version(request.runtime)
+        compiled = check_compiles(first_party, version)
+        compile_warnings = compiled.warnings
+        if request.handler is not None:
+            check_handler(request.handler, first_party)
+            # what the function's layers provide is left out of `files`, but it is there in Lambda
+            third_party = [f.archive_path for f in tree.files if f.root not in request.sources]
+            for layer_zip in request.layer_zips:
+                with zipfile.ZipFile(layer_zip) as archive:
+                    third_party += layer_paths(archive.namelist(), version)
+            check_imports(
+                compiled.trees, first_party, third_party, version, request.runtime_provides
+            )
     check_unzipped_size(sum(file.size for file in files), request.layers_unzipped_size)
     entries = load_entries(files)
     zip_bytes = build_zip(entries, comment=request.hash_extra.encode("utf-8"))
@@ -173,6 +190,20 @@ def _parse_request(argv: Sequence[str] | None) -> PackRequest:
         default=0,
         help="unzipped bytes of the function's layers",
     )
+    parser.add_argument(
+        "--layer-zip",
+        type=Path,
+        action="append",
+        default=[],
+        help="a layer zip of the function, whose modules its imports may use",
+    )
+    parser.add_argument(
+        "--runtime-provides",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="a top-level module the function imports from the runtime, such as boto3",
+    )
     args = parser.parse_args(argv)
     if args.layers_unzipped_size < 0:
         parser.error("--layers-unzipped-size must not be negative")
@@ -191,6 +222,8 @@ def _parse_request(argv: Sequence[str] | None) -> PackRequest:
         layer_dists=tuple(parse_layer_dist(value) for value in args.layer_dist),
         layer_artifacts=tuple(parse_layer_artifact(value) for value in args.layer_artifact),
         layers_unzipped_size=args.layers_unzipped_size,
+        runtime_provides=tuple(args.runtime_provides),
+        layer_zips=tuple(args.layer_zip),
     )
 
 

@@ -623,3 +623,39 @@ def test_python_runtime_ignores_node_addons(tmp_path: Path) -> None:
     assert {"tools/darwin.node", "dep/native.node"} <= set(
         zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist()
     )
+
+
+def test_imports_the_artifact_cannot_satisfy_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sources, site = make_project(tmp_path)
+    write(
+        sources / "app.py", b"import dep, json\nimport requests\ndef h(event, context):\n    pass\n"
+    )
+    assert run_main(tmp_path, roots=(sources, site))[0] == 2
+    assert_one_error_line(
+        capsys,
+        "error: imports that cannot succeed on Python 3.11: app.py:2 `requests`. Nothing",
+    )
+
+
+def test_imports_from_the_layers_and_the_runtime_resolve(tmp_path: Path) -> None:
+    sources, site = make_project_with_numpy(tmp_path)
+    write(sources / "app.py", b"import numpy.linalg, boto3\ndef h(event, context):\n    pass\n")
+    layer = ("--layer-dist", f"{SCIENCE_LAYER}:numpy==2.2.6")
+    assert run_main(tmp_path, *layer, roots=(sources, site))[0] == 2
+    code, zip_bytes, _ = run_main(
+        tmp_path, *layer, "--runtime-provides", "boto3", roots=(sources, site)
+    )
+    assert code == 0
+    assert "numpy/__init__.py" not in zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist()
+
+
+def test_imports_may_use_what_only_a_layer_zip_provides(tmp_path: Path) -> None:
+    sources, site = make_project(tmp_path)
+    write(sources / "app.py", b"import pandas\ndef h(event, context):\n    pass\n")
+    layer_zip = tmp_path / "layer.zip"
+    with zipfile.ZipFile(layer_zip, "w") as archive:
+        archive.writestr("python/lib/python3.11/site-packages/pandas/__init__.py", "")
+    assert run_main(tmp_path, roots=(sources, site))[0] == 2
+    assert run_main(tmp_path, "--layer-zip", str(layer_zip), roots=(sources, site))[0] == 0

@@ -3,6 +3,10 @@ server's bucket."""
 
 from __future__ import annotations
 
+import glob
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +36,17 @@ def write_files(base: Path, contents: dict[str, bytes]) -> dict[str, Path]:
         source.write_bytes(content)
         files[archive_path] = source
     return files
+
+
+def find_python(version: str) -> str | None:
+    """A working `python<version>`: on PATH, else in pyenv's versions."""
+    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    candidates = [
+        shutil.which(f"python{version}"),
+        *sorted(glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}"), reverse=True),
+    ]
+    check = f"import sys; sys.exit(sys.version_info[:2] != {tuple(map(int, version.split('.')))})"
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", check], capture_output=True).returncode == 0:
+            return candidate
+    return None
