@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import glob
 import hashlib
 import io
 import json
+import os
+import platform
 import re
+import shutil
 import struct
 import zipfile
 from textwrap import dedent
@@ -316,3 +320,103 @@ def test_native_wheels_match_the_architecture(
         name: struct.unpack_from("<H", header, 18)[0] for name, header in elf_headers.items()
     }
     assert set(machines.values()) == {ELF_MACHINE[architecture]}, machines
+
+
+def _app_with_handler(rule_runner: RuleRunner, handler_source: str, **fields: object) -> Address:
+    """`APP_FILES` with `handler_source` as `app/handler.py` and `fields` on the lambda."""
+    extra = "".join(f", {name}={value!r}" for name, value in fields.items())
+    rule_runner.write_files(
+        {
+            **APP_FILES,
+            "src/python/app/BUILD": (
+                "python_sources()\n"
+                f'lambda_artifact(name="fn", handler="app.handler.h", runtime="python3.12"{extra})\n'
+            ),
+            "src/python/app/handler.py": handler_source,
+        }
+    )
+    return Address("src/python/app", target_name="fn")
+
+
+def test_unresolvable_imports_fail_with_file_and_line(rule_runner: RuleRunner) -> None:
+    """Nothing provides `requests`, `app.missing` or boto3 (the runtime's copy is not relied on)."""
+    address = _app_with_handler(
+        rule_runner,
+        dedent(
+            """\
+            import json
+            import requests
+            import app.missing
+            import boto3
+            from lib.helper import greet
+
+
+            def h(event, context):
+                return greet(json.dumps(event))
+            """
+        ),
+    )
+    with pytest.raises(ExecutionError) as exc_info:
+        package(rule_runner, address)
+    message = str(exc_info.value.wrapped_exceptions[0])
+    assert "src/python/app:fn" in message
+    assert "imports that cannot succeed on Python 3.12" in message
+    assert "app/handler.py:2 `requests`" in message
+    assert "app/handler.py:3 `app.missing` (no such module)" in message
+    assert "app/handler.py:4 `boto3`" in message
+    assert "`json`" not in message and "lib.helper" not in message
+    assert "add a `python_requirement`" in message
+
+
+def test_guarded_and_runtime_provided_imports_package(rule_runner: RuleRunner) -> None:
+    """An import guarded by `except ImportError` is optional; `runtime_boto3` provides boto3."""
+    address = _app_with_handler(
+        rule_runner,
+        dedent(
+            """\
+            import boto3
+            import botocore.config
+
+            try:
+                import ujson as json
+            except ImportError:
+                import json
+
+
+            def h(event, context):
+                return json.dumps(event)
+            """
+        ),
+        runtime_boto3=True,
+    )
+    _, files = package(rule_runner, address)
+    with open_zip(files["src.python.app/fn.zip"]) as zf:
+        assert "app/handler.py" in zf.namelist()
+        assert not any(name.startswith(("boto3/", "botocore/")) for name in zf.namelist())
+
+
+def test_smoke_import_runs_the_modules_import_time_code(rule_runner: RuleRunner) -> None:
+    """An import-time failure fails `package`, with the exception and where it was raised."""
+    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    if not (shutil.which("python3.12") or glob.glob(f"{pyenv_root}/versions/3.12.*")):
+        pytest.skip("no Python 3.12 on PATH or in pyenv, where Pants looks")
+    failing = "import os\n\nTABLE = os.environ['TABLE']\n\ndef h(event, context):\n    pass\n"
+    address = _app_with_handler(rule_runner, failing, smoke_import=True)
+    with pytest.raises(ExecutionError) as exc_info:
+        package(rule_runner, address)
+    message = str(exc_info.value.wrapped_exceptions[0])
+    assert message.startswith("Cannot package src/python/app:fn: the smoke import failed: ")
+    assert "importing `app.handler` on Python 3.12." in message
+    assert "raised KeyError: 'TABLE' (at app/handler.py:3)" in message
+
+    _app_with_handler(rule_runner, failing.replace("TABLE = ", "# "), smoke_import=True)
+    _, files = package(rule_runner, address)
+    assert "src.python.app/fn.zip" in files
+
+
+def test_smoke_import_is_skipped_for_another_architecture(rule_runner: RuleRunner) -> None:
+    other = {"x86_64": "arm64", "aarch64": "x86_64"}[platform.machine()]
+    failing = "raise RuntimeError('imported')\n\ndef h(event, context):\n    pass\n"
+    address = _app_with_handler(rule_runner, failing, smoke_import=True, architecture=other)
+    _, files = package(rule_runner, address)
+    assert "src.python.app/fn.zip" in files

@@ -154,3 +154,12 @@ def test_every_field_has_help(target_type: type[Target]) -> None:
     for field in target_type.core_fields:
         info = TargetFieldHelpInfo.create(field, provider="repro_lambda")
         assert info.description, f"{target_type.alias}.{field.alias} has no help"
+
+
+def test_smoke_import_needs_the_resolves_boto3(rule_runner: RuleRunner) -> None:
+    message = _build_error(
+        rule_runner,
+        'handler="orders.api.handler", runtime="python3.12", smoke_import=True, runtime_boto3=True',
+    )
+    assert "src/python/orders:bad sets both `smoke_import=True` and `runtime_boto3=True`" in message
+    assert "add boto3 to the `resolve` and drop `runtime_boto3`, or drop `smoke_import`" in message

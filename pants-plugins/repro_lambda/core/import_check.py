@@ -37,9 +37,8 @@ class Import(NamedTuple):
 
 def find_imports(path: str, tree: ast.Module) -> Iterator[Import]:
     """The modules that `tree`, the module at archive path `path`, imports."""
-    package = path.split("/")[
-        :-1
-    ]  # where relative imports start, in `a/b.py` as in `a/__init__.py`
+    # where relative imports start from, in `a/b.py` as in `a/__init__.py`
+    package = path.split("/")[:-1]
     for node, weak in _walk(tree.body, weak=False):
         if isinstance(node, ast.Import):
             for alias in node.names:
