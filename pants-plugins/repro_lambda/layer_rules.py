@@ -7,8 +7,10 @@ import dataclasses
 import itertools
 import os
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 
+from pants.backend.python.pip_requirement import PipRequirement
 from pants.backend.python.target_types import PythonRequirementsField, PythonResolveField
 from pants.core.goals.package import BuiltPackage, PackageFieldSet
 from pants.core.util_rules.environments import EnvironmentField
@@ -17,12 +19,14 @@ from pants.engine.collection import Collection
 from pants.engine.fs import Digest, DigestEntries, FileEntry, MergeDigests
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
+    AllTargets,
     DependenciesRequest,
     InvalidFieldException,
     InvalidTargetException,
     Targets,
 )
 from pants.engine.unions import UnionRule
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import Section
@@ -34,7 +38,12 @@ from repro_lambda.install_rules import (
     LambdaRequirementsRequest,
     layer_install_requests,
 )
-from repro_lambda.names_rules import LogicalName, LogicalNameRequest
+from repro_lambda.names_rules import (
+    DuplicateLogicalName,
+    LogicalName,
+    LogicalNameRequest,
+    logical_name,
+)
 from repro_lambda.pack_rules import PackedLambda, PackLambdaRequest
 from repro_lambda.target_types import (
     LambdaLayerArchitecturesField,
@@ -76,15 +85,23 @@ class _PackageGroups:
     groups: tuple[tuple[str | None, tuple[str, ...]], ...]
 
 
-@rule
-async def package_groups(field_set: LambdaLayerFieldSet) -> _PackageGroups:
-    direct = await Get(Targets, DependenciesRequest(field_set.dependencies))
-    requirements = [
+def _requirements(direct: Targets) -> list[PipRequirement]:
+    return [
         req
         for tgt in direct
         if tgt.has_field(PythonRequirementsField)
         for req in tgt[PythonRequirementsField].value
     ]
+
+
+def _package(requirement: PipRequirement) -> str:
+    return requirement.project_name.lower().replace("_", "-")
+
+
+@rule
+async def package_groups(field_set: LambdaLayerFieldSet) -> _PackageGroups:
+    direct = await Get(Targets, DependenciesRequest(field_set.dependencies))
+    requirements = _requirements(direct)
     if not requirements:
         raise InvalidTargetException(
             f"The `lambda_layer` target {field_set.address} has no `python_requirement` in its "
@@ -92,10 +109,38 @@ async def package_groups(field_set: LambdaLayerFieldSet) -> _PackageGroups:
         )
     if field_set.split.value == LayerSplit.COMBINED:
         return _PackageGroups(((None, ()),))
-    per_package = (
-        (req.project_name.lower().replace("_", "-"), (str(req),)) for req in requirements
+    return _PackageGroups(tuple(sorted((_package(req), (str(req),)) for req in requirements)))
+
+
+@dataclass(frozen=True)
+class RepositoryLayerZipNames:
+    """The addresses of the repository's layers by the name of each zip they make: a per-package
+    layer `a` makes `a-numpy-…`, which a layer named `a-numpy` makes too."""
+
+    owners: FrozenDict[str, tuple[Address, ...]]
+
+
+@rule(desc="Reading the zip names of the repository's layers")
+async def repository_layer_zip_names(targets: AllTargets) -> RepositoryLayerZipNames:
+    field_sets = [
+        LambdaLayerFieldSet.create(t) for t in targets if LambdaLayerFieldSet.is_applicable(t)
+    ]
+    all_direct = await MultiGet(
+        Get(Targets, DependenciesRequest(fs.dependencies)) for fs in field_sets
     )
-    return _PackageGroups(tuple(sorted(per_package)))
+    owners: defaultdict[str, list[Address]] = defaultdict(list)
+    for field_set, direct in zip(field_sets, all_direct):
+        packages: list[str | None] = [None]
+        if field_set.split.value != LayerSplit.COMBINED:
+            packages = [_package(req) for req in _requirements(direct)]
+        base = logical_name(field_set.address, field_set.logical_name.value)
+        for runtime, architecture, package in itertools.product(
+            field_set.runtimes.value, field_set.architectures.value, packages
+        ):
+            owners[layer_name(base, runtime, architecture, package)].append(field_set.address)
+    return RepositoryLayerZipNames(
+        FrozenDict((name, tuple(sorted(set(addresses)))) for name, addresses in owners.items())
+    )
 
 
 @dataclass(frozen=True)
@@ -121,16 +166,29 @@ class LayerInstalls(Collection[LayerInstall]):
 
 
 @rule(desc="Installing a Lambda layer's wheels", level=LogLevel.DEBUG)
-async def install_layer_for_platform(request: LayerPlatformRequest) -> LayerInstalls:
+async def install_layer_for_platform(
+    request: LayerPlatformRequest, zip_names: RepositoryLayerZipNames
+) -> LayerInstalls:
     field_set = request.field_set
     (install_request,) = layer_install_requests(
         field_set.address, field_set.resolve, [request.runtime], [request.architecture]
     )
     base = await Get(LogicalName, LogicalNameRequest(field_set.address, field_set.logical_name))
-    inputs, groups = await MultiGet(
-        Get(LambdaInstallInputs, LambdaInstallInputsRequest, install_request),
-        Get(_PackageGroups, LambdaLayerFieldSet, field_set),
-    )
+    groups = await Get(_PackageGroups, LambdaLayerFieldSet, field_set)
+    names = [
+        layer_name(base.value, request.runtime, request.architecture, package)
+        for package, _ in groups.groups
+    ]
+    for name in names:
+        others = [a for a in zip_names.owners.get(name, ()) if a != field_set.address]
+        if others:
+            raise DuplicateLogicalName(
+                f"The layer {field_set.address} makes a zip named `{name}`, as"
+                f" {', '.join(map(str, others))} does: keys and catalog entries are named by it,"
+                " so one would replace the other's. Set `logical_name` on one of them so that"
+                " their zips' names differ."
+            )
+    inputs = await Get(LambdaInstallInputs, LambdaInstallInputsRequest, install_request)
     variants = [
         (package, dataclasses.replace(inputs, requirements=reqs) if reqs else inputs)
         for package, reqs in groups.groups
@@ -140,12 +198,8 @@ async def install_layer_for_platform(request: LayerPlatformRequest) -> LayerInst
         for _, variant_inputs in variants
     )
     return LayerInstalls(
-        LayerInstall(
-            layer_name(base.value, request.runtime, request.architecture, package),
-            variant_inputs,
-            install.digest,
-        )
-        for (package, variant_inputs), install in zip(variants, installs)
+        LayerInstall(name, variant_inputs, install.digest)
+        for name, (_, variant_inputs), install in zip(names, variants, installs)
     )
 
 

@@ -254,3 +254,27 @@ def test_layer_without_requirements() -> None:
         match=r"^The `lambda_layer` target src/python/layers:science has no `python_requirement`",
     ):
         _package_groups("combined", [])
+
+
+def test_zip_names_are_unique_across_layers() -> None:
+    """Per-package layer `split` makes `split-numpy-…`, the name of layer `split-numpy`'s zip."""
+    rule_runner = make_rule_runner()
+    rule_runner.write_files(
+        {
+            **FILES,
+            "src/python/layers/BUILD": FILES["src/python/layers/BUILD"]
+            + 'lambda_layer(name="split-numpy", dependencies=["3rdparty/python:numpy"],'
+            ' runtimes=["python3.12"])\n',
+        }
+    )
+    expected = (
+        "The layer {} makes a zip named `split-numpy-python3.12-x86_64`, as {} does: keys and"
+        " catalog entries are named by it, so one would replace the other's. Set `logical_name`"
+        " on one of them so that their zips' names differ."
+    )
+    split_numpy = Address("src/python/layers", target_name="split-numpy")
+    for address, other in ((SPLIT, split_numpy), (split_numpy, SPLIT)):
+        with pytest.raises(ExecutionError) as exc_info:
+            package_layer(rule_runner, address)
+        (error,) = exc_info.value.wrapped_exceptions
+        assert str(error) == expected.format(address, other)

@@ -29,7 +29,12 @@ from repro_lambda.install_rules import (
 from repro_lambda.layer_rules import FunctionLayers, FunctionLayersRequest
 from repro_lambda.names_rules import LogicalName, LogicalNameRequest
 from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
-from repro_lambda.smoke_rules import SmokeImported, SmokeImportRequest
+from repro_lambda.runtime_python_rules import (
+    RuntimeCompiled,
+    RuntimeCompileRequest,
+    SmokeImported,
+    SmokeImportRequest,
+)
 from repro_lambda.target_types import (
     RUNTIME_BOTO3_MODULES,
     LambdaArchitectureField,
@@ -91,9 +96,11 @@ async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPac
         StrippedPythonSourceFiles,
         PythonSourceFilesRequest(transitive_targets.closure, include_resources=True),
     )
-    prefixed_sources = await Get(
-        Digest, AddPrefix(sources.stripped_source_files.snapshot.digest, SOURCES)
+    stripped = sources.stripped_source_files.snapshot.digest
+    await Get(
+        RuntimeCompiled, RuntimeCompileRequest(field_set.address, field_set.runtime.value, stripped)
     )
+    prefixed_sources = await Get(Digest, AddPrefix(stripped, SOURCES))
     payload = await Get(
         Digest,
         MergeDigests([prefixed_sources, requirements.digest, *(z.digest for z in layers.zips)]),

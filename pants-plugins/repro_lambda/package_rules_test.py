@@ -323,14 +323,15 @@ def test_native_wheels_match_the_architecture(
 
 
 def _app_with_handler(rule_runner: RuleRunner, handler_source: str, **fields: object) -> Address:
-    """`APP_FILES` with `handler_source` as `app/handler.py` and `fields` on the lambda."""
+    """`APP_FILES` with `handler_source` as `app/handler.py` and `fields` on the lambda (on
+    python3.12 unless they say otherwise)."""
+    fields = {"runtime": "python3.12", **fields}
     extra = "".join(f", {name}={value!r}" for name, value in fields.items())
     rule_runner.write_files(
         {
             **APP_FILES,
             "src/python/app/BUILD": (
-                "python_sources()\n"
-                f'lambda_artifact(name="fn", handler="app.handler.h", runtime="python3.12"{extra})\n'
+                "python_sources()\n" f'lambda_artifact(name="fn", handler="app.handler.h"{extra})\n'
             ),
             "src/python/app/handler.py": handler_source,
         }
@@ -395,11 +396,31 @@ def test_guarded_and_runtime_provided_imports_package(rule_runner: RuleRunner) -
         assert not any(name.startswith(("boto3/", "botocore/")) for name in zf.namelist())
 
 
+def _needs_python(version: str) -> None:
+    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    if not (shutil.which(f"python{version}") or glob.glob(f"{pyenv_root}/versions/{version}.*")):
+        pytest.skip(f"no Python {version} on PATH or in pyenv, where Pants looks")
+
+
+def test_modules_compile_with_the_runtimes_own_python(rule_runner: RuleRunner) -> None:
+    """Python 3.11 cannot compile an f-string that nests its own quotes, which 3.12 parses at
+    any feature version."""
+    _needs_python("3.11")
+    source = 'NAME = {"a": 1}\nGREETING = f"{NAME["a"]}"\n\ndef h(event, context):\n    pass\n'
+    address = _app_with_handler(rule_runner, source, runtime="python3.11")
+    with pytest.raises(ExecutionError) as exc_info:
+        package(rule_runner, address)
+    (error,) = exc_info.value.wrapped_exceptions
+    assert re.fullmatch(
+        r"Cannot package src/python/app:fn: app/handler.py:2: f-string: .+ \(Python 3.11, the"
+        r" runtime's\): fix the module, or drop it from the handler's dependencies",
+        str(error),
+    )
+
+
 def test_smoke_import_runs_the_modules_import_time_code(rule_runner: RuleRunner) -> None:
     """An import-time failure fails `package`, with the exception and where it was raised."""
-    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    if not (shutil.which("python3.12") or glob.glob(f"{pyenv_root}/versions/3.12.*")):
-        pytest.skip("no Python 3.12 on PATH or in pyenv, where Pants looks")
+    _needs_python("3.12")
     failing = "import os\n\nTABLE = os.environ['TABLE']\n\ndef h(event, context):\n    pass\n"
     address = _app_with_handler(rule_runner, failing, smoke_import=True)
     with pytest.raises(ExecutionError) as exc_info:

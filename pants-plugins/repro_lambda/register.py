@@ -17,7 +17,7 @@ from repro_lambda import (
     pex_cli,
     platform_lock,
     publish_rules,
-    smoke_rules,
+    runtime_python_rules,
 )
 from repro_lambda.nodejs import rules as nodejs_rules
 from repro_lambda.nodejs import subsystem as nodejs_subsystem
@@ -45,7 +45,7 @@ def rules():
         *pex_cli.rules(),
         *platform_lock.rules(),
         *publish_rules.rules(),
-        *smoke_rules.rules(),
+        *runtime_python_rules.rules(),
         *packer.rules(),
         *publisher.rules(),
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from repro_lambda.core.contract import UserError
+from repro_lambda.core.runtime_compile import does_not_compile, where_and_why
 
 NEW_SYNTAX = {
     (3, 12): "type parameters and f-strings with nested quotes",
@@ -45,18 +46,13 @@ def check_compiles(sources: Mapping[str, Path], version: tuple[int, int]) -> Com
             compile(tree, path, "exec", dont_inherit=True)
             compiled.trees[path] = tree
         except (SyntaxError, ValueError) as error:  # ValueError: null bytes, before Python 3.12
-            line = getattr(error, "lineno", None)
-            where = f"{path}:{line}" if line else path
-            message = getattr(error, "msg", str(error))
             if unknown:
+                where, why = where_and_why(path, error)
                 compiled.warnings.append(
                     f"{where} does not compile on the packer's Python {here[0]}.{here[1]}, which"
                     f" cannot check Python {version[0]}.{version[1]}'s {', '.join(unknown)}:"
-                    f" {message}"
+                    f" {why}"
                 )
                 continue
-            raise UserError(
-                f"{where}: {message} (Python {version[0]}.{version[1]}, the runtime's): fix the"
-                " module, or drop it from the handler's dependencies"
-            ) from None
+            raise UserError(does_not_compile(path, error, f"{version[0]}.{version[1]}")) from None
     return compiled

@@ -1,0 +1,159 @@
+"""Checks run by the interpreter of the runtime's Python version, where the host has one: every
+first-party module compiles with it, and the opt-in smoke import imports the handler from the
+packed zip and its layers (on a host of the function's architecture)."""
+
+from __future__ import annotations
+
+import logging
+import pkgutil
+from dataclasses import dataclass
+
+from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
+from pants.core.subsystems.python_bootstrap import PythonBootstrap
+from pants.engine.addresses import Address
+from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.platform import Platform
+from pants.engine.process import FallibleProcessResult, Process
+from pants.engine.rules import Get, collect_rules, rule
+from pants.util.logging import LogLevel
+
+from repro_lambda.core.contract import ERROR_PREFIX, Architecture, tool_messages
+from repro_lambda.pack_rules import LambdaPackagingError, PackedLambda
+from repro_lambda.tool_rules import find_python, no_python_message
+
+logger = logging.getLogger(__name__)
+
+_HOST_ARCHITECTURES = {
+    Platform.linux_x86_64: Architecture.X86_64,
+    Platform.linux_arm64: Architecture.ARM64,
+}
+_TIMEOUT_SECONDS = 120
+"""Longer than any cold start may take (Lambda's init phase is limited to 10 s)."""
+
+
+def _constraints(runtime: str) -> InterpreterConstraints:
+    return InterpreterConstraints([f"CPython=={runtime.removeprefix('python')}.*"])
+
+
+async def _run_script(
+    address: Address,
+    python: str,
+    script: str,
+    argv: tuple[str, ...],
+    input_digest: Digest,
+    description: str,
+    failed: str = "",
+) -> None:
+    """Run the core's stdlib-only `script` with `python -I -S -B`; its `error: ` lines, after
+    `failed`, fail the packaging of `address`."""
+    content = pkgutil.get_data("repro_lambda.core", script)
+    assert content is not None
+    script_digest = await Get(Digest, CreateDigest([FileContent(f"__{script}", content)]))
+    digest = await Get(Digest, MergeDigests([script_digest, input_digest]))
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            (python, "-I", "-S", "-B", f"__{script}", *argv),
+            input_digest=digest,
+            env={"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"},
+            timeout_seconds=_TIMEOUT_SECONDS,
+            description=description,
+            level=LogLevel.DEBUG,
+        ),
+    )
+    if result.exit_code != 0:
+        stderr = result.stderr.decode(errors="replace")
+        reasons = tool_messages(stderr, ERROR_PREFIX) or [stderr.strip()[-2000:]]
+        raise LambdaPackagingError(f"Cannot package {address}: {failed}{'; '.join(reasons)}")
+
+
+@dataclass(frozen=True)
+class RuntimeCompileRequest:
+    """Compile the `.py` files of `sources` (stripped of source roots)."""
+
+    address: Address
+    runtime: str
+    sources: Digest
+
+
+@dataclass(frozen=True)
+class RuntimeCompiled:
+    """Whether the runtime's interpreter compiled them (else only the packer's parser checks)."""
+
+    ran: bool
+
+
+@rule(desc="Compiling a Lambda's modules with its runtime's Python", level=LogLevel.DEBUG)
+async def runtime_compile(
+    request: RuntimeCompileRequest, bootstrap: PythonBootstrap
+) -> RuntimeCompiled:
+    python = await find_python(
+        _constraints(request.runtime), bootstrap, f"compiling {request.address}"
+    )
+    if python is None:
+        return RuntimeCompiled(ran=False)
+    sources = await Get(Digest, AddPrefix(request.sources, "__sources"))
+    await _run_script(
+        request.address,
+        python,
+        "runtime_compile.py",
+        ("__sources",),
+        sources,
+        f"Compiling the modules of {request.address} with {request.runtime}",
+    )
+    return RuntimeCompiled(ran=True)
+
+
+@dataclass(frozen=True)
+class SmokeImportRequest:
+    address: Address
+    runtime: str
+    architecture: str
+    handler: str
+    function: PackedLambda
+    layers: tuple[PackedLambda, ...]
+
+
+@dataclass(frozen=True)
+class SmokeImported:
+    """Whether the import ran (it is skipped where the host cannot run it)."""
+
+    ran: bool
+
+
+@rule(desc="Importing a Lambda handler from its zip", level=LogLevel.DEBUG)
+async def smoke_import(
+    request: SmokeImportRequest, bootstrap: PythonBootstrap, platform: Platform
+) -> SmokeImported:
+    skipping = f"{request.address}: skipping the smoke import"
+    if _HOST_ARCHITECTURES.get(platform) != request.architecture:
+        logger.info(
+            f"{skipping}: the host is {platform.value}, the function {request.architecture}"
+        )
+        return SmokeImported(ran=False)
+    constraints = _constraints(request.runtime)
+    python = await find_python(constraints, bootstrap, f"the smoke import of {request.address}")
+    if python is None:
+        logger.warning(f"{skipping}, which needs {no_python_message(constraints, bootstrap)}")
+        return SmokeImported(ran=False)
+    zips = (request.function, *request.layers)
+    digest = await Get(Digest, MergeDigests(z.digest for z in zips))
+    await _run_script(
+        request.address,
+        python,
+        "smoke.py",
+        (
+            f"--handler={request.handler}",
+            f"--function={request.function.zip_path}",
+            *(f"--layer={layer.zip_path}" for layer in request.layers),
+            f"--max-unzipped-bytes={sum(z.metadata['uncompressed_size'] for z in zips)}",
+        ),
+        digest,
+        f"Importing {request.handler} from {request.function.zip_path}",
+        failed="the smoke import failed: ",
+    )
+    return SmokeImported(ran=True)
+
+
+def rules():
+    return collect_rules()
