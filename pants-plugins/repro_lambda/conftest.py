@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
 from textwrap import dedent
 
 import pytest
 from pants.testutil.rule_runner import RuleRunner
 
+from repro_lambda.core import runtimes
 from repro_lambda.testutil import LAMBDAS_LOCK, REPO_ROOT, make_rule_runner, run_lambda_lock
+
+
+@pytest.fixture(autouse=True)
+def pinned_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runtime lifecycles are judged on the day these tests were written, whenever they run."""
+    monkeypatch.setattr(runtimes, "today", lambda: datetime.date(2026, 12, 3))
 
 
 @pytest.fixture

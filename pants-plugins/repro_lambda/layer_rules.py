@@ -45,6 +45,7 @@ from repro_lambda.names_rules import (
     logical_name,
 )
 from repro_lambda.pack_rules import PackedLambda, PackLambdaRequest
+from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleRequest
 from repro_lambda.target_types import (
     LambdaLayerArchitecturesField,
     LambdaLayerDependenciesField,
@@ -244,6 +245,10 @@ async def pack_layer_for_platform(request: LayerPlatformRequest) -> LayerZips:
 
 @rule(desc="Package a Lambda layer", level=LogLevel.DEBUG)
 async def package_lambda_layer(field_set: LambdaLayerFieldSet) -> BuiltPackage:
+    await MultiGet(
+        Get(RuntimeLifecycle, RuntimeLifecycleRequest(field_set.address, runtime))
+        for runtime in field_set.runtimes.value
+    )
     per_platform = await MultiGet(
         Get(LayerZips, LayerPlatformRequest(field_set, runtime, architecture))
         for runtime, architecture in itertools.product(

@@ -35,6 +35,7 @@ from repro_lambda.runtime_python_rules import (
     SmokeImported,
     SmokeImportRequest,
 )
+from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleRequest
 from repro_lambda.target_types import (
     RUNTIME_BOTO3_MODULES,
     LambdaArchitectureField,
@@ -71,6 +72,7 @@ class LambdaArtifactFieldSet(PackageFieldSet):
 @rule(desc="Package a Lambda artifact", level=LogLevel.DEBUG)
 async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPackage:
     name = await Get(LogicalName, LogicalNameRequest(field_set.address, field_set.logical_name))
+    await Get(RuntimeLifecycle, RuntimeLifecycleRequest(field_set.address, field_set.runtime.value))
     await Get(HandlerOwner, HandlerOwnerRequest(field_set.handler, field_set.resolve))
     inputs = await Get(
         LambdaInstallInputs,

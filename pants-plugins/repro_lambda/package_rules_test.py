@@ -13,6 +13,7 @@ import re
 import shutil
 import struct
 import zipfile
+from pathlib import Path
 from textwrap import dedent
 
 import pytest
@@ -25,7 +26,13 @@ from pants.util.resources import read_resource
 
 from repro_lambda.package_rules import LambdaArtifactFieldSet
 from repro_lambda.platform_lock import LambdaLockError
-from repro_lambda.testutil import LAMBDAS_LOCK, PLATFORM_LOCK, pants_lockfile
+from repro_lambda.testutil import (
+    LAMBDAS_LOCK,
+    PLATFORM_LOCK,
+    make_rule_runner,
+    pants_lockfile,
+    run_lambda_lock,
+)
 
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}
 ELF_TRIPLET = {"x86_64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
@@ -441,3 +448,65 @@ def test_smoke_import_is_skipped_for_another_architecture(rule_runner: RuleRunne
     address = _app_with_handler(rule_runner, failing, smoke_import=True, architecture=other)
     _, files = package(rule_runner, address)
     assert "src.python.app/fn.zip" in files
+
+
+MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_|manylinux2014_")
+
+
+@pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
+def test_python314_installs_cp314_wheels_within_al2023(architecture: str) -> None:
+    """numpy and pydantic-core ship cp314 wheels, cryptography abi3 ones; each is for the
+    architecture, and no newer than Amazon Linux 2023's glibc 2.34."""
+    rule_runner = make_rule_runner()
+    requirements = ["numpy", "pydantic-core", "cryptography"]
+    rule_runner.write_files(
+        {
+            LAMBDAS_LOCK: pants_lockfile(
+                {"numpy": "2.5.5", "pydantic-core": "2.50.5", "cryptography": "50.0.2"}
+            ),
+            "3rdparty/python/BUILD": "".join(
+                f'python_requirement(name="{name}", requirements=["{name}"])\n'
+                for name in requirements
+            ),
+            "src/python/app/BUILD": dedent(
+                f"""\
+                python_sources(dependencies={[f"3rdparty/python:{n}" for n in requirements]!r})
+                lambda_artifact(
+                    name="fn",
+                    handler="app.handler.h",
+                    runtime="python3.14",
+                    architecture="{architecture}",
+                )
+                """
+            ),
+            "src/python/app/__init__.py": "",
+            "src/python/app/handler.py": dedent(
+                """\
+                import cryptography.hazmat.bindings._rust
+                import numpy
+                import pydantic_core
+
+
+                def h(event, context):
+                    return numpy.__version__
+                """
+            ),
+        }
+    )
+    run_lambda_lock(rule_runner)
+    lock = (Path(rule_runner.build_root) / PLATFORM_LOCK).read_text()
+    wheels = set(re.findall(r"[\w.+-]+linux[\w.+-]*\.whl", lock))
+    assert {wheel.split("-")[0] for wheel in wheels} >= {"numpy", "pydantic_core", "cryptography"}
+    for wheel in wheels:
+        ceilings = [(2, int(minor)) if minor else (2, 17) for _, minor in MANYLINUX.findall(wheel)]
+        assert ceilings and min(ceilings) <= (2, 34), wheel
+    _, files = package(rule_runner, Address("src/python/app", target_name="fn"))
+    with open_zip(files["src.python.app/fn.zip"]) as zf:
+        names = zf.namelist()
+        headers = {name: zf.read(name)[:20] for name in names if ".so" in name.rsplit("/", 1)[-1]}
+    triplet = ELF_TRIPLET[architecture]
+    assert f"numpy/_core/_multiarray_umath.cpython-314-{triplet}.so" in names
+    assert any(n.startswith("pydantic_core/_pydantic_core.cpython-314-") for n in names)
+    assert "cryptography/hazmat/bindings/_rust.abi3.so" in names
+    machines = {name: struct.unpack_from("<H", header, 18)[0] for name, header in headers.items()}
+    assert set(machines.values()) == {ELF_MACHINE[architecture]}, machines

@@ -22,7 +22,7 @@ from repro_lambda import (
 from repro_lambda.nodejs import rules as nodejs_rules
 from repro_lambda.nodejs import subsystem as nodejs_subsystem
 from repro_lambda.nodejs.target_types import NodeLambdaArtifactTarget
-from repro_lambda.subsystems import packer, publisher
+from repro_lambda.subsystems import packer, publisher, runtimes
 from repro_lambda.target_types import LambdaArtifactTarget, LambdaLayerTarget
 
 
@@ -48,4 +48,5 @@ def rules():
         *runtime_python_rules.rules(),
         *packer.rules(),
         *publisher.rules(),
+        *runtimes.rules(),
     )

@@ -29,8 +29,8 @@ from pants.util.docutil import bin_name
 from pants.util.strutil import help_text
 
 from repro_lambda.core.contract import KEY_SEGMENT, Architecture, Section, StrChoice
+from repro_lambda.core.runtimes import AL2, AL2023, PYTHON_RUNTIMES, describe
 
-PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
 
 RUNTIME_BOTO3_MODULES = ("boto3", "botocore")
 """The top-level modules a function with `runtime_boto3=True` imports from its runtime."""
@@ -80,12 +80,14 @@ class LambdaRuntimeField(StringField):
     value: str
     valid_choices = PYTHON_RUNTIMES
     help = help_text(
-        """
+        f"""
         The AWS Lambda runtime identifier the function runs on.
 
         It selects the Python version the third-party wheels are installed for, and the glibc
-        ceiling of their manylinux tags: python3.9 to python3.11 run on Amazon Linux 2
-        (glibc 2.26), python3.12 and later on Amazon Linux 2023 (glibc 2.34).
+        ceiling of their manylinux tags: {AL2.name} has glibc {AL2.glibc[0]}.{AL2.glibc[1]},
+        {AL2023.name} {AL2023.glibc[0]}.{AL2023.glibc[1]}. By AWS's dates, packaging for a
+        deprecated runtime warns, and fails once functions on it can no longer be updated
+        (see `[lambda-runtimes]`): {describe(PYTHON_RUNTIMES)}.
         """
     )
 

@@ -569,7 +569,7 @@ def run_node(base: Path, sources: Path, *extra: str, runtime: str = "nodejs22.x"
     return main([*args, *(extra or ("--handler", "index.handler"))])
 
 
-@pytest.mark.parametrize("runtime", ["nodejs20.x", "nodejs22.x"])
+@pytest.mark.parametrize("runtime", ["nodejs20.x", "nodejs22.x", "nodejs24.x"])
 def test_node_function(tmp_path: Path, runtime: str) -> None:
     assert run_node(tmp_path, make_node_project(tmp_path), runtime=runtime) == 0
     assert zipfile.ZipFile(tmp_path / "out/fn.zip").namelist() == [

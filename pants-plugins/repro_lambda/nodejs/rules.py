@@ -37,6 +37,7 @@ from repro_lambda.nodejs.target_types import (
     NodeLambdaSourcesField,
 )
 from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
+from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleRequest
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaHashExtraField,
@@ -187,6 +188,7 @@ async def package_nodejs_lambda(
 ) -> BuiltPackage:
     address = field_set.address
     name = await Get(LogicalName, LogicalNameRequest(address, field_set.logical_name))
+    await Get(RuntimeLifecycle, RuntimeLifecycleRequest(address, field_set.runtime.value))
     package_dir = os.path.normpath(
         os.path.join(address.spec_path, os.path.dirname(field_set.package_json.value))
     )

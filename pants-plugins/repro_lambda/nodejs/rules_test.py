@@ -17,6 +17,7 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
+from repro_lambda.core.runtimes import NODEJS_RUNTIMES
 from repro_lambda.nodejs.rules import NodeLambdaError, NodeLambdaFieldSet
 from repro_lambda.testutil import make_rule_runner
 
@@ -94,8 +95,11 @@ def package_error(rule_runner: RuleRunner) -> str:
     return str(error)
 
 
-def test_sources_and_production_dependencies(rule_runner: RuleRunner) -> None:
+@pytest.mark.parametrize("runtime", NODEJS_RUNTIMES)
+def test_sources_and_production_dependencies(rule_runner: RuleRunner, runtime: str) -> None:
     write(rule_runner)
+    build = FILES["src/nodejs/fn/BUILD"].replace('runtime="nodejs20.x"', f'runtime="{runtime}"')
+    rule_runner.write_files({"src/nodejs/fn/BUILD": build})
     assert package(rule_runner) == [
         "index.js",
         "lib/util.mjs",

@@ -17,6 +17,7 @@ from pants.engine.target import (
 from pants.util.docutil import bin_name
 from pants.util.strutil import help_text
 
+from repro_lambda.core.runtimes import NODEJS_RUNTIMES, describe
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaAtEdgeField,
@@ -27,7 +28,6 @@ from repro_lambda.target_types import (
     check_lambda_at_edge,
 )
 
-NODEJS_RUNTIMES = ("nodejs20.x", "nodejs22.x")
 _NODE_HANDLER_RE = re.compile(r"^[\w.-]+(/[\w.-]+)*\.[A-Za-z_$][\w$]*$")
 
 
@@ -60,7 +60,13 @@ class NodeLambdaRuntimeField(StringField):
     required = True
     value: str
     valid_choices = NODEJS_RUNTIMES
-    help = "The AWS Lambda Node.js runtime identifier the function runs on."
+    help = help_text(
+        f"""
+        The AWS Lambda Node.js runtime identifier the function runs on. By AWS's dates,
+        packaging for a deprecated runtime warns, and fails once functions on it can no longer
+        be updated (see `[lambda-runtimes]`): {describe(NODEJS_RUNTIMES)}.
+        """
+    )
 
 
 class NodeLambdaPackageJsonField(StringField):

@@ -14,10 +14,10 @@ inspecting the running host:
   manylinux1 (2.5, x86_64 only) right after their manylinux_2_N equivalents,
   then the bare linux_{arch} tag. No musllinux tags (the runtimes are glibc).
 
-Usage:
-  python generate.py            # (re)write the JSON files next to this script
-  python generate.py --check    # exit 1 if any committed file differs
-  python generate.py --out DIR  # write somewhere else
+Usage, from `pants-plugins/`:
+  python -m repro_lambda.platforms.generate            # (re)write the JSON files here
+  python -m repro_lambda.platforms.generate --check    # exit 1 if any committed file differs
+  python -m repro_lambda.platforms.generate --out DIR  # write somewhere else
 """
 
 from __future__ import annotations
@@ -26,34 +26,16 @@ import argparse
 import json
 import os
 import sys
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
+
+from repro_lambda.core.runtimes import BY_NAME, PYTHON_RUNTIMES
 
 # --------------------------------------------------------------------------------------
 # Runtime facts
 # --------------------------------------------------------------------------------------
 
-# Lambda runtime -> (OS, glibc ceiling). python3.9-3.11 run on Amazon Linux 2
-# (glibc 2.26); python3.12+ run on Amazon Linux 2023 (glibc 2.34). See the AWS Lambda
-# "Lambda runtimes" table (Operating System column).
-AL2 = "Amazon Linux 2"
-AL2023 = "Amazon Linux 2023"
-
-
-class RuntimeOs(NamedTuple):
-    """The operating system of a Lambda runtime and its glibc version (the wheels' ceiling)."""
-
-    os: str
-    glibc: Tuple[int, int]
-
-
-RUNTIMES: Dict[str, RuntimeOs] = {
-    "python3.9": RuntimeOs(AL2, (2, 26)),
-    "python3.10": RuntimeOs(AL2, (2, 26)),
-    "python3.11": RuntimeOs(AL2, (2, 26)),
-    "python3.12": RuntimeOs(AL2023, (2, 34)),
-    "python3.13": RuntimeOs(AL2023, (2, 34)),
-}
-
+# The runtimes, their OS and its glibc (the wheels' manylinux ceiling) come from the one runtime
+# table, `repro_lambda.core.runtimes` (standard library only, like this script).
 # Lambda architecture name (as used in file names) -> machine / wheel platform arch.
 ARCHITECTURES: Dict[str, str] = {"x86_64": "x86_64", "arm64": "aarch64"}
 
@@ -79,6 +61,7 @@ IMAGE_DIGESTS: Dict[str, Tuple[Optional[str], str]] = {
             "(Renovate-pinned multi-arch index digest); not re-resolved"
         ),
     ),
+    "python3.14": (None, "no digest with an identifiable source found offline"),
 }
 
 # PEP 508 marker environments, verbatim from the complete platform files Pants ships in
@@ -91,6 +74,8 @@ IMAGE_DIGESTS: Dict[str, Tuple[Optional[str], str]] = {
 _LINUXKIT_JAN = ("6.6.12-linuxkit", "#1 SMP Fri Jan 19 08:53:17 UTC 2024")
 _LINUXKIT_MAY = ("6.6.31-linuxkit", "#1 SMP Thu May 23 08:36:57 UTC 2024")
 _UBUNTU_AWS = ("5.15.0-1052-aws", "#57~20.04.1-Ubuntu SMP Mon Jan 15 17:04:56 UTC 2024")
+_AMZN2_X86_64 = ("5.10.247-277.989.amzn2.x86_64", "#1 SMP Sun Jan 4 17:19:21 UTC 2026")
+_AMZN2_AARCH64 = ("5.10.247-277.989.amzn2.aarch64", "#1 SMP Sun Jan 4 17:20:01 UTC 2026")
 
 # (runtime, arch) -> (python_full_version, (platform_release, platform_version), source)
 MARKER_SOURCES: Dict[Tuple[str, str], Tuple[str, Tuple[str, str], str]] = {
@@ -104,6 +89,8 @@ MARKER_SOURCES: Dict[Tuple[str, str], Tuple[str, Tuple[str, str], str]] = {
     ("python3.12", "arm64"): ("3.12.3", _LINUXKIT_MAY, "cec24ad9004bdffa6bf8c1c242de1380ef8631fb"),
     ("python3.13", "x86_64"): ("3.13.0", _LINUXKIT_JAN, "54027313bd3f66e76183e88d5594f110b9661f0c"),
     ("python3.13", "arm64"): ("3.13.0", _LINUXKIT_JAN, "629c71144630254f0291107865450f4bd9a15068"),
+    ("python3.14", "x86_64"): ("3.14.0", _AMZN2_X86_64, "a296351dc8b2efb8a937e13e1940e9b59f877c17"),
+    ("python3.14", "arm64"): ("3.14.0", _AMZN2_AARCH64, "6dd751e561e5fc512b576ae5dcddef315293aa6b"),
 }
 
 # --------------------------------------------------------------------------------------
@@ -216,7 +203,7 @@ def marker_environment(runtime: str, arch: str) -> Dict[str, str]:
 
 
 def complete_platform(runtime: str, arch: str) -> Dict[str, object]:
-    tags = sys_tags(_version(runtime), ARCHITECTURES[arch], RUNTIMES[runtime].glibc)
+    tags = sys_tags(_version(runtime), ARCHITECTURES[arch], BY_NAME[runtime].os.glibc)
     return {
         "compatible_tags": tags,
         "marker_environment": marker_environment(runtime, arch),
@@ -234,15 +221,16 @@ def render(data: object) -> str:
 
 def images() -> Dict[str, Dict[str, str]]:
     out: Dict[str, Dict[str, str]] = {}
-    for runtime, info in RUNTIMES.items():
+    for runtime in PYTHON_RUNTIMES:
         digest, source = IMAGE_DIGESTS[runtime]
         tag = runtime[len("python") :]
         image = f"{IMAGE_REPO}:{tag}" + (f"@{digest}" if digest else "")
+        os_ = BY_NAME[runtime].os
         out[runtime] = {
             "digest_source": source,
-            "glibc": "{}.{}".format(*info.glibc),
+            "glibc": "{}.{}".format(*os_.glibc),
             "image": image,
-            "os": info.os,
+            "os": os_.name,
         }
     return out
 
@@ -250,7 +238,7 @@ def images() -> Dict[str, Dict[str, str]]:
 def generate_files() -> Dict[str, str]:
     """File name -> exact file contents, for all complete platforms plus images.json."""
     files = {}
-    for runtime in RUNTIMES:
+    for runtime in PYTHON_RUNTIMES:
         for arch in ARCHITECTURES:
             files[file_name(runtime, arch)] = render(complete_platform(runtime, arch))
     files["images.json"] = render(images())

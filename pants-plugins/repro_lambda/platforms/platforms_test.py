@@ -12,7 +12,7 @@ from repro_lambda.platforms import generate
 
 HERE = Path(__file__).resolve().parent
 
-RUNTIMES = ["python3.9", "python3.10", "python3.11", "python3.12", "python3.13"]
+RUNTIMES = ["python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14"]
 ARCHES = {"x86_64": "x86_64", "arm64": "aarch64"}
 CEILING = {
     "python3.9": (2, 26),
@@ -20,6 +20,7 @@ CEILING = {
     "python3.11": (2, 26),
     "python3.12": (2, 34),
     "python3.13": (2, 34),
+    "python3.14": (2, 34),
 }
 LEGACY_GLIBC = {"manylinux2014": (2, 17), "manylinux2010": (2, 12), "manylinux1": (2, 5)}
 PLATFORMS = [(rt, arch) for rt in RUNTIMES for arch in ARCHES]
