@@ -31,7 +31,6 @@ from pants.util.strutil import help_text
 from repro_lambda.core.contract import KEY_SEGMENT, Architecture, Section, StrChoice
 from repro_lambda.core.runtimes import AL2, AL2023, PYTHON_RUNTIMES, describe
 
-
 RUNTIME_BOTO3_MODULES = ("boto3", "botocore")
 """The top-level modules a function with `runtime_boto3=True` imports from its runtime."""
 

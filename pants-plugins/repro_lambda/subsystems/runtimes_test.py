@@ -37,7 +37,9 @@ def test_supported(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFix
     assert not caplog.records
 
 
-def test_deprecated_warns(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_deprecated_warns(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING):
         assert check(monkeypatch, "python3.10", "2026-12-03") == RuntimeLifecycle(deprecated=True)
     assert [record.getMessage() for record in caplog.records] == [
