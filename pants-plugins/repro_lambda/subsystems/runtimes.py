@@ -12,7 +12,7 @@ from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
 
 from repro_lambda.core import runtimes
-from repro_lambda.core.runtimes import RUNTIMES, lifecycle_problem
+from repro_lambda.core.runtimes import BY_NAME, describe, lifecycle_problem
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ class LambdaRuntimes(Subsystem):
         warns; once AWS blocks updating functions on it, packaging fails unless the runtime is
         in `allow_blocked`.
 
-        {'; '.join(f'{r.name}: {r.lifecycle()}' for r in RUNTIMES)}.
+        {describe(tuple(BY_NAME))}.
         """
     )
 
