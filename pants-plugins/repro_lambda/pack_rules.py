@@ -22,6 +22,7 @@ from repro_lambda.subsystems.packer import PackerTool
 logger = logging.getLogger(__name__)
 
 SOURCES = "__sources"
+BYTECODE = "__bytecode"
 
 
 class LambdaPackagingError(Exception):
@@ -53,7 +54,7 @@ class PackedLambda:
 
 @dataclass(frozen=True)
 class PackLambdaRequest:
-    """One zip to pack from `payload`: `__sources/` and/or `site-packages/`."""
+    """One zip to pack from `payload`: `__sources/` and/or `site-packages/`, and `__bytecode/`."""
 
     address: Address
     zip_path: str
@@ -72,6 +73,7 @@ class PackLambdaRequest:
     layers_unzipped_size: int = 0
     layer_zips: tuple[str, ...] = ()  # in `payload`, for the import check
     runtime_provides: tuple[str, ...] = ()  # top-level modules the function imports from Lambda
+    has_bytecode: bool = False
 
 
 @rule(desc="Packing a Lambda zip", level=LogLevel.DEBUG)
@@ -85,6 +87,7 @@ async def pack_lambda(request: PackLambdaRequest, packer: PackerTool) -> PackedL
         "site-packages": SITE_PACKAGES if request.has_site_packages else None,
         "site-packages-prefix": request.site_packages_prefix,
         "layers-unzipped-size": request.layers_unzipped_size,
+        "bytecode": BYTECODE if request.has_bytecode else None,
     }
     argv = (
         f"--output={zip_path}",

@@ -21,6 +21,7 @@ from pants.util.logging import LogLevel
 
 from repro_lambda.handler_rules import HandlerOwner, HandlerOwnerRequest
 from repro_lambda.install_rules import (
+    SITE_PACKAGES,
     LambdaInstallInputs,
     LambdaInstallInputsRequest,
     LambdaRequirements,
@@ -30,6 +31,8 @@ from repro_lambda.layer_rules import FunctionLayers, FunctionLayersRequest
 from repro_lambda.names_rules import LogicalName, LogicalNameRequest
 from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
 from repro_lambda.runtime_python_rules import (
+    BytecodeRequest,
+    CompiledBytecode,
     RuntimeCompiled,
     RuntimeCompileRequest,
     SmokeImported,
@@ -48,6 +51,8 @@ from repro_lambda.target_types import (
     LambdaRuntimeBoto3Field,
     LambdaRuntimeField,
     LambdaSmokeImportField,
+    LambdaBytecodeField,
+    Bytecode,
 )
 
 
@@ -65,6 +70,7 @@ class LambdaArtifactFieldSet(PackageFieldSet):
     layers: LambdaLayersField
     runtime_boto3: LambdaRuntimeBoto3Field
     smoke_import: LambdaSmokeImportField
+    bytecode: LambdaBytecodeField
     output_path: LambdaOutputPathField
     environment: EnvironmentField
 
@@ -107,6 +113,19 @@ async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPac
         Digest,
         MergeDigests([prefixed_sources, requirements.digest, *(z.digest for z in layers.zips)]),
     )
+    has_bytecode = field_set.bytecode.value != Bytecode.NONE
+    if has_bytecode:
+        bytecode = await Get(
+            CompiledBytecode,
+            BytecodeRequest(
+                field_set.address,
+                field_set.runtime.value,
+                field_set.bytecode.value,
+                payload,
+                (SOURCES, SITE_PACKAGES) if inputs.requirements else (SOURCES,),
+            ),
+        )
+        payload = await Get(Digest, MergeDigests([payload, bytecode.digest]))
     packed = await Get(
         PackedLambda,
         PackLambdaRequest(
@@ -125,6 +144,7 @@ async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPac
             layers_unzipped_size=layers.unzipped_size,
             layer_zips=tuple(z.zip_path for z in layers.zips),
             runtime_provides=RUNTIME_BOTO3_MODULES if field_set.runtime_boto3.value else (),
+            has_bytecode=has_bytecode,
         ),
     )
     if field_set.smoke_import.value:

@@ -24,6 +24,7 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner
 from pants.util.resources import read_resource
 
+from repro_lambda.layer_rules import LambdaLayerFieldSet
 from repro_lambda.package_rules import LambdaArtifactFieldSet
 from repro_lambda.platform_lock import LambdaLockError
 from repro_lambda.testutil import (
@@ -442,6 +443,49 @@ def test_smoke_import_runs_the_modules_import_time_code(rule_runner: RuleRunner)
     assert "src.python.app/fn.zip" in files
 
 
+def test_bytecode_is_compiled_by_the_runtimes_python_and_the_same_in_any_build_root() -> None:
+    _needs_python("3.12")
+    sha256s = set()
+    for _ in range(2):
+        rule_runner = make_rule_runner()
+        address = _app_with_handler(
+            rule_runner,
+            "from lib.helper import greet\n\ndef h(event, context):\n    return greet('a')\n",
+            bytecode="checked-hash",
+        )
+        built, files = package(rule_runner, address)
+        with open_zip(files["src.python.app/fn.zip"]) as zf:
+            assert zf.namelist() == [
+                "app/__init__.py",
+                "app/__pycache__/__init__.cpython-312.pyc",
+                "app/__pycache__/handler.cpython-312.pyc",
+                "app/handler.py",
+                "lib/__init__.py",
+                "lib/__pycache__/__init__.cpython-312.pyc",
+                "lib/__pycache__/helper.cpython-312.pyc",
+                "lib/helper.py",
+            ]
+            assert zf.read("app/__pycache__/handler.cpython-312.pyc")[4:8] == b"\x03\0\0\0"
+        sha256s.add(json.loads(files["src.python.app/fn.json"])["sha256"])
+    assert len(sha256s) == 1
+
+
+def test_bytecode_needs_the_runtimes_python(rule_runner: RuleRunner) -> None:
+    if shutil.which("python3.14"):
+        pytest.skip("this host has Python 3.14")
+    address = _app_with_handler(
+        rule_runner, "def h(event, context):\n    pass\n", runtime="python3.14", bytecode="unchecked-hash"
+    )
+    with pytest.raises(ExecutionError) as exc_info:
+        package(rule_runner, address)
+    message = str(exc_info.value.wrapped_exceptions[0])
+    assert message.startswith(
+        'Cannot package src/python/app:fn: its `bytecode="unchecked-hash"` is compiled by'
+        " python3.14's own Python, which needs a Python interpreter matching CPython==3.14.*"
+    )
+    assert message.endswith('Or set `bytecode="none"`.')
+
+
 def test_smoke_import_is_skipped_for_another_architecture(rule_runner: RuleRunner) -> None:
     other = {"x86_64": "arm64", "aarch64": "x86_64"}[platform.machine()]
     failing = "raise RuntimeError('imported')\n\ndef h(event, context):\n    pass\n"
@@ -454,7 +498,7 @@ MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_|manylinux2014_")
 
 
 @pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
-def test_python314_installs_cp314_wheels_within_al2023(architecture: str) -> None:
+def test_python314_functions_and_layers_install_cp314_wheels_within_al2023(architecture: str) -> None:
     """numpy and pydantic-core ship cp314 wheels, cryptography abi3 ones; each is for the
     architecture, and no newer than Amazon Linux 2023's glibc 2.34."""
     rule_runner = make_rule_runner()
@@ -476,6 +520,12 @@ def test_python314_installs_cp314_wheels_within_al2023(architecture: str) -> Non
                     handler="app.handler.h",
                     runtime="python3.14",
                     architecture="{architecture}",
+                )
+                lambda_layer(
+                    name="crypto",
+                    dependencies=["3rdparty/python:cryptography"],
+                    runtimes=["python3.14"],
+                    architectures=["{architecture}"],
                 )
                 """
             ),
@@ -510,3 +560,11 @@ def test_python314_installs_cp314_wheels_within_al2023(architecture: str) -> Non
     assert "cryptography/hazmat/bindings/_rust.abi3.so" in names
     machines = {name: struct.unpack_from("<H", header, 18)[0] for name, header in headers.items()}
     assert set(machines.values()) == {ELF_MACHINE[architecture]}, machines
+
+    layer = rule_runner.get_target(Address("src/python/app", target_name="crypto"))
+    built = rule_runner.request(BuiltPackage, [LambdaLayerFieldSet.create(layer)])
+    contents = rule_runner.request(DigestContents, [built.digest])
+    (layer_zip,) = (fc.content for fc in contents if fc.path.endswith(".zip"))
+    rust = "python/lib/python3.14/site-packages/cryptography/hazmat/bindings/_rust.abi3.so"
+    with open_zip(layer_zip) as zf:
+        assert struct.unpack_from("<H", zf.read(rust)[:20], 18)[0] == ELF_MACHINE[architecture]

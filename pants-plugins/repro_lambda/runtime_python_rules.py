@@ -1,6 +1,7 @@
-"""Checks run by the interpreter of the runtime's Python version, where the host has one: every
-first-party module compiles with it, and the opt-in smoke import imports the handler from the
-packed zip and its layers (on a host of the function's architecture)."""
+"""What the interpreter of the runtime's Python version does: it compiles every first-party module
+(where the host has one), and, when a target asks, compiles the bytecode the zip ships and
+imports the handler from the packed zip and its layers (on a host of the function's
+architecture)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeD
 from pants.engine.platform import Platform
 from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, collect_rules, rule
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import ERROR_PREFIX, Architecture, tool_messages
-from repro_lambda.pack_rules import LambdaPackagingError, PackedLambda
+from repro_lambda.pack_rules import BYTECODE, LambdaPackagingError, PackedLambda
 from repro_lambda.tool_rules import find_python, no_python_message
 
 logger = logging.getLogger(__name__)
@@ -29,6 +31,8 @@ _HOST_ARCHITECTURES = {
 }
 _TIMEOUT_SECONDS = 120
 """Longer than any cold start may take (Lambda's init phase is limited to 10 s)."""
+_ISOLATED = ("-I", "-S", "-B")
+_LAMBDA_ENV = FrozenDict({"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})
 
 
 def _constraints(runtime: str) -> InterpreterConstraints:
@@ -43,9 +47,12 @@ async def _run_script(
     input_digest: Digest,
     description: str,
     failed: str = "",
-) -> None:
-    """Run the core's stdlib-only `script` with `python -I -S -B`; its `error: ` lines, after
-    `failed`, fail the packaging of `address`."""
+    flags: tuple[str, ...] = _ISOLATED,
+    env: FrozenDict[str, str] = _LAMBDA_ENV,
+    output_directories: tuple[str, ...] = (),
+) -> Digest:
+    """Run the core's stdlib-only `script` with `python <flags>`; its `error: ` lines, after
+    `failed`, fail the packaging of `address`. Return its output."""
     content = pkgutil.get_data("repro_lambda.core", script)
     assert content is not None
     script_digest = await Get(Digest, CreateDigest([FileContent(f"__{script}", content)]))
@@ -53,9 +60,10 @@ async def _run_script(
     result = await Get(
         FallibleProcessResult,
         Process(
-            (python, "-I", "-S", "-B", f"__{script}", *argv),
+            (python, *flags, f"__{script}", *argv),
             input_digest=digest,
-            env={"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"},
+            env=env,
+            output_directories=output_directories,
             timeout_seconds=_TIMEOUT_SECONDS,
             description=description,
             level=LogLevel.DEBUG,
@@ -65,6 +73,7 @@ async def _run_script(
         stderr = result.stderr.decode(errors="replace")
         reasons = tool_messages(stderr, ERROR_PREFIX) or [stderr.strip()[-2000:]]
         raise LambdaPackagingError(f"Cannot package {address}: {failed}{'; '.join(reasons)}")
+    return result.output_digest
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,48 @@ async def runtime_compile(
         f"Compiling the modules of {request.address} with {request.runtime}",
     )
     return RuntimeCompiled(ran=True)
+
+
+@dataclass(frozen=True)
+class BytecodeRequest:
+    """Compile the modules of `roots` in `payload` to bytecode (`invalidation`: a PEP 552 mode)."""
+
+    address: Address
+    runtime: str
+    invalidation: str
+    payload: Digest
+    roots: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CompiledBytecode:
+    """The `.pyc` files, under `BYTECODE/` at their archive paths."""
+
+    digest: Digest
+
+
+@rule(desc="Compiling a Lambda's bytecode with its runtime's Python", level=LogLevel.DEBUG)
+async def compile_bytecode(request: BytecodeRequest, bootstrap: PythonBootstrap) -> CompiledBytecode:
+    constraints = _constraints(request.runtime)
+    python = await find_python(constraints, bootstrap, f"the bytecode of {request.address}")
+    if python is None:
+        raise LambdaPackagingError(
+            f"Cannot package {request.address}: its `bytecode=\"{request.invalidation}\"` is"
+            f" compiled by {request.runtime}'s own Python, which needs"
+            f" {no_python_message(constraints, bootstrap)} Or set `bytecode=\"none\"`."
+        )
+    digest = await _run_script(
+        request.address,
+        python,
+        "bytecode.py",
+        (f"--invalidation={request.invalidation}", f"--out={BYTECODE}", *request.roots),
+        request.payload,
+        f"Compiling the bytecode of {request.address} with {request.runtime}",
+        flags=("-s", "-S", "-B"),  # not -I, which would ignore PYTHONHASHSEED
+        env=FrozenDict({"PYTHONHASHSEED": "0"}),
+        output_directories=(BYTECODE,),
+    )
+    return CompiledBytecode(digest)
 
 
 @dataclass(frozen=True)

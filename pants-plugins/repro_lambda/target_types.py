@@ -238,6 +238,36 @@ class LambdaSmokeImportField(BoolField):
     )
 
 
+class Bytecode(StrChoice):
+    """Whether a function ships bytecode, and how the interpreter checks it against the source
+    (PEP 552)."""
+
+    NONE = "none"
+    UNCHECKED_HASH = "unchecked-hash"
+    CHECKED_HASH = "checked-hash"
+
+
+class LambdaBytecodeField(StringField):
+    alias = "bytecode"
+    default = Bytecode.NONE.value
+    value: str
+    valid_choices = Bytecode
+    help = help_text(
+        """
+        Whether the zip holds bytecode, which saves a cold start compiling every module it
+        imports: `none`, or hash-based `.pyc` files in `__pycache__/` beside each module, first-
+        and third-party alike, which the interpreter uses without checking the source
+        (`unchecked-hash`, the fastest) or after comparing the source's hash (`checked-hash`).
+
+        The bytecode is compiled by an interpreter of the runtime's exact Python version, found
+        on the search path of `[python-bootstrap]` (packaging fails if there is none), with
+        `PYTHONHASHSEED=0`: it depends only on the sources, their paths in the zip and that
+        version, so the zip is the same on every host. A module that version cannot compile gets
+        no bytecode.
+        """
+    )
+
+
 class LambdaOutputPathField(OutputPathField):
     help = help_text(
         f"""
@@ -278,6 +308,7 @@ class LambdaArtifactTarget(Target):
         LambdaSkipPublishField,
         LambdaRuntimeBoto3Field,
         LambdaSmokeImportField,
+        LambdaBytecodeField,
         LambdaOutputPathField,
         EnvironmentField,
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import posixpath
 import re
 import shutil
 import subprocess
@@ -77,11 +79,51 @@ def test_greeter_zip_holds_exactly_its_closure(first_build: Build) -> None:
     assert file_names(first_build.dist / GREETER_ZIP) == GREETER_FILES
 
 
-def test_no_zip_holds_unused_modules_or_byte_code(first_build: Build) -> None:
+def test_no_zip_holds_unused_modules_or_unasked_for_byte_code(first_build: Build) -> None:
     for name, zip_path in first_build.zips().items():
         names = file_names(zip_path)
         assert not {n for n in names if n.startswith("legacy/")}, name
-        assert not {n for n in names if "__pycache__/" in n or n.endswith(".pyc")}, name
+        if name not in STATS_ZIPS_BY_E_MACHINE:  # stats asks for bytecode
+            assert not {n for n in names if "__pycache__/" in n or n.endswith(".pyc")}, name
+
+
+@pytest.mark.parametrize("zip_name", STATS_ZIPS_BY_E_MACHINE)
+def test_stats_ships_hash_based_bytecode_of_every_module(first_build: Build, zip_name: str) -> None:
+    """Its own modules, numpy's and pydantic's: unchecked-hash `.pyc` files of Python 3.12."""
+    names = file_names(first_build.dist / zip_name)
+    modules = {n for n in names if n.endswith(".py")}
+    bytecode = {n for n in names if n.endswith(".pyc")}
+    assert "stats/__pycache__/handler.cpython-312.pyc" in bytecode
+    assert "numpy/__pycache__/__init__.cpython-312.pyc" in bytecode
+    assert "pydantic/__pycache__/main.cpython-312.pyc" in bytecode
+    for pyc in bytecode:
+        cache_dir, name = posixpath.split(pyc)
+        assert posixpath.basename(cache_dir) == "__pycache__", pyc
+        assert name.endswith(".cpython-312.pyc"), pyc
+        assert posixpath.join(posixpath.dirname(cache_dir), name.split(".")[0] + ".py") in modules
+    with zipfile.ZipFile(first_build.dist / zip_name) as archive:
+        flags = {archive.open(pyc).read(8)[4:8] for pyc in bytecode}
+    assert flags == {b"\x01\x00\x00\x00"}
+
+
+def test_stats_handler_runs_from_its_bytecode_on_python312(
+    first_build: Build, tmp_path: Path
+) -> None:
+    python = find_python("3.12")
+    if python is None:
+        pytest.skip("no Python 3.12 on PATH or in pyenv to run the python3.12 artifact with")
+    with zipfile.ZipFile(first_build.dist / "src.python.stats/stats@architecture=x86_64.zip") as zf:
+        zf.extractall(tmp_path)
+    (tmp_path / "stats" / "handler.py").write_text("raise AssertionError('source was read')\n")
+    invoke = (
+        "import json, stats.handler as h;"
+        " print(json.dumps(h.lambda_handler({'values': [1, 2, 3]}, None)))"
+    )
+    result = subprocess.run(
+        [python, "-S", "-E", "-B", "-c", invoke], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"mean": 2.0, "std": pytest.approx(math.sqrt(2 / 3)), "max": 3.0}
 
 
 @pytest.mark.parametrize("zip_name, e_machine", STATS_ZIPS_BY_E_MACHINE.items())

@@ -31,6 +31,7 @@ from repro_lambda.core.layer_dists import (
 from repro_lambda.core.limits import check_unzipped_size, direct_upload_warning
 from repro_lambda.core.metadata import build_metadata, render_metadata, validate_key_parts
 from repro_lambda.core.native import check_native_binaries
+from repro_lambda.core.pyc import select_bytecode
 from repro_lambda.core.tree import InputRoot, collect_tree, load_entries
 from repro_lambda.core.zip_writer import build_zip, name_collision_warnings
 
@@ -55,6 +56,7 @@ class PackRequest:
     layers_unzipped_size: int = 0
     runtime_provides: tuple[str, ...] = ()
     layer_zips: tuple[Path, ...] = ()
+    bytecode: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ def pack(request: PackRequest) -> PackResult:
         InputRoot(path, third_party=True, archive_prefix=request.site_packages_prefix)
         for path in request.site_packages
     ]
+    roots += [InputRoot(path, third_party=False, bytecode=True) for path in request.bytecode]
     excluded = {
         root.path: excluded_archive_paths(root.path, root.archive_prefix, request.layer_dists)
         for root in roots
@@ -84,6 +87,8 @@ def pack(request: PackRequest) -> PackResult:
         raise UserError("no files to pack: the input directories are empty")
     if not files:
         raise UserError("no files to pack: the layers provide every file of the input directories")
+    if request.bytecode:
+        files = select_bytecode(files, request.bytecode, python_version(request.runtime))
     first_party = {f.archive_path: f.source for f in files if f.root in request.sources}
     if request.runtime.startswith("nodejs"):
         compile_warnings = []
@@ -97,7 +102,11 @@ def pack(request: PackRequest) -> PackResult:
         if request.handler is not None:
             check_handler(request.handler, first_party)
             # what the function's layers provide is left out of `files`, but it is there in Lambda
-            third_party = [f.archive_path for f in tree.files if f.root not in request.sources]
+            third_party = [
+                f.archive_path
+                for f in tree.files
+                if f.root not in request.sources and f.root not in request.bytecode
+            ]
             for layer_zip in request.layer_zips:
                 with zipfile.ZipFile(layer_zip) as archive:
                     third_party += layer_paths(archive.namelist(), version)
@@ -198,6 +207,13 @@ def _parse_request(argv: Sequence[str] | None) -> PackRequest:
         help="a layer zip of the function, whose modules its imports may use",
     )
     parser.add_argument(
+        "--bytecode",
+        type=Path,
+        action="append",
+        default=[],
+        help="a root of hash-based bytecode of the packed modules, in `__pycache__/` directories",
+    )
+    parser.add_argument(
         "--runtime-provides",
         action="append",
         default=[],
@@ -224,6 +240,7 @@ def _parse_request(argv: Sequence[str] | None) -> PackRequest:
         layers_unzipped_size=args.layers_unzipped_size,
         runtime_provides=tuple(args.runtime_provides),
         layer_zips=tuple(args.layer_zip),
+        bytecode=tuple(args.bytecode),
     )
 
 

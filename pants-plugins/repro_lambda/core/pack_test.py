@@ -97,6 +97,47 @@ def test_writes_zip_and_matching_metadata(tmp_path: Path) -> None:
     }
 
 
+HASH_BASED_PYC = b"\xcb\r\r\n\x01\x00\x00\x00" + bytes(8)
+
+
+def test_bytecode_of_packed_modules_is_kept(tmp_path: Path) -> None:
+    """Only the runtime's (3.11) bytecode of modules in the zip is packed."""
+    bytecode = tmp_path / "bytecode"
+    for name in (
+        "__pycache__/app.cpython-311.pyc",
+        "dep/__pycache__/__init__.cpython-311.pyc",
+        "dep/__pycache__/gone.cpython-311.pyc",
+    ):
+        write(bytecode / name, HASH_BASED_PYC)
+    code, zip_bytes, _ = run_main(tmp_path, "--bytecode", str(bytecode))
+    assert code == 0
+    assert zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist() == [
+        "__pycache__/app.cpython-311.pyc",
+        "app.py",
+        "dep-1.0.dist-info/METADATA",
+        "dep/__init__.py",
+        "dep/__pycache__/__init__.cpython-311.pyc",
+        "scripts/run.sh",
+    ]
+
+
+@pytest.mark.parametrize(
+    "name, content, problem",
+    [
+        ("__pycache__/app.cpython-312.pyc", HASH_BASED_PYC, "is not bytecode of Python 3.11"),
+        ("app.pyc", HASH_BASED_PYC, "is not bytecode of Python 3.11"),
+        ("__pycache__/app.cpython-311.pyc", bytes(16), "is not hash-based bytecode"),
+    ],
+)
+def test_bytecode_that_is_not_the_runtimes_hash_based_bytecode_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: bytes, problem: str
+) -> None:
+    write(tmp_path / "bytecode" / name, content)
+    code, _, _ = run_main(tmp_path, "--bytecode", str(tmp_path / "bytecode"))
+    assert code == 2
+    assert_one_error_line(capsys, f"{name!r} {problem}")
+
+
 def test_metadata_records_the_layer_zips_the_function_is_built_against(tmp_path: Path) -> None:
     sha = {name: hashlib.sha256(name.encode()).hexdigest() for name in ("b", "a")}
     layers = [f"{name}={sha[name]}=layers/{name}/{sha[name]}.zip" for name in sha]

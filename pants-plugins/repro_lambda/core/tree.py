@@ -18,11 +18,13 @@ _ANY_EXECUTE_BIT = 0o111
 
 @dataclass(frozen=True)
 class InputRoot:
-    """A directory whose contents land under `archive_prefix`; third-party roots are normalised."""
+    """A directory whose contents land under `archive_prefix`; third-party roots are normalised,
+    and only bytecode roots may hold `__pycache__/` and `.pyc` files."""
 
     path: Path
     third_party: bool
     archive_prefix: str = ""
+    bytecode: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ def _decode_name(child: os.DirEntry[bytes]) -> str:
 
 def _is_excluded_directory(root: InputRoot, parents: tuple[str, ...], name: str) -> bool:
     console_scripts = root.third_party and not parents and name == "bin"
-    return name == "__pycache__" or console_scripts
+    return (name == "__pycache__" and not root.bytecode) or console_scripts
 
 
 def _is_excluded_file(root: InputRoot, parents: tuple[str, ...], name: str) -> bool:
@@ -127,7 +129,7 @@ def _is_excluded_file(root: InputRoot, parents: tuple[str, ...], name: str) -> b
         and parents[0].endswith(".dist-info")
         and name in INSTALLER_FILES
     )
-    return name.endswith(".pyc") or installer_file
+    return (name.endswith(".pyc") and not root.bytecode) or installer_file
 
 
 def _check_file_directory_clashes(files: Collection[TreeFile]) -> None:
