@@ -41,7 +41,9 @@ from repro_lambda.runtime_python_rules import (
 from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleRequest
 from repro_lambda.target_types import (
     RUNTIME_BOTO3_MODULES,
+    Bytecode,
     LambdaArchitectureField,
+    LambdaBytecodeField,
     LambdaCompletePlatformsField,
     LambdaHandlerField,
     LambdaHashExtraField,
@@ -51,8 +53,6 @@ from repro_lambda.target_types import (
     LambdaRuntimeBoto3Field,
     LambdaRuntimeField,
     LambdaSmokeImportField,
-    LambdaBytecodeField,
-    Bytecode,
 )
 
 

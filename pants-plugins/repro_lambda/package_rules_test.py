@@ -474,7 +474,10 @@ def test_bytecode_needs_the_runtimes_python(rule_runner: RuleRunner) -> None:
     if shutil.which("python3.14"):
         pytest.skip("this host has Python 3.14")
     address = _app_with_handler(
-        rule_runner, "def h(event, context):\n    pass\n", runtime="python3.14", bytecode="unchecked-hash"
+        rule_runner,
+        "def h(event, context):\n    pass\n",
+        runtime="python3.14",
+        bytecode="unchecked-hash",
     )
     with pytest.raises(ExecutionError) as exc_info:
         package(rule_runner, address)
@@ -498,7 +501,9 @@ MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_|manylinux2014_")
 
 
 @pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
-def test_python314_functions_and_layers_install_cp314_wheels_within_al2023(architecture: str) -> None:
+def test_python314_functions_and_layers_install_cp314_wheels_within_al2023(
+    architecture: str,
+) -> None:
     """numpy and pydantic-core ship cp314 wheels, cryptography abi3 ones; each is for the
     architecture, and no newer than Amazon Linux 2023's glibc 2.34."""
     rule_runner = make_rule_runner()

@@ -132,14 +132,16 @@ class CompiledBytecode:
 
 
 @rule(desc="Compiling a Lambda's bytecode with its runtime's Python", level=LogLevel.DEBUG)
-async def compile_bytecode(request: BytecodeRequest, bootstrap: PythonBootstrap) -> CompiledBytecode:
+async def compile_bytecode(
+    request: BytecodeRequest, bootstrap: PythonBootstrap
+) -> CompiledBytecode:
     constraints = _constraints(request.runtime)
     python = await find_python(constraints, bootstrap, f"the bytecode of {request.address}")
     if python is None:
         raise LambdaPackagingError(
-            f"Cannot package {request.address}: its `bytecode=\"{request.invalidation}\"` is"
+            f'Cannot package {request.address}: its `bytecode="{request.invalidation}"` is'
             f" compiled by {request.runtime}'s own Python, which needs"
-            f" {no_python_message(constraints, bootstrap)} Or set `bytecode=\"none\"`."
+            f' {no_python_message(constraints, bootstrap)} Or set `bytecode="none"`.'
         )
     digest = await _run_script(
         request.address,

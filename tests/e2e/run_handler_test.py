@@ -123,7 +123,11 @@ def test_stats_handler_runs_from_its_bytecode_on_python312(
         [python, "-S", "-E", "-B", "-c", invoke], cwd=tmp_path, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"mean": 2.0, "std": pytest.approx(math.sqrt(2 / 3)), "max": 3.0}
+    assert json.loads(result.stdout) == {
+        "mean": 2.0,
+        "std": pytest.approx(math.sqrt(2 / 3)),
+        "max": 3.0,
+    }
 
 
 @pytest.mark.parametrize("zip_name, e_machine", STATS_ZIPS_BY_E_MACHINE.items())

@@ -35,7 +35,7 @@ def compile_bytecode(
         + [str(root)],
         capture_output=True,
         text=True,
-        env={"PYTHONHASHSEED": seed} if seed else {},
+        env={"PYTHONHASHSEED": seed} if seed else dict[str, str](),
     )
 
 
@@ -78,7 +78,13 @@ def test_the_interpreter_uses_the_bytecode_as_its_mode_says(
     assert compile_bytecode(python, tmp_path, tmp_path, invalidation).returncode == 0
     (tmp_path / "app" / "handler.py").write_bytes(b"VALUE = 2\n")
     result = subprocess.run(
-        [python, "-I", "-B", "-c", "import sys; sys.path[:0] = ['.']; import app.handler as h; print(h.VALUE)"],
+        [
+            python,
+            "-I",
+            "-B",
+            "-c",
+            "import sys; sys.path[:0] = ['.']; import app.handler as h; print(h.VALUE)",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -28,7 +28,9 @@ def select_bytecode(
         cache_dir, name = posixpath.split(file.archive_path)
         module, _, rest = name.partition(".")
         if posixpath.basename(cache_dir) != "__pycache__" or "." + rest != suffix:
-            raise UserError(f"{file.archive_path!r} is not bytecode of Python {version[0]}.{version[1]}")
+            raise UserError(
+                f"{file.archive_path!r} is not bytecode of Python {version[0]}.{version[1]}"
+            )
         with open(file.source, "rb") as stream:
             header = stream.read(8)
         if len(header) < 8 or not int.from_bytes(header[4:8], "little") & _HASH_BASED:
