@@ -95,10 +95,14 @@ def package_error(rule_runner: RuleRunner) -> str:
     return str(error)
 
 
+@pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
 @pytest.mark.parametrize("runtime", NODEJS_RUNTIMES)
-def test_sources_and_production_dependencies(rule_runner: RuleRunner, runtime: str) -> None:
+def test_sources_and_production_dependencies(
+    rule_runner: RuleRunner, runtime: str, architecture: str
+) -> None:
     write(rule_runner)
     build = FILES["src/nodejs/fn/BUILD"].replace('runtime="nodejs20.x"', f'runtime="{runtime}"')
+    build = build.replace('architecture="arm64"', f'architecture="{architecture}"')
     rule_runner.write_files({"src/nodejs/fn/BUILD": build})
     assert package(rule_runner) == [
         "index.js",

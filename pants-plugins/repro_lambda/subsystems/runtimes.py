@@ -61,6 +61,12 @@ class RuntimeLifecycle:
 async def check_runtime_lifecycle(
     request: RuntimeLifecycleRequest, subsystem: LambdaRuntimes
 ) -> RuntimeLifecycle:
+    unknown = sorted(set(subsystem.allow_blocked) - set(BY_NAME))
+    if unknown:
+        raise BlockedRuntime(
+            f"`[{subsystem.options_scope}].allow_blocked` names {', '.join(unknown)}, which is no"
+            f" Lambda runtime: use the names of `runtime` fields ({', '.join(BY_NAME)})."
+        )
     blocked, why = lifecycle_problem(request.runtime, runtimes.today())
     if blocked and request.runtime not in subsystem.allow_blocked:
         raise BlockedRuntime(

@@ -49,6 +49,13 @@ def test_deprecated_warns(
     ]
 
 
+def test_allow_blocked_names_runtimes(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(
+        BlockedRuntime, match=r"^`\[lambda-runtimes\]\.allow_blocked` names python3\.8,"
+    ):
+        check(monkeypatch, "python3.12", "2026-12-03", allow_blocked=("python3.8",))
+
+
 def test_blocked_fails_unless_allowed(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
