@@ -20,6 +20,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import ERROR_PREFIX, Architecture, tool_messages
+from repro_lambda.core.runtimes import BY_NAME
 from repro_lambda.pack_rules import BYTECODE, LambdaPackagingError, PackedLambda
 from repro_lambda.tool_rules import find_python, no_python_message
 
@@ -36,7 +37,9 @@ _LAMBDA_ENV = FrozenDict({"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-e
 
 
 def _constraints(runtime: str) -> InterpreterConstraints:
-    return InterpreterConstraints([f"CPython=={runtime.removeprefix('python')}.*"])
+    version = BY_NAME[runtime].python_version
+    assert version is not None
+    return InterpreterConstraints([f"CPython=={version[0]}.{version[1]}.*"])
 
 
 async def _run_script(

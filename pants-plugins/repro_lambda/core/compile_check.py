@@ -18,12 +18,6 @@ NEW_SYNTAX = {
 """Syntax each Python version added, which an older packer cannot parse."""
 
 
-def python_version(runtime: str) -> tuple[int, int]:
-    """`python3.12` -> (3, 12)."""
-    major, minor = runtime.removeprefix("python").split(".")
-    return int(major), int(minor)
-
-
 class CompiledModules(NamedTuple):
     """The parsed modules (archive path -> tree), and warnings for files only a newer Python than
     the packer's can judge."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from repro_lambda.core import compile_check
-from repro_lambda.core.compile_check import check_compiles, python_version
+from repro_lambda.core.compile_check import check_compiles
 from repro_lambda.core.contract import UserError
 from repro_lambda.core.testutil import write_files
 
@@ -18,11 +18,6 @@ HERE = sys.version_info[:2]
 
 def sources(tmp_path: Path, files: dict[str, str]) -> dict[str, Path]:
     return write_files(tmp_path, {name: content.encode() for name, content in files.items()})
-
-
-def test_python_version() -> None:
-    assert python_version("python3.9") == (3, 9)
-    assert python_version("python3.13") == (3, 13)
 
 
 def test_valid_modules_pass_and_other_files_are_not_read(tmp_path: Path) -> None:

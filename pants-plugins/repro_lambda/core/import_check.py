@@ -71,9 +71,9 @@ def check_imports(
     failures = []
     for path, tree in sorted(trees.items()):
         for found in find_imports(path, tree):
-            where = f"{found.path}:{found.line}"
             if found.weak:
                 continue
+            where = f"{found.path}:{found.line}"
             if found.module is None:
                 failures.append(f"{where} (a relative import beyond the top-level package)")
                 continue

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from repro_lambda.core.compile_check import check_compiles, python_version
+from repro_lambda.core.compile_check import check_compiles
 from repro_lambda.core.contract import (
     WARNING_PREFIX,
     Architecture,
@@ -32,6 +32,7 @@ from repro_lambda.core.limits import check_unzipped_size, direct_upload_warning
 from repro_lambda.core.metadata import build_metadata, render_metadata, validate_key_parts
 from repro_lambda.core.native import check_native_binaries
 from repro_lambda.core.pyc import select_bytecode
+from repro_lambda.core.runtimes import BY_NAME
 from repro_lambda.core.tree import InputRoot, collect_tree, load_entries
 from repro_lambda.core.zip_writer import build_zip, name_collision_warnings
 
@@ -87,16 +88,16 @@ def pack(request: PackRequest) -> PackResult:
         raise UserError("no files to pack: the input directories are empty")
     if not files:
         raise UserError("no files to pack: the layers provide every file of the input directories")
-    if request.bytecode:
-        files = select_bytecode(files, request.bytecode, python_version(request.runtime))
+    version = BY_NAME[request.runtime].python_version
+    if request.bytecode and version:
+        files = select_bytecode(files, request.bytecode, version)
     first_party = {f.archive_path: f.source for f in files if f.root in request.sources}
-    if request.runtime.startswith("nodejs"):
+    if version is None:
         compile_warnings = []
         if request.handler is not None:
             check_node_handler(request.handler, first_party)
         check_native_binaries({f.archive_path: f.source for f in files}, request.architecture)
     else:
-        version = python_version(request.runtime)
         compiled = check_compiles(first_party, version)
         compile_warnings = compiled.warnings
         if request.handler is not None:
@@ -156,7 +157,7 @@ def _parse_request(argv: Sequence[str] | None) -> PackRequest:
     parser.add_argument("--metadata", type=Path, required=True, help="JSON metadata file to write")
     parser.add_argument("--logical-name", required=True, help="name of the function or layer")
     parser.add_argument(
-        "--runtime", required=True, help="Lambda runtime, e.g. python3.11 or nodejs22.x"
+        "--runtime", required=True, choices=BY_NAME, help="Lambda runtime, e.g. python3.11"
     )
     parser.add_argument(
         "--architecture",

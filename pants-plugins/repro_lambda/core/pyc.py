@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Collection, Sequence
+from pathlib import Path
 
 from repro_lambda.core.contract import UserError
 from repro_lambda.core.tree import TreeFile
@@ -13,7 +14,7 @@ _HASH_BASED = 0b01
 
 
 def select_bytecode(
-    files: Sequence[TreeFile], bytecode_roots: Collection[object], version: tuple[int, int]
+    files: Sequence[TreeFile], bytecode_roots: Collection[Path], version: tuple[int, int]
 ) -> list[TreeFile]:
     """`files` without those of `bytecode_roots` but for each `dir/__pycache__/name.cpython-XY.pyc`
     (the runtime's version) whose module `dir/name.py` is packed; raise UserError for any other

@@ -178,8 +178,9 @@ def sys_tags(version: Tuple[int, int], arch: str, glibc: Tuple[int, int]) -> Lis
 
 
 def _version(runtime: str) -> Tuple[int, int]:
-    major, minor = runtime[len("python") :].split(".")
-    return int(major), int(minor)
+    version = BY_NAME[runtime].python_version
+    assert version is not None
+    return version
 
 
 def marker_environment(runtime: str, arch: str) -> Dict[str, str]:
