@@ -13,7 +13,7 @@ import pytest
 CORE_DIR = Path(__file__).parent
 CORE_MODULES = sorted(CORE_DIR.glob("*.py"))
 ALLOWED_THIRD_PARTY = {"deflate", "repro_lambda", "boto3", "botocore"}
-ALLOWED_IN_TESTS = {"pytest", "hypothesis", "moto", "fake_s3"}
+ALLOWED_IN_TESTS = {"pytest", "hypothesis", "moto", "fake_s3", "fake_releases"}
 
 
 def imported_top_level_names(path: Path) -> set[str]:

@@ -39,6 +39,28 @@ def check_native_binaries(files: Mapping[str, Path], architecture: str) -> None:
         raise UserError(_message(problems, architecture))
 
 
+def check_external_binaries(files: Mapping[str, Path], architecture: str) -> None:
+    """Raise UserError for any Linux ELF file of `files` (archive path -> staged external source)
+    that is not built for `architecture`: a vendored tool downloaded for the wrong machine."""
+    expected = ELF_MACHINES[Architecture(architecture)]
+    problems = []
+    for path in sorted(files):
+        with files[path].open("rb") as file:
+            header = file.read(_HEADER_SIZE)
+        found = describe(header)
+        if found == NOT_LINUX_ELF:
+            continue
+        order: Literal["little", "big"] = "little" if header[5] == _ELF_LITTLE_ENDIAN else "big"
+        if int.from_bytes(header[18:20], order) != expected or header[4] != _ELF_CLASS_64:
+            problems.append(f"{path} is {found.replace(' (not a shared object)', '')}")
+    if problems:
+        listed = "; ".join(problems[:MAX_LISTED])
+        raise UserError(
+            f"{listed}, but the artifact runs on {architecture}: pin the {architecture} download"
+            " of the source that provides it"
+        )
+
+
 def describe(header: bytes) -> str:
     """What a file's first 20 bytes say it is, e.g. `built for x86-64`, `not a Linux ELF binary`."""
     if len(header) < _HEADER_SIZE or header[:4] != b"\x7fELF" or header[7] not in _LINUX_OS_ABIS:

@@ -9,7 +9,12 @@ from typing import Literal
 import pytest
 
 from repro_lambda.core.contract import UserError
-from repro_lambda.core.native import check_native_binaries, describe, package_name
+from repro_lambda.core.native import (
+    check_external_binaries,
+    check_native_binaries,
+    describe,
+    package_name,
+)
 from repro_lambda.core.testutil import write_files
 
 X86_64, AARCH64 = 62, 183
@@ -135,3 +140,24 @@ def test_many_offenders_are_listed_up_to_five_then_counted(tmp_path: Path) -> No
         "use versions of p0, p1, p2, p3, p4, p5, p6, p7 that ship linux-arm64 binaries" in message
     )
     assert "\n" not in message
+
+
+def test_external_binaries_of_another_machine_are_refused_whatever_their_name(
+    tmp_path: Path,
+) -> None:
+    files = write_files(
+        tmp_path,
+        {
+            "bin/terraform": elf(X86_64, e_type=2),
+            "bin/helper": elf(AARCH64, e_type=2),
+            "vendor/README": b"text",
+            "vendor/tool.exe": PE,
+        },
+    )
+    check_external_binaries({k: v for k, v in files.items() if k != "bin/terraform"}, "arm64")
+    message = (
+        "bin/terraform is built for x86-64, but the artifact runs on arm64: pin the arm64"
+        " download of the source that provides it"
+    )
+    with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+        check_external_binaries(files, "arm64")

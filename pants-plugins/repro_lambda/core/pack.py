@@ -30,7 +30,7 @@ from repro_lambda.core.layer_dists import (
 )
 from repro_lambda.core.limits import check_unzipped_size, direct_upload_warning
 from repro_lambda.core.metadata import build_metadata, render_metadata, validate_key_parts
-from repro_lambda.core.native import check_native_binaries
+from repro_lambda.core.native import check_external_binaries, check_native_binaries
 from repro_lambda.core.pyc import select_bytecode
 from repro_lambda.core.runtimes import BY_NAME
 from repro_lambda.core.tree import InputRoot, collect_tree, load_entries
@@ -58,6 +58,7 @@ class PackRequest:
     runtime_provides: tuple[str, ...] = ()
     layer_zips: tuple[Path, ...] = ()
     bytecode: tuple[Path, ...] = ()
+    external: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def pack(request: PackRequest) -> PackResult:
         for path in request.site_packages
     ]
     roots += [InputRoot(path, third_party=False, bytecode=True) for path in request.bytecode]
+    roots += [InputRoot(path, third_party=False) for path in request.external]
     excluded = {
         root.path: excluded_archive_paths(root.path, root.archive_prefix, request.layer_dists)
         for root in roots
@@ -92,6 +94,8 @@ def pack(request: PackRequest) -> PackResult:
     if request.bytecode and version:
         files = select_bytecode(files, request.bytecode, version)
     first_party = {f.archive_path: f.source for f in files if f.root in request.sources}
+    external = {f.archive_path: f.source for f in files if f.root in request.external}
+    check_external_binaries(external, request.architecture)
     if version is None:
         compile_warnings = []
         if request.handler is not None:
@@ -215,6 +219,13 @@ def _parse_request(argv: Sequence[str] | None) -> PackRequest:
         help="a root of hash-based bytecode of the packed modules, in `__pycache__/` directories",
     )
     parser.add_argument(
+        "--external",
+        type=Path,
+        action="append",
+        default=[],
+        help="a root of staged external sources, each file at its archive path",
+    )
+    parser.add_argument(
         "--runtime-provides",
         action="append",
         default=[],
@@ -242,6 +253,7 @@ def _parse_request(argv: Sequence[str] | None) -> PackRequest:
         runtime_provides=tuple(args.runtime_provides),
         layer_zips=tuple(args.layer_zip),
         bytecode=tuple(args.bytecode),
+        external=tuple(args.external),
     )
 
 

@@ -700,3 +700,27 @@ def test_imports_may_use_what_only_a_layer_zip_provides(tmp_path: Path) -> None:
         archive.writestr("python/lib/python3.11/site-packages/pandas/__init__.py", "")
     assert run_main(tmp_path, roots=(sources, site))[0] == 2
     assert run_main(tmp_path, "--layer-zip", str(layer_zip), roots=(sources, site))[0] == 0
+
+
+def test_external_sources_land_at_their_archive_paths_and_clash_with_own_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    external = tmp_path / "__external/terraform"
+    write(external / "bin/terraform", b"#!/bin/sh\n", mode=0o755)
+    code, zip_bytes, _ = run_main(tmp_path, "--external", str(external))
+    assert code == 0
+    archive = zipfile.ZipFile(io.BytesIO(zip_bytes))
+    assert archive.getinfo("bin/terraform").external_attr >> 16 == 0o100755
+    write(external / "scripts/run.sh", b"other")
+    assert run_main(tmp_path, "--external", str(external))[0] == 2
+    assert_one_error_line(capsys, "'scripts/run.sh' is provided by both", "__external/terraform")
+
+
+def test_an_external_binary_for_another_architecture_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    external = tmp_path / "__external/tool"
+    aarch64_executable = b"\x7fELF\x02\x01\x01\x00" + bytes(8) + b"\x02\x00\xb7\x00" + bytes(40)
+    write(external / "bin/tool", aarch64_executable, mode=0o755)
+    assert run_main(tmp_path, "--external", str(external))[0] == 2
+    assert_one_error_line(capsys, "bin/tool is built for AArch64", "runs on x86_64")

@@ -1,0 +1,217 @@
+"""Download over HTTPS only, to public addresses only, with a size bound, hashing as it goes.
+
+Every hop of a redirect chain is checked: its scheme, and every address its host resolves to; the
+connection then goes to the address that was checked, so a name that resolves differently the
+second time (DNS rebinding) gets nowhere. `Authorization` is dropped on a redirect to another
+host. Errors name the URL without its query, which may be a signature. Standard library only,
+Python 3.9.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import http.client
+import ipaddress
+import json
+import socket
+import ssl
+from dataclasses import dataclass, field
+from typing import IO, Callable, Dict, List, Mapping, Optional
+from urllib.parse import quote, urljoin, urlsplit
+
+from repro_lambda.core.contract import UserError
+from repro_lambda.core.sources import TOKEN_ENV_VAR
+
+MAX_DOWNLOAD_BYTES = 1 << 30
+MAX_REDIRECTS = 10
+_MAX_API_RESPONSE = 16 << 20
+_TIMEOUT_SECONDS = 60
+_CHUNK = 1 << 16
+_REDIRECTS = (301, 302, 303, 307, 308)
+# Cloud metadata services: AWS's, GCP's and Azure's, AWS's IPv6 one, Alibaba's and Oracle's.
+_METADATA = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "192.0.0.192")
+)
+
+Resolver = Callable[[str, int], List[str]]
+
+
+def system_resolver(host: str, port: int) -> List[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise UserError(f"cannot resolve {host!r}: {error}") from None
+    return sorted({str(info[4][0]) for info in infos})
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Where downloads may connect. `allow_loopback` and `ca_file` exist for tests, which serve
+    releases from 127.0.0.1 with a test CA; nothing else may be loosened."""
+
+    allow_loopback: bool = False
+    ca_file: Optional[str] = None
+    max_bytes: int = MAX_DOWNLOAD_BYTES
+    resolver: Resolver = field(default=system_resolver, compare=False)
+
+    def check_address(self, host: str, address: str) -> None:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        mapped = getattr(ip, "ipv4_mapped", None)
+        ip = mapped or ip
+        if self.allow_loopback and ip.is_loopback:
+            return
+        if ip in _METADATA:
+            kind = "a cloud metadata"
+        elif ip.is_loopback:
+            kind = "a loopback"
+        elif not ip.is_global or ip.is_multicast:
+            kind = "a private, link-local or reserved"
+        else:
+            return
+        raise UserError(f"refusing to connect to {host!r}: it resolves to {address}, {kind} address")
+
+
+def redacted(url: str) -> str:
+    """`url` without its query and fragment (a presigned URL's query is a credential)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+class _PinnedConnection(http.client.HTTPSConnection):
+    """An HTTPS connection to `address` that verifies the certificate of `host`."""
+
+    def __init__(self, host: str, port: int, address: str, context: ssl.SSLContext) -> None:
+        super().__init__(host, port, timeout=_TIMEOUT_SECONDS, context=context)
+        self._address = address
+        self._context = context
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), _TIMEOUT_SECONDS)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    sha256: str
+    size: int
+
+
+def fetch(
+    url: str,
+    out: IO[bytes],
+    policy: FetchPolicy,
+    headers: Optional[Mapping[str, str]] = None,
+    max_bytes: Optional[int] = None,
+) -> Downloaded:
+    """GET `url` into `out`, following redirects under `policy`; return the body's digest."""
+    limit = policy.max_bytes if max_bytes is None else max_bytes
+    context = ssl.create_default_context(cafile=policy.ca_file)
+    sent: Dict[str, str] = dict(headers or {})
+    for _ in range(MAX_REDIRECTS + 1):
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise UserError(f"refusing {redacted(url)}: only https:// URLs are fetched")
+        host, port = parts.hostname, parts.port or 443
+        addresses = policy.resolver(host, port)
+        if not addresses:
+            raise UserError(f"cannot resolve {host!r}")
+        for address in addresses:
+            policy.check_address(host, address)
+        connection = _PinnedConnection(host, port, addresses[0], context)
+        try:
+            target = parts.path or "/"
+            if parts.query:
+                target += "?" + parts.query
+            connection.request("GET", target, headers={"User-Agent": "repro-lambda", **sent})
+            response = connection.getresponse()
+            location = response.getheader("Location")
+            if response.status in _REDIRECTS and location:
+                next_url = urljoin(url, location)
+                next_parts = urlsplit(next_url)
+                if (next_parts.hostname, next_parts.port or 443) != (host, port):
+                    sent = {k: v for k, v in sent.items() if k.lower() != "authorization"}
+                url = next_url
+                continue
+            if response.status != 200:
+                raise UserError(
+                    f"GET {redacted(url)} answered {response.status} {response.reason}"
+                )
+            return _read_body(response, out, limit, url)
+        except (OSError, http.client.HTTPException) as error:
+            raise UserError(f"GET {redacted(url)} failed: {error}") from None
+        finally:
+            connection.close()
+    raise UserError(f"GET {redacted(url)}: more than {MAX_REDIRECTS} redirects")
+
+
+def _read_body(
+    response: http.client.HTTPResponse, out: IO[bytes], limit: int, url: str
+) -> Downloaded:
+    too_big = f"{redacted(url)} is larger than the download bound of {limit:,} bytes"
+    length = response.getheader("Content-Length")
+    if length and length.isdigit() and int(length) > limit:
+        raise UserError(too_big)
+    digest = hashlib.sha256()
+    size = 0
+    while True:
+        chunk = response.read(_CHUNK)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            raise UserError(too_big)
+        digest.update(chunk)
+        out.write(chunk)
+    return Downloaded(digest.hexdigest(), size)
+
+
+def fetch_pinned(
+    url: str, out: IO[bytes], policy: FetchPolicy, sha256: str, size: int, **kwargs
+) -> None:
+    """Fetch `url` into `out` and check it is the pinned download."""
+    downloaded = fetch(url, out, policy, **kwargs)
+    if (downloaded.sha256, downloaded.size) != (sha256, size):
+        raise UserError(
+            f"the download of {redacted(url)} has sha256 {downloaded.sha256} ({downloaded.size:,}"
+            f" bytes), but the lock pins sha256 {sha256} ({size:,} bytes)"
+        )
+
+
+# GitHub releases
+
+GITHUB_API = "https://api.github.com"
+ASSET_ACCEPT = {"Accept": "application/octet-stream"}
+
+
+def github_headers(token: Optional[str]) -> Dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def github_asset_url(
+    api: str, repo: str, tag: str, asset: str, token: Optional[str], policy: FetchPolicy
+) -> str:
+    """The API URL of release `tag`'s asset named `asset`, which downloads it (with the
+    `application/octet-stream` Accept header)."""
+    body = io.BytesIO()
+    url = f"{api.rstrip('/')}/repos/{repo}/releases/tags/{quote(tag, safe='')}"
+    try:
+        fetch(
+            url,
+            body,
+            policy,
+            headers={"Accept": "application/vnd.github+json", **github_headers(token)},
+            max_bytes=_MAX_API_RESPONSE,
+        )
+    except UserError as error:
+        hint = "" if token else f" (for a private repository, set {TOKEN_ENV_VAR})"
+        raise UserError(f"cannot read release {tag!r} of {repo}: {error}{hint}") from None
+    try:
+        assets = {a["name"]: a["url"] for a in json.loads(body.getvalue())["assets"]}
+    except (ValueError, KeyError, TypeError) as error:
+        raise UserError(f"release {tag!r} of {repo}: unexpected API answer ({error})") from None
+    if asset not in assets:
+        names = ", ".join(sorted(assets)[:10]) or "none"
+        raise UserError(f"release {tag!r} of {repo} has no asset {asset!r} (it has: {names})")
+    return assets[asset]
