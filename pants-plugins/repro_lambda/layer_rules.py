@@ -30,6 +30,8 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import Section
+from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest, LambdaSourceError
+from repro_lambda.external.target_types import LambdaExternalSourcesField
 from repro_lambda.install_rules import (
     SITE_PACKAGES,
     LambdaInstallInputs,
@@ -69,6 +71,7 @@ class LambdaLayerFieldSet(PackageFieldSet):
     architectures: LambdaLayerArchitecturesField
     layout: LambdaLayerLayoutField
     split: LambdaLayerSplitField
+    external_sources: LambdaExternalSourcesField
     resolve: PythonResolveField
     environment: EnvironmentField
 
@@ -219,9 +222,20 @@ class LayerZips(Collection[LayerZip]):
 @rule(desc="Packing a Lambda layer's zips", level=LogLevel.DEBUG)
 async def pack_layer_for_platform(request: LayerPlatformRequest) -> LayerZips:
     field_set = request.field_set
-    installs = await Get(LayerInstalls, LayerPlatformRequest, request)
+    installs, external = await MultiGet(
+        Get(LayerInstalls, LayerPlatformRequest, request),
+        Get(ExternalSources, ExternalSourcesRequest(field_set.address, field_set.external_sources)),
+    )
+    if external.roots and len(installs) > 1:
+        raise LambdaSourceError(
+            f"{field_set.address}: `external_sources` go into one zip, but `split=\"per-package\"`"
+            " makes one per package: bundle them in a `combined` layer of their own"
+        )
     directory = field_set.address.spec_path.replace(os.sep, ".")
     layout = LayerLayout(field_set.layout.value).directory
+    payloads = await MultiGet(
+        Get(Digest, MergeDigests([install.digest, external.digest])) for install in installs
+    )
     packed = await MultiGet(
         Get(
             PackedLambda,
@@ -231,14 +245,15 @@ async def pack_layer_for_platform(request: LayerPlatformRequest) -> LayerZips:
                 logical_name=install.name,
                 runtime=install.inputs.runtime,
                 architecture=install.inputs.architecture,
-                payload=install.digest,
+                payload=payload,
                 has_sources=False,
                 has_site_packages=True,
                 key_prefix=Section.LAYERS.value,
                 site_packages_prefix=layout.format(python=install.inputs.runtime),
+                external_roots=external.roots,
             ),
         )
-        for install in installs
+        for install, payload in zip(installs, payloads)
     )
     return LayerZips(LayerZip(p, i.inputs.platform_name) for p, i in zip(packed, installs))
 

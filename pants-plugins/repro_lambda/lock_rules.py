@@ -1,4 +1,6 @@
-"""`pants lambda-lock`: write each resolve's Lambda platform lock (see `platform_lock`)."""
+"""`pants lambda-lock`: write each resolve's Lambda platform lock (see `platform_lock`) and the
+sources lock (see `external`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from hashlib import sha256
+from pathlib import Path
 
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.util_rules.pex_requirements import (
@@ -14,7 +17,9 @@ from pants.backend.python.util_rules.pex_requirements import (
     ResolvePexConfigRequest,
     strip_comments_from_pex_json_lockfile,
 )
+from pants.base.build_root import BuildRoot
 from pants.engine.console import Console
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import (
     CreateDigest,
     Digest,
@@ -30,6 +35,10 @@ from pants.engine.target import AllTargets
 from pants.util.docutil import bin_name
 from pants.util.strutil import help_text, softwrap
 
+from repro_lambda.core.sources import TOKEN_ENV_VAR, render_lock
+from repro_lambda.external.rules import lock_sources, write_atomically
+from repro_lambda.external.subsystem import LambdaSources
+from repro_lambda.external.target_types import LambdaSourceTarget
 from repro_lambda.install_rules import (
     LambdaInstallInputs,
     LambdaInstallInputsRequest,
@@ -49,13 +58,17 @@ class LambdaLockSubsystem(GoalSubsystem):
     name = "lambda-lock"
     help = help_text(
         f"""
-        Write each resolve's Lambda platform lock, next to its lockfile.
+        Write each resolve's Lambda platform lock, next to its lockfile, and the sources lock.
 
         For every resolve that `lambda_artifact` and `lambda_layer` targets install from, lock
         one wheel per requirement for each runtime × architecture in use, at the versions of the
         resolve's lockfile, with sha256 hashes. Run it after `{bin_name()} generate-lockfiles`,
         or when a lambda or layer gains a requirement or a new runtime or architecture;
         `{bin_name()} package` says when it is due.
+
+        Then download every `lambda_source` (resolving `version_from`), and record its version,
+        URL, sha256 and size in `[lambda-sources].lockfile`, rewritten atomically and only if a
+        pin changed.
         """
     )
 
@@ -179,9 +192,34 @@ async def lock_resolve_for_lambda(
     return _ResolveLock(platform_lock_path(resolve_path), content)
 
 
+async def _lock_sources(
+    console: Console, all_targets: AllTargets, subsystem: LambdaSources, build_root: BuildRoot
+) -> None:
+    """Pin every `lambda_source`, and rewrite the sources lock if that changes it."""
+    targets = [t for t in all_targets if isinstance(t, LambdaSourceTarget)]
+    lock = Path(build_root.path, subsystem.lockfile)
+    if not targets and not lock.exists():
+        return
+    env = await Get(EnvironmentVars, EnvironmentVarsRequest([TOKEN_ENV_VAR]))
+    locked = await lock_sources(targets, subsystem, env.get(TOKEN_ENV_VAR))
+    content = render_lock({source.address.spec: source.pin for source in locked})
+    changed = write_atomically(lock, content)
+    for source in locked:
+        pin = source.pin
+        console.print_stdout(
+            f"{console.sigil_succeeded()} {source.address} {pin.version}: sha256 {pin.sha256}"
+        )
+    state = "Wrote" if changed else "Unchanged:"
+    console.print_stdout(f"{state} {subsystem.lockfile} ({len(locked)} sources)")
+
+
 @goal_rule
 async def lambda_lock(
-    console: Console, workspace: Workspace, all_targets: AllTargets
+    console: Console,
+    workspace: Workspace,
+    all_targets: AllTargets,
+    sources_subsystem: LambdaSources,
+    build_root: BuildRoot,
 ) -> LambdaLock:
     all_inputs = await MultiGet(
         Get(LambdaInstallInputs, LambdaInstallInputsRequest, request)
@@ -213,6 +251,7 @@ async def lambda_lock(
         console.print_stdout(
             "No lambda_artifact or lambda_layer has third-party requirements: nothing to lock."
         )
+    await _lock_sources(console, all_targets, sources_subsystem, build_root)
     return LambdaLock(exit_code=0)
 
 

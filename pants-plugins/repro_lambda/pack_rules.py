@@ -54,7 +54,8 @@ class PackedLambda:
 
 @dataclass(frozen=True)
 class PackLambdaRequest:
-    """One zip to pack from `payload`: `__sources/` and/or `site-packages/`, and `__bytecode/`."""
+    """One zip to pack from `payload`: `__sources/` and/or `site-packages/`, `__bytecode/` and
+    `__external/`."""
 
     address: Address
     zip_path: str
@@ -74,6 +75,7 @@ class PackLambdaRequest:
     layer_zips: tuple[str, ...] = ()  # in `payload`, for the import check
     runtime_provides: tuple[str, ...] = ()  # top-level modules the function imports from Lambda
     has_bytecode: bool = False
+    external_roots: tuple[str, ...] = ()  # in `payload`: staged external sources
 
 
 @rule(desc="Packing a Lambda zip", level=LogLevel.DEBUG)
@@ -101,6 +103,7 @@ async def pack_lambda(request: PackLambdaRequest, packer: PackerTool) -> PackedL
         *(f"--layer-artifact={artifact}" for artifact in request.layer_artifacts),
         *(f"--layer-zip={path}" for path in request.layer_zips),
         *(f"--runtime-provides={module}" for module in request.runtime_provides),
+        *(f"--external={root}" for root in request.external_roots),
     )
     result = await Get(
         FallibleProcessResult,

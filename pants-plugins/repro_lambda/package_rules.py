@@ -19,6 +19,8 @@ from pants.engine.target import TransitiveTargets, TransitiveTargetsRequest
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
+from repro_lambda.external.target_types import LambdaExternalSourcesField
 from repro_lambda.handler_rules import HandlerOwner, HandlerOwnerRequest
 from repro_lambda.install_rules import (
     SITE_PACKAGES,
@@ -71,6 +73,7 @@ class LambdaArtifactFieldSet(PackageFieldSet):
     runtime_boto3: LambdaRuntimeBoto3Field
     smoke_import: LambdaSmokeImportField
     bytecode: LambdaBytecodeField
+    external_sources: LambdaExternalSourcesField
     output_path: LambdaOutputPathField
     environment: EnvironmentField
 
@@ -90,7 +93,7 @@ async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPac
             field_set.complete_platforms,
         ),
     )
-    transitive_targets, requirements, layers = await MultiGet(
+    transitive_targets, requirements, layers, external = await MultiGet(
         Get(TransitiveTargets, TransitiveTargetsRequest([field_set.address])),
         Get(LambdaRequirements, LambdaRequirementsRequest(field_set.address, inputs)),
         Get(
@@ -98,6 +101,10 @@ async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPac
             FunctionLayersRequest(
                 field_set.address, field_set.layers, inputs.runtime, inputs.architecture
             ),
+        ),
+        Get(
+            ExternalSources,
+            ExternalSourcesRequest(field_set.address, field_set.external_sources),
         ),
     )
     sources = await Get(
@@ -111,7 +118,14 @@ async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPac
     prefixed_sources = await Get(Digest, AddPrefix(stripped, SOURCES))
     payload = await Get(
         Digest,
-        MergeDigests([prefixed_sources, requirements.digest, *(z.digest for z in layers.zips)]),
+        MergeDigests(
+            [
+                prefixed_sources,
+                requirements.digest,
+                external.digest,
+                *(z.digest for z in layers.zips),
+            ]
+        ),
     )
     has_bytecode = field_set.bytecode.value != Bytecode.NONE
     if has_bytecode:
@@ -145,6 +159,7 @@ async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPac
             layer_zips=tuple(z.zip_path for z in layers.zips),
             runtime_provides=RUNTIME_BOTO3_MODULES if field_set.runtime_boto3.value else (),
             has_bytecode=has_bytecode,
+            external_roots=external.roots,
         ),
     )
     if field_set.smoke_import.value:

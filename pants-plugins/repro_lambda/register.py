@@ -19,6 +19,8 @@ from repro_lambda import (
     publish_rules,
     runtime_python_rules,
 )
+from repro_lambda.external import rules as external_rules
+from repro_lambda.external.target_types import LambdaSourceTarget
 from repro_lambda.nodejs import rules as nodejs_rules
 from repro_lambda.nodejs import subsystem as nodejs_subsystem
 from repro_lambda.nodejs.target_types import NodeLambdaArtifactTarget
@@ -27,11 +29,12 @@ from repro_lambda.target_types import LambdaArtifactTarget, LambdaLayerTarget
 
 
 def target_types():
-    return [LambdaArtifactTarget, LambdaLayerTarget, NodeLambdaArtifactTarget]
+    return [LambdaArtifactTarget, LambdaLayerTarget, NodeLambdaArtifactTarget, LambdaSourceTarget]
 
 
 def rules():
     return (
+        *external_rules.rules(),
         *handler_rules.rules(),
         *install_rules.rules(),
         *layer_rules.rules(),

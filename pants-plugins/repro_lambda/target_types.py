@@ -30,6 +30,7 @@ from pants.util.strutil import help_text
 
 from repro_lambda.core.contract import KEY_SEGMENT, Architecture, Section, StrChoice
 from repro_lambda.core.runtimes import AL2, AL2023, PYTHON_RUNTIMES, describe
+from repro_lambda.external.target_types import LambdaExternalSourcesField
 
 RUNTIME_BOTO3_MODULES = ("boto3", "botocore")
 """The top-level modules a function with `runtime_boto3=True` imports from its runtime."""
@@ -304,6 +305,7 @@ class LambdaArtifactTarget(Target):
         LambdaCompletePlatformsField,
         LambdaHashExtraField,
         LambdaLayersField,
+        LambdaExternalSourcesField,
         LambdaAtEdgeField,
         LambdaSkipPublishField,
         LambdaRuntimeBoto3Field,
@@ -462,6 +464,7 @@ class LambdaLayerTarget(Target):
         LambdaLayerArchitecturesField,
         LambdaLayerLayoutField,
         LambdaLayerSplitField,
+        LambdaExternalSourcesField,
         PythonResolveField,
         LambdaSkipPublishField,
         EnvironmentField,

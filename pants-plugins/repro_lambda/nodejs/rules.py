@@ -28,6 +28,8 @@ from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import Architecture, UserError
 from repro_lambda.core.npm_lock import check_npm_lock
+from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
+from repro_lambda.external.target_types import LambdaExternalSourcesField
 from repro_lambda.names_rules import LogicalName, LogicalNameRequest
 from repro_lambda.nodejs.subsystem import NodeJs, NodeJsLambda
 from repro_lambda.nodejs.target_types import (
@@ -66,6 +68,7 @@ class NodeLambdaFieldSet(PackageFieldSet):
     logical_name: LambdaLogicalNameField
     package_json: NodeLambdaPackageJsonField
     hash_extra: LambdaHashExtraField
+    external_sources: LambdaExternalSourcesField
     output_path: LambdaOutputPathField
     environment: EnvironmentField
 
@@ -212,12 +215,16 @@ async def package_nodejs_lambda(
             Get(Digest, RemovePrefix(manifest_digest, package_dir)),
             Get(Digest, RemovePrefix(stripped, package_dir)),
         )
-    node_modules = await Get(
-        NodeModules,
-        NodeModulesRequest(address, manifest, package_dir, field_set.architecture.value),
+    node_modules, external = await MultiGet(
+        Get(
+            NodeModules,
+            NodeModulesRequest(address, manifest, package_dir, field_set.architecture.value),
+        ),
+        Get(ExternalSources, ExternalSourcesRequest(address, field_set.external_sources)),
     )
     merged = await Get(Digest, MergeDigests([stripped, node_modules.digest]))
-    payload = await Get(Digest, AddPrefix(merged, SOURCES))
+    prefixed = await Get(Digest, AddPrefix(merged, SOURCES))
+    payload = await Get(Digest, MergeDigests([prefixed, external.digest]))
     packed = await Get(
         PackedLambda,
         PackLambdaRequest(
@@ -231,6 +238,7 @@ async def package_nodejs_lambda(
             has_site_packages=False,
             handler=field_set.handler.value,
             hash_extra=field_set.hash_extra.value,
+            external_roots=external.roots,
         ),
     )
     platform = f"{field_set.runtime.value}-{field_set.architecture.value}"

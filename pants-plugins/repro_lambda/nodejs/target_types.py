@@ -18,6 +18,7 @@ from pants.util.docutil import bin_name
 from pants.util.strutil import help_text
 
 from repro_lambda.core.runtimes import NODEJS_RUNTIMES, describe
+from repro_lambda.external.target_types import LambdaExternalSourcesField
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaAtEdgeField,
@@ -118,6 +119,7 @@ class NodeLambdaArtifactTarget(Target):
         LambdaLogicalNameField,
         NodeLambdaPackageJsonField,
         LambdaHashExtraField,
+        LambdaExternalSourcesField,
         LambdaAtEdgeField,
         LambdaSkipPublishField,
         LambdaOutputPathField,

@@ -1,0 +1,310 @@
+"""`lambda_source`: `lambda-lock` pins, `package` fetches, verifies and stages, from an HTTPS
+release server on 127.0.0.1 with a test CA."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+from pants.core.goals.package import BuiltPackage
+from pants.engine.addresses import Address
+from pants.engine.fs import DigestContents
+from pants.engine.internals.scheduler import ExecutionError
+from pants.testutil.rule_runner import RuleRunner
+
+from fake_releases import ReleaseServer, release_server, tar_gz, zip_of
+from repro_lambda.core.sources import TOKEN_ENV_VAR
+from repro_lambda.lock_rules import LambdaLock
+from repro_lambda.package_rules import LambdaArtifactFieldSet
+from repro_lambda.testutil import ENV_INHERIT, lambda_options, make_rule_runner, run_lambda_lock
+
+LOCK = "lambda-sources.lock"
+# An AArch64 Linux executable's ELF header, and a little more.
+AARCH64_ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(8) + b"\x02\x00\xb7\x00" + bytes(40)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReleaseServer]:
+    with release_server(tmp_path_factory.mktemp("ca")) as server:
+        yield server
+
+
+def publish_release(server: ReleaseServer, vendor: str, terraform: str) -> None:
+    """The vendor tool's tarball (its `.tool-versions` names terraform's version), and
+    terraform's zip."""
+    server.serve(
+        f"/vendor/vendor-{vendor}.tar.gz",
+        tar_gz(
+            {
+                f"vendor-{vendor}/.tool-versions": f"terraform {terraform}\n".encode(),
+                f"vendor-{vendor}/lib/vendor_tool.py": f"VERSION = {vendor!r}\n".encode(),
+                "NOTICE": b"outside the member",
+            }
+        ),
+    )
+    server.serve(
+        f"/terraform/{terraform}/terraform_{terraform}_linux_arm64.zip",
+        zip_of({"terraform": AARCH64_ELF + terraform.encode(), "LICENSE": b"BUSL"}),
+    )
+
+
+def sources_build(server: ReleaseServer, vendor: str = "1.4.0") -> str:
+    return dedent(
+        f"""\
+        lambda_source(
+            name="vendor",
+            type="https",
+            url="{server.url('/vendor/vendor-{version}.tar.gz')}",
+            version="{vendor}",
+            extract="tar.gz",
+            member="vendor-{{version}}",
+            dest="vendor",
+        )
+        lambda_source(
+            name="terraform",
+            type="https",
+            url="{server.url('/terraform/{version}/terraform_{version}_linux_arm64.zip')}",
+            version_from={{"source": ":vendor", "file": ".tool-versions", "key": "terraform"}},
+            extract="zip",
+            member="terraform",
+            dest="bin/terraform",
+            executable=True,
+        )
+        """
+    )
+
+
+APP_BUILD = dedent(
+    """\
+    python_sources()
+    lambda_artifact(
+        name="fn",
+        handler="app.handler.lambda_handler",
+        runtime="python3.12",
+        architecture="arm64",
+        external_sources=["3rdparty/tools:vendor", "3rdparty/tools:terraform"],
+    )
+    """
+)
+FN = Address("src/python/app", target_name="fn")
+
+
+def options(server: ReleaseServer, loopback: bool = True) -> list[str]:
+    return [
+        *lambda_options(),
+        f"--lambda-sources-test-ca-file={server.ca_file}",
+        f"--lambda-sources-github-api-url={server.url('')}",
+        *(["--lambda-sources-test-allow-loopback"] if loopback else []),
+    ]
+
+
+def make_runner(server: ReleaseServer, env: dict[str, str] | None = None) -> RuleRunner:
+    rule_runner = make_rule_runner()
+    rule_runner.write_files(
+        {
+            "3rdparty/tools/BUILD": sources_build(server),
+            "src/python/app/BUILD": APP_BUILD,
+            "src/python/app/__init__.py": "",
+            "src/python/app/handler.py": "def lambda_handler(event, context):\n    return 1\n",
+        }
+    )
+    rule_runner.set_options(options(server), env=env, env_inherit=ENV_INHERIT)
+    return rule_runner
+
+
+def lock(rule_runner: RuleRunner, server: ReleaseServer, env: dict[str, str] | None = None) -> str:
+    result = rule_runner.run_goal_rule(
+        LambdaLock,
+        global_args=options(server),
+        args=["::"],
+        env=env,
+        env_inherit=ENV_INHERIT,
+    )
+    rule_runner.set_options(options(server), env=env, env_inherit=ENV_INHERIT)
+    return result.stdout
+
+
+def package(rule_runner: RuleRunner, address: Address = FN) -> zipfile.ZipFile:
+    field_set = LambdaArtifactFieldSet.create(rule_runner.get_target(address))
+    built = rule_runner.request(BuiltPackage, [field_set])
+    contents = rule_runner.request(DigestContents, [built.digest])
+    (zip_bytes,) = [fc.content for fc in contents if fc.path.endswith(".zip")]
+    return zipfile.ZipFile(io.BytesIO(zip_bytes))
+
+
+def pins(rule_runner: RuleRunner) -> dict[str, dict]:
+    return json.loads(Path(rule_runner.build_root, LOCK).read_text())["sources"]
+
+
+def test_lock_then_package_bundles_both_sources_at_their_dests(server: ReleaseServer) -> None:
+    publish_release(server, "1.4.0", "1.9.0")
+    rule_runner = make_runner(server)
+    stdout = lock(rule_runner, server)
+    assert "3rdparty/tools:terraform 1.9.0" in stdout and f"Wrote {LOCK}" in stdout
+    pinned = pins(rule_runner)
+    assert pinned["3rdparty/tools:vendor"]["version"] == "1.4.0"
+    assert pinned["3rdparty/tools:terraform"]["url"].endswith("terraform_1.9.0_linux_arm64.zip")
+    lock_bytes = Path(rule_runner.build_root, LOCK).read_bytes()
+    assert f"Unchanged: {LOCK}" in lock(rule_runner, server)
+    assert Path(rule_runner.build_root, LOCK).read_bytes() == lock_bytes
+
+    archive = package(rule_runner)
+    names = archive.namelist()
+    assert {"app/handler.py", "bin/terraform", "vendor/.tool-versions"} <= set(names)
+    assert "vendor/lib/vendor_tool.py" in names and "NOTICE" not in names
+    assert archive.getinfo("bin/terraform").external_attr >> 16 == 0o100755
+    assert archive.getinfo("vendor/.tool-versions").external_attr >> 16 == 0o100644
+    assert archive.read("bin/terraform") == AARCH64_ELF + b"1.9.0"
+
+    # re-packing for another reason fetches nothing again
+    server.requests.clear()
+    rule_runner.write_files({"src/python/app/BUILD": APP_BUILD.replace(")", '    hash_extra="2",\n)')})
+    assert package(rule_runner).comment == b"2"
+    assert server.requests == []
+
+
+def test_a_bumped_version_is_stale_until_relocked_and_cascades(server: ReleaseServer) -> None:
+    publish_release(server, "1.4.0", "1.9.0")
+    publish_release(server, "1.5.0", "1.10.0")
+    rule_runner = make_runner(server)
+    lock(rule_runner, server)
+    before = package(rule_runner).read("bin/terraform")
+    rule_runner.write_files({"3rdparty/tools/BUILD": sources_build(server, vendor="1.5.0")})
+    with pytest.raises(ExecutionError, match=r"pin of 3rdparty/tools:vendor in .* is stale.*lambda-lock"):
+        package(rule_runner)
+    lock(rule_runner, server)
+    assert pins(rule_runner)["3rdparty/tools:terraform"]["version"] == "1.10.0"
+    archive = package(rule_runner)
+    assert archive.read("bin/terraform") == AARCH64_ELF + b"1.10.0" != before
+    assert archive.read("vendor/lib/vendor_tool.py") == b"VERSION = '1.5.0'\n"
+
+
+def test_a_missing_pin_names_the_command(server: ReleaseServer) -> None:
+    rule_runner = make_runner(server)
+    with pytest.raises(ExecutionError, match=r"3rdparty/tools:vendor has no pin in .*lambda-lock"):
+        package(rule_runner)
+
+
+def test_a_download_that_is_not_the_pinned_one_is_refused(server: ReleaseServer) -> None:
+    publish_release(server, "1.4.0", "1.9.0")
+    rule_runner = make_runner(server)
+    lock(rule_runner, server)
+    # the release is replaced upstream after it was locked
+    server.serve("/vendor/vendor-1.4.0.tar.gz", tar_gz({"vendor-1.4.0/evil": b"x"}))
+    try:
+        with pytest.raises(ExecutionError) as error:
+            package(rule_runner)
+    finally:
+        publish_release(server, "1.4.0", "1.9.0")
+    message = str(error.value)
+    expected = pins(rule_runner)["3rdparty/tools:vendor"]["sha256"]
+    assert "Cannot fetch 3rdparty/tools:vendor: source 'vendor': the download of" in message
+    assert f"the lock pins sha256 {expected}" in message
+
+
+def test_without_the_test_option_the_loopback_server_is_refused(server: ReleaseServer) -> None:
+    publish_release(server, "1.4.0", "1.9.0")
+    rule_runner = make_runner(server)
+    with pytest.raises(ExecutionError, match="refusing to connect to '127.0.0.1'.*loopback"):
+        rule_runner.run_goal_rule(
+            LambdaLock,
+            global_args=options(server, loopback=False),
+            args=["::"],
+            env_inherit=ENV_INHERIT,
+        )
+
+
+def test_names_are_unique_and_dests_do_not_overlap(server: ReleaseServer) -> None:
+    rule_runner = make_runner(server)
+    rule_runner.write_files(
+        {
+            "3rdparty/other/BUILD": dedent(
+                f"""\
+                lambda_source(name="vendor", type="https", url="{server.url('/x')}",
+                              version="1", extract="none", dest="other")
+                lambda_source(name="bin", type="https", url="{server.url('/y')}",
+                              version="1", extract="none", dest="bin")
+                """
+            ),
+            "src/python/app/BUILD": APP_BUILD.replace(
+                '"3rdparty/tools:terraform"', '"3rdparty/tools:terraform", "3rdparty/other:vendor"'
+            )
+            + dedent(
+                """\
+                lambda_artifact(
+                    name="overlap",
+                    handler="app.handler.lambda_handler",
+                    runtime="python3.12",
+                    architecture="arm64",
+                    external_sources=["3rdparty/tools:terraform", "3rdparty/other:bin"],
+                )
+                """
+            ),
+        }
+    )
+    with pytest.raises(
+        ExecutionError,
+        match=r"3rdparty/other:vendor and 3rdparty/tools:vendor have the same name|"
+        r"3rdparty/tools:vendor and 3rdparty/other:vendor have the same name",
+    ):
+        package(rule_runner)
+    with pytest.raises(
+        ExecutionError, match=r"the sources 'bin' \(dest 'bin'\) and 'terraform' \(dest 'bin/terraform'\)"
+    ):
+        package(rule_runner, Address("src/python/app", target_name="overlap"))
+
+
+def github_build(server: ReleaseServer) -> str:
+    return dedent(
+        """\
+        lambda_source(
+            name="vendor",
+            type="github_release",
+            repo="owner/vendor-tool",
+            tag="vendor-v{version}",
+            asset="vendor-{version}.tar.gz",
+            version="2.0.0",
+            extract="tar.gz",
+            member="vendor-{version}",
+            dest="vendor",
+        )
+        """
+    )
+
+
+@pytest.mark.parametrize("token", [None, "the-secret-token"])
+def test_a_github_release_is_locked_and_fetched_through_the_api(
+    server: ReleaseServer, token: str | None
+) -> None:
+    server.github_release(
+        "owner/vendor-tool",
+        "vendor-v2.0.0",
+        {"vendor-2.0.0.tar.gz": tar_gz({"vendor-2.0.0/README": b"vendor 2"})},
+    )
+    env = {TOKEN_ENV_VAR: token} if token else None
+    rule_runner = make_runner(server, env=env)
+    rule_runner.write_files(
+        {
+            "3rdparty/tools/BUILD": github_build(server),
+            "src/python/app/BUILD": APP_BUILD.replace(', "3rdparty/tools:terraform"', ""),
+        }
+    )
+    server.requests.clear()
+    lock(rule_runner, server, env=env)
+    assert pins(rule_runner)["3rdparty/tools:vendor"]["url"] == server.url(
+        "/repos/owner/vendor-tool/releases/assets/1"
+    )
+    assert package(rule_runner).read("vendor/README") == b"vendor 2"
+    expected = f"Bearer {token}" if token else None
+    for request in server.requests:
+        sent = request.headers.get("Authorization")
+        if request.path.startswith("/blobs/"):
+            assert sent is None  # another host: never sent there
+        else:
+            assert sent == expected
+    assert any(r.path.startswith("/blobs/") for r in server.requests)
