@@ -30,7 +30,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import Section
-from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest, LambdaSourceError
+from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
 from repro_lambda.external.target_types import LambdaExternalSourcesField
 from repro_lambda.install_rules import (
     SITE_PACKAGES,
@@ -226,11 +226,6 @@ async def pack_layer_for_platform(request: LayerPlatformRequest) -> LayerZips:
         Get(LayerInstalls, LayerPlatformRequest, request),
         Get(ExternalSources, ExternalSourcesRequest(field_set.address, field_set.external_sources)),
     )
-    if external.roots and len(installs) > 1:
-        raise LambdaSourceError(
-            f"{field_set.address}: `external_sources` go into one zip, but `split=\"per-package\"`"
-            " makes one per package: bundle them in a `combined` layer of their own"
-        )
     directory = field_set.address.spec_path.replace(os.sep, ".")
     layout = LayerLayout(field_set.layout.value).directory
     payloads = await MultiGet(

@@ -488,3 +488,12 @@ class LambdaLayerTarget(Target):
             )
         """
     )
+
+    def validate(self) -> None:
+        split = self[LambdaLayerSplitField].value
+        if split == LayerSplit.PER_PACKAGE and self[LambdaExternalSourcesField].value:
+            raise InvalidTargetException(
+                f"The `{self.alias}` target {self.address} sets `external_sources` with"
+                f' `split="{split}"`, but sources go into one zip and that makes one per package:'
+                ' bundle them in a `split="combined"` layer of their own.'
+            )

@@ -9,6 +9,7 @@ Standard library only, Python 3.9.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import stat
 import tarfile
@@ -144,7 +145,7 @@ def _zip_entries(download: Path) -> Iterator[_Entry]:
                 kind,
                 info.file_size,
                 bool(mode & 0o111),
-                lambda info=info: archive.open(info),  # type: ignore[misc]
+                functools.partial(archive.open, info),
             )
 
 
@@ -170,8 +171,14 @@ def _tar_entries(download: Path) -> Iterator[_Entry]:
                 kind,
                 info.size,
                 bool(info.mode & 0o111),
-                lambda info=info: archive.extractfile(info),  # type: ignore[misc,return-value]
+                functools.partial(_member, archive, info),
             )
+
+
+def _member(archive: tarfile.TarFile, info: tarfile.TarInfo) -> IO[bytes]:
+    data = archive.extractfile(info)
+    assert data is not None, "only regular files are opened"
+    return data
 
 
 def _write(path: Path, data: IO[bytes], executable: bool) -> None:
@@ -181,4 +188,3 @@ def _write(path: Path, data: IO[bytes], executable: bool) -> None:
     with data, open(path, "xb") as out:
         shutil.copyfileobj(data, out, _CHUNK)
     path.chmod(0o755 if executable else 0o644)
-

@@ -7,8 +7,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from fake_releases import tar_gz, zip_of
+
 from repro_lambda.core.contract import UserError
 from repro_lambda.core.safe_extract import Limits, stage
 from repro_lambda.core.sources import Extract
@@ -50,7 +50,11 @@ def test_a_zip_member_file_lands_at_dest_executable(tmp_path: Path) -> None:
     archive = zip_of({"terraform": b"\x7fELF...", "LICENSE": b"MPL"}, modes={"terraform": 0o600})
     out = tmp_path / "out"
     stage(
-        write(tmp_path, archive), Extract.ZIP, "bin/terraform", out, member="terraform",
+        write(tmp_path, archive),
+        Extract.ZIP,
+        "bin/terraform",
+        out,
+        member="terraform",
         executable=True,
     )
     assert staged(out) == {"bin/terraform": (b"\x7fELF...", 0o755)}
@@ -133,9 +137,13 @@ def zip_with(name: str, mode: int, data: bytes = b"x") -> bytes:
         ("fifo", 0o010644, "the special file 'fifo'"),
     ],
 )
-def test_hostile_zip_entries_are_refused(tmp_path: Path, name: str, mode: int, message: str) -> None:
+def test_hostile_zip_entries_are_refused(
+    tmp_path: Path, name: str, mode: int, message: str
+) -> None:
     with pytest.raises(UserError, match=message):
-        stage(write(tmp_path, zip_with(name, mode, b"/etc/passwd")), Extract.ZIP, "d", tmp_path / "o")
+        stage(
+            write(tmp_path, zip_with(name, mode, b"/etc/passwd")), Extract.ZIP, "d", tmp_path / "o"
+        )
 
 
 def test_a_decompression_bomb_fails_at_the_bound(tmp_path: Path) -> None:
@@ -154,7 +162,9 @@ def test_a_decompression_bomb_fails_at_the_bound(tmp_path: Path) -> None:
 def test_too_many_entries_fail_fast(tmp_path: Path) -> None:
     archive = tar_gz({f"f{index}": b"" for index in range(30)})
     with pytest.raises(UserError, match="more than 20 entries"):
-        stage(write(tmp_path, archive), Extract.TAR_GZ, "d", tmp_path / "o", limits=Limits(entries=20))
+        stage(
+            write(tmp_path, archive), Extract.TAR_GZ, "d", tmp_path / "o", limits=Limits(entries=20)
+        )
 
 
 def test_the_default_bounds_are_the_documented_ones() -> None:

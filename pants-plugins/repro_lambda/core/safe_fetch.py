@@ -10,8 +10,8 @@ Python 3.9.
 from __future__ import annotations
 
 import hashlib
-import io
 import http.client
+import io
 import ipaddress
 import json
 import socket
@@ -70,7 +70,9 @@ class FetchPolicy:
             kind = "a private, link-local or reserved"
         else:
             return
-        raise UserError(f"refusing to connect to {host!r}: it resolves to {address}, {kind} address")
+        raise UserError(
+            f"refusing to connect to {host!r}: it resolves to {address}, {kind} address"
+        )
 
 
 def redacted(url: str) -> str:
@@ -135,9 +137,7 @@ def fetch(
                 url = next_url
                 continue
             if response.status != 200:
-                raise UserError(
-                    f"GET {redacted(url)} answered {response.status} {response.reason}"
-                )
+                raise UserError(f"GET {redacted(url)} answered {response.status} {response.reason}")
             return _read_body(response, out, limit, url)
         except (OSError, http.client.HTTPException) as error:
             raise UserError(f"GET {redacted(url)} failed: {error}") from None

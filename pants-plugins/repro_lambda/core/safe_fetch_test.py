@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from fake_releases import ReleaseServer, release_server
+
 from repro_lambda.core.contract import UserError
 from repro_lambda.core.safe_fetch import (
     FetchPolicy,

@@ -5,8 +5,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from fake_releases import ReleaseServer, release_server, zip_of
+
 from repro_lambda.core.source_tool import main
 
 ARCHIVE = zip_of({"terraform": b"\x7fELF terraform"})
@@ -22,9 +22,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReleaseServer]:
 
 def fetch_args(server: ReleaseServer, output: Path, sha256: str = SHA256) -> list[str]:
     return [
-        "fetch", "--name=terraform", f"--url={server.url('/terraform.zip')}",
-        f"--sha256={sha256}", f"--size={len(ARCHIVE)}", f"--output={output}",
-        "--allow-loopback", f"--ca-file={server.ca_file}",
+        "fetch",
+        "--name=terraform",
+        f"--url={server.url('/terraform.zip')}",
+        f"--sha256={sha256}",
+        f"--size={len(ARCHIVE)}",
+        f"--output={output}",
+        "--allow-loopback",
+        f"--ca-file={server.ca_file}",
     ]
 
 
@@ -34,8 +39,14 @@ def test_fetch_then_stage(server: ReleaseServer, tmp_path: Path) -> None:
     assert download.read_bytes() == ARCHIVE
     out = tmp_path / "out"
     argv = [
-        "stage", "--name=terraform", f"--download={download}", "--extract=zip",
-        "--dest=bin/terraform", "--member=terraform", "--executable", f"--output-dir={out}",
+        "stage",
+        "--name=terraform",
+        f"--download={download}",
+        "--extract=zip",
+        "--dest=bin/terraform",
+        "--member=terraform",
+        "--executable",
+        f"--output-dir={out}",
     ]
     assert main(argv) == 0
     staged = out / "bin" / "terraform"

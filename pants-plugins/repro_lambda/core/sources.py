@@ -64,8 +64,10 @@ class SourceSpec:
         inputs = asdict(self)
         for unpinned in ("name", "extract", "dest", "member", "executable"):
             del inputs[unpinned]
-        return {key: str(value) if isinstance(value, StrChoice) else value
-                for key, value in inputs.items()}
+        return {
+            key: str(value) if isinstance(value, StrChoice) else value
+            for key, value in inputs.items()
+        }
 
 
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
@@ -106,8 +108,11 @@ def validate(spec: SourceSpec, where: str) -> None:
 
 def is_relative_path(path: str) -> bool:
     parts = path.split("/")
-    return bool(path) and not path.startswith("/") and "\\" not in path and all(
-        part not in ("", ".", "..") for part in parts
+    return (
+        bool(path)
+        and not path.startswith("/")
+        and "\\" not in path
+        and all(part not in ("", ".", "..") for part in parts)
     )
 
 
@@ -136,7 +141,9 @@ def read_version(path: Path, key: str, where: str) -> str:
         fields = line.split("#", 1)[0].split()
         if len(fields) >= 2 and fields[0] == key:
             if not _VERSION.fullmatch(fields[1]):
-                raise UserError(f"{where}: {key!r} in {path.name!r} is not a version: {fields[1]!r}")
+                raise UserError(
+                    f"{where}: {key!r} in {path.name!r} is not a version: {fields[1]!r}"
+                )
             return fields[1]
     raise UserError(f"{where}: {path.name!r} has no {key!r} line for `version_from`")
 
@@ -158,7 +165,10 @@ class Pin:
 def fingerprint(spec: SourceSpec, upstream: Optional[Pin] = None) -> str:
     """What a pin is stale against: the source's lock inputs and, for `version_from`, the pin
     of the source it reads its version from."""
-    inputs = {**spec.lock_inputs(), "upstream_sha256": upstream.sha256 if upstream else None}
+    inputs: Dict[str, object] = {
+        **spec.lock_inputs(),
+        "upstream_sha256": upstream.sha256 if upstream else None,
+    }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 

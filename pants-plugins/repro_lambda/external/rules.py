@@ -15,8 +15,9 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
+from pants.base.glob_match_error_behavior import GlobMatchErrorBehavior
 from pants.build_graph.address import AddressInput
 from pants.engine.addresses import Address
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
@@ -28,7 +29,6 @@ from pants.engine.fs import (
     MergeDigests,
     PathGlobs,
 )
-from pants.base.glob_match_error_behavior import GlobMatchErrorBehavior
 from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
@@ -368,7 +368,7 @@ class LockedSource:
 
 
 async def lock_sources(
-    targets: list[Target], subsystem: LambdaSources, token: Optional[str]
+    targets: Sequence[Target], subsystem: LambdaSources, token: Optional[str]
 ) -> list[LockedSource]:
     """Download every source (those that set `version` first), and pin it. Runs in the goal, so
     every `lambda-lock` downloads afresh."""
@@ -410,7 +410,9 @@ def _lock_one(
                 member=member,
             )
         where = str(declaration.address)
-        version = read_version(version_file(staged, upstream.spec, spec), spec.version_from.key, where)
+        version = read_version(
+            version_file(staged, upstream.spec, spec), spec.version_from.key, where
+        )
     else:
         assert spec.version is not None
         version = spec.version

@@ -11,17 +11,19 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
+from fake_releases import ReleaseServer, release_server, tar_gz, zip_of
 from pants.core.goals.package import BuiltPackage
 from pants.engine.addresses import Address
 from pants.engine.fs import DigestContents
 from pants.engine.internals.scheduler import ExecutionError
+from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
-from fake_releases import ReleaseServer, release_server, tar_gz, zip_of
 from repro_lambda.core.sources import TOKEN_ENV_VAR
 from repro_lambda.lock_rules import LambdaLock
+from repro_lambda.nodejs.rules import NodeLambdaFieldSet
 from repro_lambda.package_rules import LambdaArtifactFieldSet
-from repro_lambda.testutil import ENV_INHERIT, lambda_options, make_rule_runner, run_lambda_lock
+from repro_lambda.testutil import ENV_INHERIT, lambda_options, make_rule_runner
 
 LOCK = "lambda-sources.lock"
 # An AArch64 Linux executable's ELF header, and a little more.
@@ -163,7 +165,8 @@ def test_lock_then_package_bundles_both_sources_at_their_dests(server: ReleaseSe
 
     # re-packing for another reason fetches nothing again
     server.requests.clear()
-    rule_runner.write_files({"src/python/app/BUILD": APP_BUILD.replace(")", '    hash_extra="2",\n)')})
+    rebuilt = APP_BUILD.replace("    external_sources", '    hash_extra="2",\n    external_sources')
+    rule_runner.write_files({"src/python/app/BUILD": rebuilt})
     assert package(rule_runner).comment == b"2"
     assert server.requests == []
 
@@ -175,7 +178,9 @@ def test_a_bumped_version_is_stale_until_relocked_and_cascades(server: ReleaseSe
     lock(rule_runner, server)
     before = package(rule_runner).read("bin/terraform")
     rule_runner.write_files({"3rdparty/tools/BUILD": sources_build(server, vendor="1.5.0")})
-    with pytest.raises(ExecutionError, match=r"pin of 3rdparty/tools:vendor in .* is stale.*lambda-lock"):
+    with pytest.raises(
+        ExecutionError, match=r"pin of 3rdparty/tools:vendor in .* is stale.*lambda-lock"
+    ):
         package(rule_runner)
     lock(rule_runner, server)
     assert pins(rule_runner)["3rdparty/tools:terraform"]["version"] == "1.10.0"
@@ -254,7 +259,8 @@ def test_names_are_unique_and_dests_do_not_overlap(server: ReleaseServer) -> Non
     ):
         package(rule_runner)
     with pytest.raises(
-        ExecutionError, match=r"the sources 'bin' \(dest 'bin'\) and 'terraform' \(dest 'bin/terraform'\)"
+        ExecutionError,
+        match=r"the sources 'bin' \(dest 'bin'\) and 'terraform' \(dest 'bin/terraform'\)",
     ):
         package(rule_runner, Address("src/python/app", target_name="overlap"))
 
@@ -308,3 +314,65 @@ def test_a_github_release_is_locked_and_fetched_through_the_api(
         else:
             assert sent == expected
     assert any(r.path.startswith("/blobs/") for r in server.requests)
+
+
+def test_a_nodejs_lambda_bundles_its_sources_too(server: ReleaseServer) -> None:
+    publish_release(server, "1.4.0", "1.9.0")
+    rule_runner = make_rule_runner(QueryRule(BuiltPackage, [NodeLambdaFieldSet]))
+    package_json = {"name": "fn", "version": "1.0.0"}
+    lockfile = {
+        "name": "fn",
+        "version": "1.0.0",
+        "lockfileVersion": 3,
+        "requires": True,
+        "packages": {"": {"name": "fn", "version": "1.0.0"}},
+    }
+    rule_runner.write_files(
+        {
+            "3rdparty/tools/BUILD": sources_build(server),
+            "src/nodejs/fn/BUILD": dedent(
+                """\
+                nodejs_lambda_artifact(
+                    name="fn",
+                    handler="index.handler",
+                    runtime="nodejs22.x",
+                    architecture="arm64",
+                    external_sources=["3rdparty/tools:terraform", "3rdparty/tools:vendor"],
+                )
+                """
+            ),
+            "src/nodejs/fn/index.js": "exports.handler = async () => 1;\n",
+            "src/nodejs/fn/package.json": json.dumps(package_json),
+            "src/nodejs/fn/package-lock.json": json.dumps(lockfile),
+        }
+    )
+    rule_runner.set_options(options(server), env_inherit=ENV_INHERIT)
+    lock(rule_runner, server)
+    field_set = NodeLambdaFieldSet.create(
+        rule_runner.get_target(Address("src/nodejs/fn", target_name="fn"))
+    )
+    built = rule_runner.request(BuiltPackage, [field_set])
+    contents = rule_runner.request(DigestContents, [built.digest])
+    (zip_bytes,) = [fc.content for fc in contents if fc.path.endswith(".zip")]
+    names = zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist()
+    assert {"index.js", "bin/terraform", "vendor/.tool-versions"} <= set(names)
+
+
+def test_a_per_package_layer_cannot_take_sources(server: ReleaseServer) -> None:
+    rule_runner = make_runner(server)
+    rule_runner.write_files(
+        {
+            "src/python/layer/BUILD": dedent(
+                """\
+                lambda_layer(
+                    name="tools",
+                    runtimes=["python3.12"],
+                    split="per-package",
+                    external_sources=["3rdparty/tools:vendor"],
+                )
+                """
+            )
+        }
+    )
+    with pytest.raises(ExecutionError, match='external_sources` with `split="per-package"`'):
+        rule_runner.get_target(Address("src/python/layer", target_name="tools"))

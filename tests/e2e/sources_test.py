@@ -1,0 +1,87 @@
+"""`lambda_source` end to end: `./pants lambda-lock`, then `./pants package` in two runs (a new
+pantsd each), served by an HTTPS release server on 127.0.0.1: the second never downloads."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+from fake_releases import ReleaseServer, release_server, tar_gz
+
+from e2e.checkout import copy_checkout, run_pants, stop_pantsd
+
+UMASK = 0o022
+TZ = "UTC"
+TOOL = "src/python/vendored"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ReleaseServer]:
+    with tempfile.TemporaryDirectory(prefix="repro-lambda-ca-") as ca:
+        with release_server(Path(ca)) as server:
+            yield server
+
+
+def test_a_second_build_never_downloads_again(buildroot: Path, server: ReleaseServer) -> None:
+    server.serve(
+        "/tool/tool-2.1.0.tar.gz",
+        tar_gz(
+            {"tool-2.1.0/bin/tool": b"#!/bin/sh\necho tool\n"}, modes={"tool-2.1.0/bin/tool": 0o755}
+        ),
+    )
+    options = [
+        f"--lambda-sources-test-ca-file={server.ca_file}",
+        "--lambda-sources-test-allow-loopback",
+    ]
+    with tempfile.TemporaryDirectory(prefix="repro-lambda-e2e-", ignore_cleanup_errors=True) as tmp:
+        checkout = Path(tmp, "repo")
+        copy_checkout(buildroot, checkout, umask=UMASK)
+        (checkout / TOOL).mkdir(parents=True)
+        (checkout / TOOL / "handler.py").write_text(
+            "def lambda_handler(event, context):\n    return 1\n"
+        )
+        (checkout / TOOL / "BUILD").write_text(
+            dedent(
+                f"""\
+                python_sources()
+                lambda_source(
+                    name="tool",
+                    type="https",
+                    url="{server.url('/tool/tool-{version}.tar.gz')}",
+                    version="2.1.0",
+                    extract="tar.gz",
+                    member="tool-{{version}}",
+                    dest="vendor",
+                )
+                lambda_artifact(
+                    name="fn",
+                    handler="handler.lambda_handler",
+                    runtime="python3.12",
+                    external_sources=[":tool"],
+                )
+                """
+            )
+        )
+        try:
+            locked = run_pants(checkout, *options, "lambda-lock", umask=UMASK, tz=TZ, cached=True)
+            assert f"{TOOL}:tool 2.1.0: sha256" in locked.output
+            downloads = []
+            for _ in range(2):
+                stop_pantsd(checkout)
+                server.requests.clear()
+                build = run_pants(
+                    checkout, *options, "package", f"{TOOL}:fn", umask=UMASK, tz=TZ, cached=True
+                )
+                downloads.append([request.path for request in server.requests])
+        finally:
+            stop_pantsd(checkout)
+        assert downloads == [["/tool/tool-2.1.0.tar.gz"], []]
+        (zip_path,) = build.zips().values()
+        archive = zipfile.ZipFile(io.BytesIO(zip_path.read_bytes()))
+        assert archive.read("vendor/bin/tool") == b"#!/bin/sh\necho tool\n"
+        assert archive.getinfo("vendor/bin/tool").external_attr >> 16 == 0o100755
