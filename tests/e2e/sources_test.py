@@ -60,7 +60,7 @@ def test_a_second_build_never_downloads_again(buildroot: Path, server: ReleaseSe
                 )
                 lambda_artifact(
                     name="fn",
-                    handler="handler.lambda_handler",
+                    handler="vendored.handler.lambda_handler",
                     runtime="python3.12",
                     external_sources=[":tool"],
                 )
