@@ -4,13 +4,12 @@ locking them for `lambda-lock`.
 A public download is fetched by a cacheable process keyed by its pin (URL, sha256, size), so
 Pants' local and remote caches hold it; staging is another, keyed by the download's digest and
 where it lands. A private `github_release` download needs the token, which must reach no
-process (its environment is part of the cache key): Pants fetches it itself.
+process (its environment is part of the cache key): Pants fetches it itself, once, into its store.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
 import tempfile
 from dataclasses import dataclass
@@ -25,8 +24,10 @@ from pants.engine.fs import (
     CreateDigest,
     Digest,
     DigestContents,
-    FileContent,
+    FileDigest,
+    FileEntry,
     MergeDigests,
+    NativeDownloadFile,
     PathGlobs,
 )
 from pants.engine.process import FallibleProcessResult, Process
@@ -38,6 +39,7 @@ from pants.engine.target import (
     WrappedTarget,
     WrappedTargetRequest,
 )
+from pants.option.global_options import GlobalOptions
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import ERROR_PREFIX, UserError, tool_messages
@@ -233,9 +235,37 @@ def _tool_error(address: Address, action: str, stderr: bytes) -> LambdaSourceErr
     return LambdaSourceError(f"Cannot {action} {address}: " + ("; ".join(reasons) or text.strip()))
 
 
+async def _fetch_with_token(
+    pinned: PinnedSource, subsystem: LambdaSources, token: str, global_options: GlobalOptions
+) -> FetchedSource:
+    """Fetch in Pants itself, then hand the bytes to the engine through a `file://` URL named by
+    the pin: the engine remembers the URL with its digest, so a later run finds the bytes in the
+    store and fetches nothing (it asks with a marker header, which only its memo sees)."""
+    pin, address = pinned.pin, pinned.declaration.address
+    file_digest = FileDigest(pin.sha256, pin.size)
+    path = Path(global_options.named_caches_dir, "repro_lambda_sources", pin.sha256)
+    try:
+        await Get(Digest, NativeDownloadFile(path.as_uri(), file_digest, {"x-probe": "1"}))
+    except Exception:  # not in the store yet: the engine found no file to read
+        path.parent.mkdir(parents=True, exist_ok=True)
+        headers = {**ASSET_ACCEPT, **github_headers(token)}
+        try:
+            with path.open("wb") as out:
+                fetch_pinned(pin.url, out, subsystem.policy, pin.sha256, pin.size, headers=headers)
+            await Get(Digest, NativeDownloadFile(path.as_uri(), file_digest))
+        except UserError as error:
+            raise LambdaSourceError(f"Cannot fetch {address}: {error}") from None
+        finally:
+            path.unlink(missing_ok=True)
+    return FetchedSource(await Get(Digest, CreateDigest([FileEntry(_DOWNLOAD, file_digest)])))
+
+
 @rule(desc="Fetching a pinned source", level=LogLevel.DEBUG)
 async def fetch_source(
-    pinned: PinnedSource, subsystem: LambdaSources, packer: PackerTool
+    pinned: PinnedSource,
+    subsystem: LambdaSources,
+    packer: PackerTool,
+    global_options: GlobalOptions,
 ) -> FetchedSource:
     spec, pin, address = pinned.declaration.spec, pinned.pin, pinned.declaration.address
     github = spec.type is SourceType.GITHUB_RELEASE
@@ -244,14 +274,7 @@ async def fetch_source(
         env = await Get(EnvironmentVars, EnvironmentVarsRequest([TOKEN_ENV_VAR]))
         token = env.get(TOKEN_ENV_VAR)
     if token:
-        out = io.BytesIO()
-        headers = {**ASSET_ACCEPT, **github_headers(token)}
-        try:
-            fetch_pinned(pin.url, out, subsystem.policy, pin.sha256, pin.size, headers=headers)
-        except UserError as error:
-            raise LambdaSourceError(f"Cannot fetch {address}: {error}") from None
-        digest = await Get(Digest, CreateDigest([FileContent(_DOWNLOAD, out.getvalue())]))
-        return FetchedSource(digest)
+        return await _fetch_with_token(pinned, subsystem, token, global_options)
     policy = subsystem.policy
     result = await Get(
         FallibleProcessResult,
