@@ -84,8 +84,9 @@ from repro_lambda.external.target_types import (
     LambdaSourceVersionFromField,
 )
 from repro_lambda.subsystems.packer import PackerTool
+from repro_lambda.tool_rules import LambdaTool
 
-EXTERNAL = "__external"
+_EXTERNAL = "__external"
 _DOWNLOAD = "__download"
 _VERSION_FROM_KEYS = ("source", "file", "key")
 
@@ -94,7 +95,8 @@ class LambdaSourceError(Exception):
     """A `lambda_source` cannot be locked, fetched or staged (a user error)."""
 
 
-def _source_tool(packer: PackerTool):
+def _source_tool(packer: PackerTool) -> LambdaTool:
+    """The source tool runs from the packer's install (the same core, another module)."""
     return dataclasses.replace(packer.tool, module="repro_lambda.core.source_tool")
 
 
@@ -313,7 +315,7 @@ class StagedSource:
 async def stage_source(pinned: PinnedSource, packer: PackerTool) -> StagedSource:
     spec, pin = pinned.declaration.spec, pinned.pin
     fetched = await Get(FetchedSource, PinnedSource, pinned)
-    root = f"{EXTERNAL}/{spec.name}"
+    root = f"{_EXTERNAL}/{spec.name}"
     member = spec.member and render(spec.member, pin.version)
     result = await Get(
         FallibleProcessResult,
