@@ -42,6 +42,8 @@ from repro_lambda.core.contract import (
     parse_store_url,
 )
 from repro_lambda.layer_rules import LambdaLayerFieldSet
+from repro_lambda.manifest.rules import ManifestPythonLambdaFieldSet
+from repro_lambda.manifest.target_types import ManifestHandlerField, ManifestSourceDirField
 from repro_lambda.nodejs.rules import NodeLambdaFieldSet
 from repro_lambda.nodejs.target_types import NodeLambdaHandlerField, NodeLambdaRuntimeField
 from repro_lambda.package_rules import LambdaArtifactFieldSet
@@ -97,6 +99,11 @@ class NodeLambdaPublishFieldSet(LambdaPublishFieldSet):
 
 
 @dataclass(frozen=True)
+class ManifestLambdaPublishFieldSet(LambdaPublishFieldSet):
+    required_fields = (ManifestHandlerField, ManifestSourceDirField)
+
+
+@dataclass(frozen=True)
 class LambdaLayerPublishFieldSet(_LambdaPublishFieldSetBase):
     required_fields = (LambdaLayerRuntimesField,)
     section = Section.LAYERS
@@ -105,6 +112,7 @@ class LambdaLayerPublishFieldSet(_LambdaPublishFieldSetBase):
 _FIELD_SETS: tuple[tuple[type[PackageFieldSet], type[_LambdaPublishFieldSetBase]], ...] = (
     (LambdaArtifactFieldSet, LambdaPublishFieldSet),
     (NodeLambdaFieldSet, NodeLambdaPublishFieldSet),
+    (ManifestPythonLambdaFieldSet, ManifestLambdaPublishFieldSet),
     (LambdaLayerFieldSet, LambdaLayerPublishFieldSet),
 )
 
@@ -256,5 +264,6 @@ def rules():
         *collect_rules(),
         *LambdaPublishFieldSet.rules(),
         *NodeLambdaPublishFieldSet.rules(),
+        *ManifestLambdaPublishFieldSet.rules(),
         *LambdaLayerPublishFieldSet.rules(),
     )

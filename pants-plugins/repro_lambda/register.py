@@ -21,6 +21,8 @@ from repro_lambda import (
 )
 from repro_lambda.external import rules as external_rules
 from repro_lambda.external.target_types import LambdaSourceTarget
+from repro_lambda.manifest import rules as manifest_rules
+from repro_lambda.manifest.target_types import LambdaManifestTarget, ManifestPythonLambdaTarget
 from repro_lambda.nodejs import rules as nodejs_rules
 from repro_lambda.nodejs import subsystem as nodejs_subsystem
 from repro_lambda.nodejs.target_types import NodeLambdaArtifactTarget
@@ -29,7 +31,14 @@ from repro_lambda.target_types import LambdaArtifactTarget, LambdaLayerTarget
 
 
 def target_types():
-    return [LambdaArtifactTarget, LambdaLayerTarget, NodeLambdaArtifactTarget, LambdaSourceTarget]
+    return [
+        LambdaArtifactTarget,
+        LambdaLayerTarget,
+        NodeLambdaArtifactTarget,
+        LambdaSourceTarget,
+        LambdaManifestTarget,
+        ManifestPythonLambdaTarget,
+    ]
 
 
 def rules():
@@ -39,6 +48,7 @@ def rules():
         *install_rules.rules(),
         *layer_rules.rules(),
         *lock_rules.rules(),
+        *manifest_rules.rules(),
         *names_rules.rules(),
         *nodejs_rules.rules(),
         *nodejs_subsystem.rules(),

@@ -103,6 +103,11 @@ def _source_tool(packer: PackerTool) -> LambdaTool:
 # A source's declaration and pin
 
 
+def _source_name(address: Address) -> str:
+    """A source's name: its target's (a generated source's own, e.g. `app.vendor`)."""
+    return address.generated_name or address.target_name
+
+
 @dataclass(frozen=True)
 class SourceDeclaration:
     """A `lambda_source` as declared, validated; `version_from.source` is an address spec."""
@@ -136,7 +141,7 @@ async def _declaration(target: Target) -> SourceDeclaration:
         )
         version_from = VersionFrom(upstream.spec, raw["file"], raw["key"])
     spec = SourceSpec(
-        name=address.target_name,
+        name=_source_name(address),
         type=SourceType(target[LambdaSourceTypeField].value),
         extract=Extract(target[LambdaSourceExtractField].value),
         dest=target[LambdaSourceDestField].value,
@@ -366,7 +371,7 @@ async def external_sources(request: ExternalSourcesRequest) -> ExternalSources:
     targets = await Get(Targets, UnparsedAddressInputs, request.field.to_unparsed_address_inputs())
     by_name: dict[str, Address] = {}
     for target in targets:
-        other = by_name.setdefault(target.address.target_name, target.address)
+        other = by_name.setdefault(_source_name(target.address), target.address)
         if other != target.address:
             raise LambdaSourceError(
                 f"{request.address}: the external sources {other} and {target.address} have the"

@@ -1,0 +1,243 @@
+"""`lambda_manifest`: generate a target per `[[lambda]]` (and per `[[lambda.source]]`), and
+`package` for the pip lambdas it generates.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List
+
+import toml
+from pants.core.goals.package import BuiltPackage, PackageFieldSet
+from pants.core.util_rules.environments import EnvironmentField
+from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
+from pants.engine.addresses import Address
+from pants.engine.fs import AddPrefix, Digest, DigestContents, MergeDigests, PathGlobs, RemovePrefix
+from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.target import GeneratedTargets, GenerateTargetsRequest, Target
+from pants.engine.unions import UnionMembership, UnionRule
+from pants.util.logging import LogLevel
+
+from repro_lambda.core.contract import UserError
+from repro_lambda.core.globs import to_pants_globs
+from repro_lambda.core.manifest import ManifestLambda, PackageManager, parse_manifest
+from repro_lambda.core.sources import SourceSpec
+from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
+from repro_lambda.external.target_types import LambdaExternalSourcesField, LambdaSourceTarget
+from repro_lambda.manifest.target_types import (
+    LambdaManifestSourceField,
+    LambdaManifestTarget,
+    ManifestHandlerField,
+    ManifestPythonLambdaTarget,
+    ManifestRequirementsLockField,
+    ManifestSourceDirField,
+    ManifestSourcesField,
+)
+from repro_lambda.names_rules import LogicalName, LogicalNameRequest
+from repro_lambda.nodejs.target_types import NodeLambdaArtifactTarget
+from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
+from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleRequest
+from repro_lambda.target_types import (
+    LambdaArchitectureField,
+    LambdaHashExtraField,
+    LambdaLogicalNameField,
+    LambdaOutputPathField,
+    LambdaRuntimeField,
+)
+
+
+class LambdaManifestError(Exception):
+    """A `lambdas.toml` that cannot be read as the reference design states it (a user error)."""
+
+
+# Generating targets
+
+
+class GenerateFromLambdaManifest(GenerateTargetsRequest):
+    generate_from = LambdaManifestTarget
+
+
+def _relative(path: str, base: str) -> str:
+    """`path` (relative to the build root) relative to the manifest's directory."""
+    return os.path.relpath(path, base or ".")
+
+
+def _source_fields(spec: SourceSpec, upstream: Dict[str, Address]) -> Dict[str, Any]:
+    fields: Dict[str, Any] = {
+        "type": str(spec.type),
+        "extract": str(spec.extract),
+        "dest": spec.dest,
+        "executable": spec.executable,
+    }
+    for name in ("url", "repo", "tag", "asset", "version", "member"):
+        if getattr(spec, name) is not None:
+            fields[name] = getattr(spec, name)
+    if spec.version_from:
+        fields["version_from"] = {
+            "source": upstream[spec.version_from.source].spec,
+            "file": spec.version_from.file,
+            "key": spec.version_from.key,
+        }
+    return fields
+
+
+def _lambda_targets(
+    request: GenerateFromLambdaManifest,
+    item: ManifestLambda,
+    path: str,
+    union_membership: UnionMembership,
+) -> List[Target]:
+    generator = request.generator
+    base = generator.address.spec_path
+    where = f"{path}: [[lambda]] #{item.index} ({item.logical_name})"
+    sources = {
+        s.name: generator.address.create_generated(f"{item.logical_name}.{s.name}")
+        for s in item.sources
+    }
+    for spec in item.sources:
+        if spec.version_from and spec.version_from.source not in sources:
+            raise LambdaManifestError(
+                f"{where}: source {spec.name!r} reads its version from"
+                f" {spec.version_from.source!r}, which is not a [[lambda.source]] of this lambda"
+            )
+    targets: List[Target] = [
+        LambdaSourceTarget(
+            {**request.template, **_source_fields(spec, sources)},
+            sources[spec.name],
+            union_membership,
+        )
+        for spec in item.sources
+    ]
+    globs = to_pants_globs(
+        _relative(item.source_dir, base),
+        item.builder.include_patterns,
+        item.builder.exclude_patterns,
+    )
+    common: Dict[str, Any] = {
+        **request.template,
+        "sources": globs,
+        "handler": item.handler,
+        "runtime": item.runtime,
+        "architecture": str(item.arch),
+        "logical_name": item.logical_name,
+        "hash_extra": item.key_extra,
+        "lambda_at_edge": item.lambda_at_edge,
+        "external_sources": [address.spec for address in sources.values()],
+    }
+    address = generator.address.create_generated(item.logical_name)
+    if item.package_manager is PackageManager.NPM:
+        assert item.package_json is not None
+        lockfile = os.path.join(os.path.dirname(item.package_json), "package-lock.json")
+        if item.requirements_lock and os.path.normpath(item.requirements_lock) != lockfile:
+            raise LambdaManifestError(
+                f"{where}: `requirements_lock` must be the package-lock.json beside"
+                f" `package_json` ({lockfile}), which `npm ci` installs from"
+            )
+        fields = {**common, "package_json": _relative(item.package_json, base)}
+        target_type: type[Target] = NodeLambdaArtifactTarget
+    else:
+        fields = {
+            **common,
+            "source_dir": item.source_dir,
+            **({"requirements_lock": item.lock_path} if item.lock_path else {}),
+        }
+        target_type = ManifestPythonLambdaTarget
+    targets.append(target_type(fields, address, union_membership, residence_dir=item.source_dir))
+    return targets
+
+
+@rule(desc="Reading a lambda manifest", level=LogLevel.DEBUG)
+async def generate_manifest_targets(
+    request: GenerateFromLambdaManifest, union_membership: UnionMembership
+) -> GeneratedTargets:
+    generator = request.generator
+    path = generator[LambdaManifestSourceField].file_path
+    (content,) = await Get(DigestContents, PathGlobs([path]))
+    try:
+        data = toml.loads(content.content.decode("utf-8"))
+    except (toml.TomlDecodeError, UnicodeDecodeError) as error:
+        raise LambdaManifestError(f"{path} is not valid TOML: {error}") from None
+    try:
+        lambdas = parse_manifest(data, path)
+    except UserError as error:
+        raise LambdaManifestError(str(error)) from None
+    targets = [
+        target
+        for item in lambdas
+        for target in _lambda_targets(request, item, path, union_membership)
+    ]
+    addresses = [target.address for target in targets]
+    clashes = sorted({str(a) for a in addresses if addresses.count(a) > 1})
+    if clashes:
+        raise LambdaManifestError(
+            f"{path}: {clashes[0]} would be both a lambda and a source (`<logical_name>.<source"
+            " name>`): rename one of them"
+        )
+    return GeneratedTargets(generator, targets)
+
+
+# Packaging pip lambdas
+
+
+@dataclass(frozen=True)
+class ManifestPythonLambdaFieldSet(PackageFieldSet):
+    required_fields = (ManifestHandlerField, ManifestSourceDirField)
+
+    sources: ManifestSourcesField
+    source_dir: ManifestSourceDirField
+    handler: ManifestHandlerField
+    runtime: LambdaRuntimeField
+    architecture: LambdaArchitectureField
+    logical_name: LambdaLogicalNameField
+    requirements_lock: ManifestRequirementsLockField
+    hash_extra: LambdaHashExtraField
+    external_sources: LambdaExternalSourcesField
+    output_path: LambdaOutputPathField
+    environment: EnvironmentField
+
+
+@rule(desc="Package a manifest lambda", level=LogLevel.DEBUG)
+async def package_manifest_python_lambda(field_set: ManifestPythonLambdaFieldSet) -> BuiltPackage:
+    address = field_set.address
+    name = await Get(LogicalName, LogicalNameRequest(address, field_set.logical_name))
+    await Get(RuntimeLifecycle, RuntimeLifecycleRequest(address, field_set.runtime.value))
+    if field_set.requirements_lock.value:
+        raise LambdaManifestError(
+            f"{address}: installing from `requirements_lock` ({field_set.requirements_lock.value})"
+            " is not supported yet; a manifest lambda may have first-party files and"
+            " [[lambda.source]] entries only for now"
+        )
+    sources = await Get(SourceFiles, SourceFilesRequest([field_set.sources]))
+    stripped = await Get(Digest, RemovePrefix(sources.snapshot.digest, field_set.source_dir.value))
+    prefixed = await Get(Digest, AddPrefix(stripped, SOURCES))
+    external = await Get(
+        ExternalSources, ExternalSourcesRequest(address, field_set.external_sources)
+    )
+    payload = await Get(Digest, MergeDigests([prefixed, external.digest]))
+    packed = await Get(
+        PackedLambda,
+        PackLambdaRequest(
+            address,
+            zip_path=field_set.output_path.value_or_default(file_ending="zip"),
+            logical_name=name.value,
+            runtime=field_set.runtime.value,
+            architecture=field_set.architecture.value,
+            payload=payload,
+            has_sources=True,
+            has_site_packages=False,
+            handler=field_set.handler.value,
+            hash_extra=field_set.hash_extra.value,
+            external_roots=external.roots,
+        ),
+    )
+    platform = f"{field_set.runtime.value}-{field_set.architecture.value}"
+    return BuiltPackage(packed.digest, (packed.artifact(platform),))
+
+
+def rules():
+    return (
+        *collect_rules(),
+        UnionRule(GenerateTargetsRequest, GenerateFromLambdaManifest),
+        UnionRule(PackageFieldSet, ManifestPythonLambdaFieldSet),
+    )

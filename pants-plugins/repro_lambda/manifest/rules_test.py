@@ -1,0 +1,238 @@
+"""`lambda_manifest`: a reference-design `lambdas.toml` as targets, packaged like BUILD-declared
+ones."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from textwrap import dedent
+
+import pytest
+from pants.core.goals.package import BuiltPackage, PackageFieldSet
+from pants.engine.addresses import Address
+from pants.engine.fs import DigestContents
+from pants.engine.internals.scheduler import ExecutionError
+from pants.engine.rules import QueryRule
+from pants.engine.target import AllTargets
+from pants.testutil.rule_runner import RuleRunner
+
+from repro_lambda.external.target_types import (
+    LambdaExternalSourcesField,
+    LambdaSourceMemberField,
+    LambdaSourceVersionField,
+    LambdaSourceVersionFromField,
+)
+from repro_lambda.manifest.rules import ManifestPythonLambdaFieldSet
+from repro_lambda.nodejs.rules import NodeLambdaFieldSet
+from repro_lambda.target_types import LambdaAtEdgeField
+from repro_lambda.testutil import make_rule_runner
+
+DIGEST = "a" * 64
+MANIFEST = dedent(
+    f"""\
+    [[lambda]]
+    logical_name = "app"
+    source_dir = "src/app"
+    runtime = "python3.13"
+    arch = "arm64"
+    handler = "app.lambda_handler"
+    region = "eu-west-1"
+    package_manager = "pip"
+    lambda_at_edge = false
+    hash_extra = ""
+
+    [[lambda]]
+    logical_name = "worker"
+    source_dir = "src/worker"
+    runtime = "python3.13"
+    arch = "arm64"
+    handler = "worker.handler.handler"
+    include_patterns = ["worker/**/*.py"]
+    exclude_patterns = ["**/tests/**"]
+
+    [[lambda]]
+    logical_name = "edge"
+    source_dir = "src/edge"
+    requirements_lock = "src/edge/package-lock.json"
+    package_json = "src/edge/package.json"
+    runtime = "nodejs22.x"
+    arch = "x86_64"
+    handler = "index.handler"
+    region = "us-east-1"
+    package_manager = "npm"
+    lambda_at_edge = true
+
+    [builder]
+    base_image_python = "public.ecr.aws/lambda/python:3.13@sha256:{DIGEST}"
+    base_image_nodejs = "public.ecr.aws/lambda/nodejs:22@sha256:{DIGEST}"
+    include_patterns = ["**/*.py", "**/*.json", "**/*.js"]
+    exclude_patterns = [".venv/**", "__pycache__/**", "*.pyc", ".git/**", ".env*"]
+    """
+)
+PACKAGE_JSON = {"name": "edge", "version": "1.0.0"}
+LOCKFILE = {
+    "name": "edge",
+    "version": "1.0.0",
+    "lockfileVersion": 3,
+    "requires": True,
+    "packages": {"": {"name": "edge", "version": "1.0.0"}},
+}
+FILES = {
+    "BUILD": 'lambda_manifest(name="lambdas")\n',
+    "lambdas.toml": MANIFEST,
+    "src/app/app.py": (
+        "import helpers\n\n\ndef lambda_handler(event, context):\n    return helpers.ONE\n"
+    ),
+    "src/app/helpers.py": "ONE = 1\n",
+    "src/app/conf/settings.json": "{}",
+    "src/app/README.md": "not packed",
+    "src/app/.env.json": "{}",
+    "src/app/.venv/lib/site.py": "",
+    "src/worker/worker/handler.py": "def handler(event, context):\n    return 2\n",
+    "src/worker/worker/tests/test_handler.py": "",
+    "src/worker/other.py": "",
+    "src/edge/index.js": "exports.handler = async () => 1;\n",
+    "src/edge/package.json": json.dumps(PACKAGE_JSON),
+    "src/edge/package-lock.json": json.dumps(LOCKFILE),
+}
+APP = Address("", target_name="lambdas", generated_name="app")
+WORKER = Address("", target_name="lambdas", generated_name="worker")
+EDGE = Address("", target_name="lambdas", generated_name="edge")
+
+
+@pytest.fixture
+def rule_runner() -> RuleRunner:
+    rule_runner = make_rule_runner(
+        QueryRule(BuiltPackage, [ManifestPythonLambdaFieldSet]),
+        QueryRule(BuiltPackage, [NodeLambdaFieldSet]),
+        QueryRule(AllTargets, []),
+    )
+    rule_runner.write_files(FILES)
+    return rule_runner
+
+
+def package(rule_runner: RuleRunner, address: Address) -> tuple[zipfile.ZipFile, dict]:
+    target = rule_runner.get_target(address)
+    field_set: PackageFieldSet = (
+        NodeLambdaFieldSet.create(target)
+        if NodeLambdaFieldSet.is_applicable(target)
+        else ManifestPythonLambdaFieldSet.create(target)
+    )
+    built = rule_runner.request(BuiltPackage, [field_set])
+    contents = {fc.path: fc.content for fc in rule_runner.request(DigestContents, [built.digest])}
+    (zip_path,) = [path for path in contents if path.endswith(".zip")]
+    metadata = json.loads(contents[zip_path.removesuffix(".zip") + ".json"])
+    return zipfile.ZipFile(io.BytesIO(contents[zip_path])), metadata
+
+
+def test_one_target_per_lambda_addressed_by_logical_name(rule_runner: RuleRunner) -> None:
+    targets = {t.address: t for t in rule_runner.request(AllTargets, [])}
+    assert {APP, WORKER, EDGE} <= set(targets)
+    assert targets[EDGE].alias == "nodejs_lambda_artifact"
+    assert targets[APP].alias == "manifest_python_lambda"
+
+
+def test_files_are_the_manifests_patterns_under_source_dir(rule_runner: RuleRunner) -> None:
+    archive, metadata = package(rule_runner, APP)
+    assert sorted(archive.namelist()) == ["app.py", "conf/settings.json", "helpers.py"]
+    assert metadata["logical_name"] == "app" and metadata["architecture"] == "arm64"
+    assert metadata["s3_key"].startswith("lambdas/app/")
+    # an override replaces the default patterns, it is not merged with them
+    archive, _ = package(rule_runner, WORKER)
+    assert archive.namelist() == ["worker/handler.py"]
+
+
+def test_an_override_rekeys_its_lambda_and_no_other(rule_runner: RuleRunner) -> None:
+    before = {a: package(rule_runner, a)[1]["s3_key"] for a in (APP, WORKER)}
+    changed = MANIFEST.replace('exclude_patterns = ["**/tests/**"]', 'exclude_patterns = ["x"]')
+    rule_runner.write_files({"lambdas.toml": changed})
+    after = {a: package(rule_runner, a)[1]["s3_key"] for a in (APP, WORKER)}
+    assert after[APP] == before[APP]
+    assert after[WORKER] != before[WORKER]
+    # the builder's image digest too
+    rule_runner.write_files({"lambdas.toml": MANIFEST.replace(DIGEST, "b" * 64)})
+    assert package(rule_runner, APP)[1]["s3_key"] != before[APP]
+
+
+def test_an_npm_edge_lambda_is_a_nodejs_artifact(rule_runner: RuleRunner) -> None:
+    target = rule_runner.get_target(EDGE)
+    assert target[LambdaAtEdgeField].value is True
+    archive, metadata = package(rule_runner, EDGE)
+    assert "index.js" in archive.namelist() and metadata["runtime"] == "nodejs22.x"
+
+
+@pytest.mark.parametrize(
+    "manifest, message",
+    [
+        ("[[lambda]\n", r"lambdas.toml is not valid TOML"),
+        (
+            MANIFEST.replace('hash_extra = ""', "memory = 1"),
+            r"\[\[lambda\]\] #1 \(app\): unknown key 'memory'",
+        ),
+        (
+            MANIFEST.replace(f"python:3.13@sha256:{DIGEST}", "python:3.13"),
+            r"\[builder\]: `base_image_python` = 'public.ecr.aws/lambda/python:3.13' is not pinned",
+        ),
+        (
+            MANIFEST.replace('region = "us-east-1"', 'region = "eu-west-1"'),
+            r"#3 \(edge\): `lambda_at_edge` deploys from us-east-1",
+        ),
+    ],
+)
+def test_bad_manifests_are_explained(rule_runner: RuleRunner, manifest: str, message: str) -> None:
+    rule_runner.write_files({"lambdas.toml": manifest})
+    with pytest.raises(ExecutionError, match=message):
+        rule_runner.get_target(APP)
+
+
+SOURCES = dedent(
+    """\
+    [[lambda.source]]
+    name = "vendor"
+    type = "github_release"
+    repo = "owner/vendor-tool"
+    tag = "vendor-v{version}"
+    asset = "vendor-{version}.tar.gz"
+    sha256 = "<written by the reference's lock>"
+    extract = "tar.gz"
+    member = "vendor-{version}"
+    dest = "vendor"
+    version = "1.4.0"
+
+    [[lambda.source]]
+    name = "terraform"
+    type = "https"
+    url = "https://releases.example.com/terraform/{version}/terraform_{version}_linux_arm64.zip"
+    extract = "zip"
+    member = "terraform"
+    dest = "bin/terraform"
+    executable = true
+    version = "1.9.0"
+    [lambda.source.version_from]
+    source = "vendor"
+    file = ".tool-versions"
+    key = "terraform"
+    """
+)
+
+
+def test_lambda_sources_become_lambda_source_targets(rule_runner: RuleRunner) -> None:
+    first, rest = MANIFEST.split("\n[[lambda]]\n", 1)
+    rule_runner.write_files({"lambdas.toml": f"{first}\n{SOURCES}\n[[lambda]]\n{rest}"})
+    vendor = Address("", target_name="lambdas", generated_name="app.vendor")
+    terraform = rule_runner.get_target(
+        Address("", target_name="lambdas", generated_name="app.terraform")
+    )
+    assert terraform.alias == "lambda_source"
+    assert dict(terraform[LambdaSourceVersionFromField].value or {}) == {
+        "source": vendor.spec,
+        "file": ".tool-versions",
+        "key": "terraform",
+    }
+    assert (
+        terraform[LambdaSourceVersionField].value is None
+    )  # what the reference's lock wrote; ours resolves it
+    assert rule_runner.get_target(vendor)[LambdaSourceMemberField].value == "vendor-{version}"
+    app = rule_runner.get_target(APP)
+    assert set(app[LambdaExternalSourcesField].value or ()) == {vendor.spec, terraform.address.spec}
