@@ -1,19 +1,32 @@
 """`lambda_manifest`: generate a target per `[[lambda]]` (and per `[[lambda.source]]`), and
-`package` for the pip lambdas it generates.
+`package` for the pip lambdas it generates, with wheels from their hashed requirement locks.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, List
 
 import toml
+from pants.backend.python.subsystems.repos import PythonRepos
+from pants.backend.python.util_rules.pex import CompletePlatforms
+from pants.base.glob_match_error_behavior import GlobMatchErrorBehavior
 from pants.core.goals.package import BuiltPackage, PackageFieldSet
 from pants.core.util_rules.environments import EnvironmentField
 from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
 from pants.engine.addresses import Address
-from pants.engine.fs import AddPrefix, Digest, DigestContents, MergeDigests, PathGlobs, RemovePrefix
+from pants.engine.fs import (
+    EMPTY_DIGEST,
+    AddPrefix,
+    Digest,
+    DigestContents,
+    MergeDigests,
+    PathGlobs,
+    RemovePrefix,
+)
+from pants.engine.process import FallibleProcessResult
 from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import GeneratedTargets, GenerateTargetsRequest, Target
 from pants.engine.unions import UnionMembership, UnionRule
@@ -21,10 +34,12 @@ from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import UserError
 from repro_lambda.core.globs import to_pants_globs
+from repro_lambda.core.hashed_requirements import check_locked_wheels, parse_hashed_requirements
 from repro_lambda.core.manifest import ManifestLambda, PackageManager, parse_manifest
 from repro_lambda.core.sources import SourceSpec
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
 from repro_lambda.external.target_types import LambdaExternalSourcesField, LambdaSourceTarget
+from repro_lambda.install_rules import SITE_PACKAGES, LambdaPlatformRequest
 from repro_lambda.manifest.target_types import (
     LambdaManifestSourceField,
     LambdaManifestTarget,
@@ -37,9 +52,11 @@ from repro_lambda.manifest.target_types import (
 from repro_lambda.names_rules import LogicalName, LogicalNameRequest
 from repro_lambda.nodejs.target_types import NodeLambdaArtifactTarget
 from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
+from repro_lambda.pex_cli import LambdaPexProcess
 from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleRequest
 from repro_lambda.target_types import (
     LambdaArchitectureField,
+    LambdaCompletePlatformsField,
     LambdaHashExtraField,
     LambdaLogicalNameField,
     LambdaOutputPathField,
@@ -177,6 +194,102 @@ async def generate_manifest_targets(
     return GeneratedTargets(generator, targets)
 
 
+# Installing a hashed requirements lock
+
+
+@dataclass(frozen=True)
+class HashedInstallRequest:
+    address: Address
+    lock_path: str
+    runtime: str
+    architecture: str
+
+
+def _pex_failure(address: Address, what: str, stderr: bytes) -> LambdaManifestError:
+    return LambdaManifestError(f"{what} for {address} failed:\n{stderr.decode(errors='replace')}")
+
+
+@rule(desc="Installing a manifest lambda's hashed requirements", level=LogLevel.DEBUG)
+async def install_hashed_requirements(request: HashedInstallRequest, repos: PythonRepos) -> Digest:
+    """Lock the file's pins for the platform (wheels only, nothing else), check every locked
+    wheel's sha256 against the file, and install exactly that lock: pex verifies each download
+    against it."""
+    address, path = request.address, request.lock_path
+    contents = await Get(
+        DigestContents,
+        PathGlobs([path], glob_match_error_behavior=GlobMatchErrorBehavior.ignore),
+    )
+    if not contents:
+        raise LambdaManifestError(
+            f"{address}: its `requirements_lock` {path} does not exist: create it with"
+            " `pants lambda-lock` (or `uv pip compile --generate-hashes`)"
+        )
+    try:
+        requirements = parse_hashed_requirements(contents[0].content.decode("utf-8"), path)
+    except (UserError, UnicodeDecodeError) as error:
+        raise LambdaManifestError(f"{address}: {error}") from None
+    if not requirements:
+        return EMPTY_DIGEST
+    platforms = await Get(
+        CompletePlatforms,
+        LambdaPlatformRequest(
+            request.runtime, request.architecture, LambdaCompletePlatformsField(None, address)
+        ),
+    )
+    platform = f"{request.runtime}-{request.architecture}"
+    index_args = (
+        "--no-pypi",
+        *(f"--index={index}" for index in repos.indexes),
+        *(f"--find-links={links}" for links in repos.find_links),
+    )
+    locked = await Get(
+        FallibleProcessResult,
+        LambdaPexProcess(
+            subcommand=("lock", "create"),
+            args=(
+                "--output=lock.json",
+                "--style=strict",
+                "--no-build",
+                "--intransitive",
+                *index_args,
+                *platforms.generate_pex_arg_list(),
+                *(requirement.pin for requirement in requirements),
+            ),
+            input_digest=platforms.digest,
+            output_files=("lock.json",),
+            description=f"Locking {path} for {platform}",
+        ),
+    )
+    if locked.exit_code != 0:
+        raise _pex_failure(address, f"Locking {path} for {platform}", locked.stderr)
+    (lock_file,) = await Get(DigestContents, Digest, locked.output_digest)
+    try:
+        check_locked_wheels(requirements, json.loads(lock_file.content), path)
+    except UserError as error:
+        raise LambdaManifestError(f"{address}: {error}") from None
+    input_digest = await Get(Digest, MergeDigests([locked.output_digest, platforms.digest]))
+    installed = await Get(
+        FallibleProcessResult,
+        LambdaPexProcess(
+            subcommand=("venv", "create"),
+            args=(
+                f"--dest-dir={SITE_PACKAGES}",
+                "--layout=flat",
+                "--lock=lock.json",
+                "--no-build",
+                *index_args,
+                *platforms.generate_pex_arg_list(),
+            ),
+            input_digest=input_digest,
+            output_directories=(SITE_PACKAGES,),
+            description=f"Installing {path} for {platform}",
+        ),
+    )
+    if installed.exit_code != 0:
+        raise _pex_failure(address, f"Installing {path} for {platform}", installed.stderr)
+    return installed.output_digest
+
+
 # Packaging pip lambdas
 
 
@@ -202,19 +315,24 @@ async def package_manifest_python_lambda(field_set: ManifestPythonLambdaFieldSet
     address = field_set.address
     name = await Get(LogicalName, LogicalNameRequest(address, field_set.logical_name))
     await Get(RuntimeLifecycle, RuntimeLifecycleRequest(address, field_set.runtime.value))
-    if field_set.requirements_lock.value:
-        raise LambdaManifestError(
-            f"{address}: installing from `requirements_lock` ({field_set.requirements_lock.value})"
-            " is not supported yet; a manifest lambda may have first-party files and"
-            " [[lambda.source]] entries only for now"
-        )
     sources = await Get(SourceFiles, SourceFilesRequest([field_set.sources]))
     stripped = await Get(Digest, RemovePrefix(sources.snapshot.digest, field_set.source_dir.value))
     prefixed = await Get(Digest, AddPrefix(stripped, SOURCES))
     external = await Get(
         ExternalSources, ExternalSourcesRequest(address, field_set.external_sources)
     )
-    payload = await Get(Digest, MergeDigests([prefixed, external.digest]))
+    site_packages = EMPTY_DIGEST
+    if field_set.requirements_lock.value:
+        site_packages = await Get(
+            Digest,
+            HashedInstallRequest(
+                address,
+                field_set.requirements_lock.value,
+                field_set.runtime.value,
+                field_set.architecture.value,
+            ),
+        )
+    payload = await Get(Digest, MergeDigests([prefixed, site_packages, external.digest]))
     packed = await Get(
         PackedLambda,
         PackLambdaRequest(
@@ -225,7 +343,7 @@ async def package_manifest_python_lambda(field_set: ManifestPythonLambdaFieldSet
             architecture=field_set.architecture.value,
             payload=payload,
             has_sources=True,
-            has_site_packages=False,
+            has_site_packages=site_packages != EMPTY_DIGEST,
             handler=field_set.handler.value,
             hash_extra=field_set.hash_extra.value,
             external_roots=external.roots,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 from textwrap import dedent
 
 import pytest
@@ -236,3 +237,49 @@ def test_lambda_sources_become_lambda_source_targets(rule_runner: RuleRunner) ->
     assert rule_runner.get_target(vendor)[LambdaSourceMemberField].value == "vendor-{version}"
     app = rule_runner.get_target(APP)
     assert set(app[LambdaExternalSourcesField].value or ()) == {vendor.spec, terraform.address.spec}
+
+
+SIX_WHEEL_SHA256 = "8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254"
+
+
+def with_lock(rule_runner: RuleRunner, sha256: str) -> None:
+    manifest = MANIFEST.replace(
+        'handler = "app.lambda_handler"',
+        'handler = "app.lambda_handler"\nrequirements_lock = "src/app/requirements.${arch}.lock"',
+    )
+    rule_runner.write_files(
+        {
+            "lambdas.toml": manifest,
+            "src/app/requirements.arm64.lock": f"six==1.16.0 \\\n    --hash=sha256:{sha256}\n",
+            "src/app/helpers.py": "import six\n\nONE = 1\n",
+        }
+    )
+
+
+def test_wheels_come_from_the_hashed_lock_of_the_architecture(rule_runner: RuleRunner) -> None:
+    with_lock(rule_runner, SIX_WHEEL_SHA256)
+    archive, _ = package(rule_runner, APP)
+    names = archive.namelist()
+    assert "six.py" in names and "six-1.16.0.dist-info/METADATA" in names
+    # the lock file is not a source of the lambda: the patterns take *.py and *.json only
+    assert "requirements.arm64.lock" not in names
+
+
+def test_a_wheel_whose_hash_the_lock_does_not_list_is_refused(rule_runner: RuleRunner) -> None:
+    with_lock(rule_runner, "0" * 64)
+    with pytest.raises(
+        ExecutionError,
+        match=rf"six-1.16.0-py2.py3-none-any.whl of six==1.16.0 has sha256 {SIX_WHEEL_SHA256},"
+        r" which src/app/requirements.arm64.lock does not list",
+    ):
+        package(rule_runner, APP)
+
+
+def test_a_missing_lock_says_how_to_make_it(rule_runner: RuleRunner) -> None:
+    with_lock(rule_runner, SIX_WHEEL_SHA256)
+    rule_runner.write_files({"src/app/requirements.arm64.lock": ""})
+    Path(rule_runner.build_root, "src/app/requirements.arm64.lock").unlink()
+    with pytest.raises(
+        ExecutionError, match=r"requirements.arm64.lock does not exist.*lambda-lock"
+    ):
+        package(rule_runner, APP)
