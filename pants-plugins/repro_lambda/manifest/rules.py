@@ -5,13 +5,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 import toml
 from pants.backend.python.subsystems.repos import PythonRepos
 from pants.backend.python.util_rules.pex import CompletePlatforms
+from pants.base.build_root import BuildRoot
 from pants.base.glob_match_error_behavior import GlobMatchErrorBehavior
 from pants.core.goals.package import BuiltPackage, PackageFieldSet
 from pants.core.util_rules.environments import EnvironmentField
@@ -22,6 +24,7 @@ from pants.engine.fs import (
     AddPrefix,
     Digest,
     DigestContents,
+    DigestSubset,
     MergeDigests,
     PathGlobs,
     RemovePrefix,
@@ -62,6 +65,8 @@ from repro_lambda.target_types import (
     LambdaOutputPathField,
     LambdaRuntimeField,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class LambdaManifestError(Exception):
@@ -310,13 +315,37 @@ class ManifestPythonLambdaFieldSet(PackageFieldSet):
     environment: EnvironmentField
 
 
+def _symlinked(build_root: BuildRoot, source_dir: str, files: Sequence[str]) -> list[str]:
+    """The files that are, or are under, a symlink below `source_dir`: Pants' globs follow
+    symlinks, and the reference skips them."""
+    found = []
+    for path in files:
+        parts = os.path.relpath(path, source_dir).split(os.sep)
+        prefixes = (os.path.join(source_dir, *parts[: i + 1]) for i in range(len(parts)))
+        if any(os.path.islink(os.path.join(build_root.path, p)) for p in prefixes):
+            found.append(path)
+    return found
+
+
 @rule(desc="Package a manifest lambda", level=LogLevel.DEBUG)
-async def package_manifest_python_lambda(field_set: ManifestPythonLambdaFieldSet) -> BuiltPackage:
+async def package_manifest_python_lambda(
+    field_set: ManifestPythonLambdaFieldSet, build_root: BuildRoot
+) -> BuiltPackage:
     address = field_set.address
     name = await Get(LogicalName, LogicalNameRequest(address, field_set.logical_name))
     await Get(RuntimeLifecycle, RuntimeLifecycleRequest(address, field_set.runtime.value))
     sources = await Get(SourceFiles, SourceFilesRequest([field_set.sources]))
-    stripped = await Get(Digest, RemovePrefix(sources.snapshot.digest, field_set.source_dir.value))
+    source_dir = field_set.source_dir.value
+    links = _symlinked(build_root, source_dir, sources.files)
+    for link in links:
+        logger.warning(f"{address}: skipped symlink {link} (the manifest takes regular files only)")
+    kept = await Get(
+        Digest,
+        DigestSubset(
+            sources.snapshot.digest, PathGlobs([f for f in sources.files if f not in links])
+        ),
+    )
+    stripped = await Get(Digest, RemovePrefix(kept, source_dir))
     prefixed = await Get(Digest, AddPrefix(stripped, SOURCES))
     external = await Get(
         ExternalSources, ExternalSourcesRequest(address, field_set.external_sources)

@@ -283,3 +283,12 @@ def test_a_missing_lock_says_how_to_make_it(rule_runner: RuleRunner) -> None:
         ExecutionError, match=r"requirements.arm64.lock does not exist.*lambda-lock"
     ):
         package(rule_runner, APP)
+
+
+def test_symlinks_are_skipped_with_a_warning(
+    rule_runner: RuleRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    Path(rule_runner.build_root, "src/app/linked.py").symlink_to("helpers.py")
+    archive, _ = package(rule_runner, APP)
+    assert "linked.py" not in archive.namelist()
+    assert "//:lambdas#app: skipped symlink src/app/linked.py" in caplog.text
