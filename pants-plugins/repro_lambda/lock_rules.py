@@ -44,6 +44,7 @@ from repro_lambda.install_rules import (
     LambdaInstallInputsRequest,
     install_requests,
 )
+from repro_lambda.manifest.lock_rules import lock_manifest_lambdas
 from repro_lambda.pex_cli import LambdaPexProcess
 from repro_lambda.platform_lock import (
     LOCK_COMMAND,
@@ -65,6 +66,11 @@ class LambdaLockSubsystem(GoalSubsystem):
         resolve's lockfile, with sha256 hashes. Run it after `{bin_name()} generate-lockfiles`,
         or when a lambda or layer gains a requirement or a new runtime or architecture;
         `{bin_name()} package` says when it is due.
+
+        Then compile the hashed requirements lock of each `lambda_manifest` pip lambda from the
+        `requirements.in` in its `source_dir`, with uv (see `[lambda-uv]`), for its runtime's
+        Python and its architecture's manylinux platform, wheels only; npm lambdas install from
+        their package-lock.json as it is.
 
         Then download every `lambda_source` (resolving `version_from`), and record its version,
         URL, sha256 and size in `[lambda-sources].lockfile`, rewritten atomically and only if a
@@ -251,6 +257,7 @@ async def lambda_lock(
         console.print_stdout(
             "No lambda_artifact or lambda_layer has third-party requirements: nothing to lock."
         )
+    await lock_manifest_lambdas(console, all_targets, build_root)
     await _lock_sources(console, all_targets, sources_subsystem, build_root)
     return LambdaLock(exit_code=0)
 

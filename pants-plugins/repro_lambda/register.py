@@ -21,7 +21,9 @@ from repro_lambda import (
 )
 from repro_lambda.external import rules as external_rules
 from repro_lambda.external.target_types import LambdaSourceTarget
+from repro_lambda.manifest import lock_rules as manifest_lock_rules
 from repro_lambda.manifest import rules as manifest_rules
+from repro_lambda.manifest import uv
 from repro_lambda.manifest.target_types import LambdaManifestTarget, ManifestPythonLambdaTarget
 from repro_lambda.nodejs import rules as nodejs_rules
 from repro_lambda.nodejs import subsystem as nodejs_subsystem
@@ -48,6 +50,7 @@ def rules():
         *install_rules.rules(),
         *layer_rules.rules(),
         *lock_rules.rules(),
+        *manifest_lock_rules.rules(),
         *manifest_rules.rules(),
         *names_rules.rules(),
         *nodejs_rules.rules(),
@@ -62,4 +65,5 @@ def rules():
         *packer.rules(),
         *publisher.rules(),
         *runtimes.rules(),
+        *uv.rules(),
     )

@@ -41,6 +41,11 @@ class Architecture(StrChoice):
         """The name npm gives it (`--cpu`, a package's `cpu` field, `@img/sharp-linux-<cpu>`)."""
         return "x64" if self is Architecture.X86_64 else "arm64"
 
+    @property
+    def machine(self) -> str:
+        """The name `uname -m` and manylinux wheel tags give it."""
+        return "x86_64" if self is Architecture.X86_64 else "aarch64"
+
 
 class Section(StrChoice):
     """A section of the catalog; its artifacts' keys start with its name."""

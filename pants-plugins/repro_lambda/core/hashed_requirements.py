@@ -1,5 +1,6 @@
-"""Hashed requirement files (`pip-compile` / `uv pip compile --generate-hashes`): read them, and
-check that a pex lock of their pins uses only wheels whose sha256 they list.
+"""Hashed requirement files (`pip-compile` / `uv pip compile --generate-hashes`): read them,
+check that a pex lock of their pins uses only wheels whose sha256 they list, and name the platform
+uv resolves them for.
 
 Standard library only, Python 3.9.
 """
@@ -10,10 +11,22 @@ import re
 from dataclasses import dataclass
 from typing import Any, FrozenSet, List, Mapping, Optional, Sequence
 
-from repro_lambda.core.contract import UserError
+from repro_lambda.core.contract import Architecture, UserError
+from repro_lambda.core.runtimes import BY_NAME
 
 _PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*==\s*([^\s;]+)\s*(?:;\s*(.+))?")
 _HASH = re.compile(r"--hash[=\s]sha256:([0-9a-f]{64})")
+
+
+# The manylinux levels uv 0.13 can resolve for (`uv pip compile --python-platform`).
+_UV_MANYLINUX = ((2, 17), (2, 28), *((2, minor) for minor in range(31, 41)))
+
+
+def uv_python_platform(runtime: str, architecture: Architecture) -> str:
+    """uv's name for the runtime's platform: the newest manylinux level within its glibc."""
+    glibc = BY_NAME[runtime].os.glibc
+    major, minor = max(level for level in _UV_MANYLINUX if level <= glibc)
+    return f"{architecture.machine}-manylinux_{major}_{minor}"
 
 
 def canonical(name: str) -> str:

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from repro_lambda.core.contract import UserError
+from repro_lambda.core.contract import Architecture, UserError
 from repro_lambda.core.hashed_requirements import (
     HashedRequirement,
     check_locked_wheels,
     parse_hashed_requirements,
+    uv_python_platform,
 )
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
@@ -74,3 +75,18 @@ def test_the_locked_wheels_must_be_listed() -> None:
         check_locked_wheels(requirements, lock("six", "1.17.0", A), "r.lock")
     with pytest.raises(UserError, match="does not pin numpy==2.2.0"):
         check_locked_wheels(requirements, lock("numpy", "2.2.0", A), "r.lock")
+
+
+@pytest.mark.parametrize(
+    "runtime, architecture, expected",
+    [
+        ("python3.13", Architecture.ARM64, "aarch64-manylinux_2_34"),
+        ("python3.12", Architecture.X86_64, "x86_64-manylinux_2_34"),
+        # Amazon Linux 2's glibc 2.26 is between the levels uv knows: the lower one
+        ("python3.11", Architecture.X86_64, "x86_64-manylinux_2_17"),
+    ],
+)
+def test_uv_resolves_within_the_runtime_glibc(
+    runtime: str, architecture: Architecture, expected: str
+) -> None:
+    assert uv_python_platform(runtime, architecture) == expected

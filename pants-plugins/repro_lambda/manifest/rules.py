@@ -5,12 +5,11 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List
 
-import toml
+import toml  # pants: no-infer-dep (a requirement of pantsbuild.pants)
 from pants.backend.python.subsystems.repos import PythonRepos
 from pants.backend.python.util_rules.pex import CompletePlatforms
 from pants.base.build_root import BuildRoot
@@ -24,7 +23,6 @@ from pants.engine.fs import (
     AddPrefix,
     Digest,
     DigestContents,
-    DigestSubset,
     MergeDigests,
     PathGlobs,
     RemovePrefix,
@@ -57,6 +55,7 @@ from repro_lambda.nodejs.target_types import NodeLambdaArtifactTarget
 from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
 from repro_lambda.pex_cli import LambdaPexProcess
 from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleRequest
+from repro_lambda.symlinks import without_symlinks
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaCompletePlatformsField,
@@ -65,8 +64,6 @@ from repro_lambda.target_types import (
     LambdaOutputPathField,
     LambdaRuntimeField,
 )
-
-logger = logging.getLogger(__name__)
 
 
 class LambdaManifestError(Exception):
@@ -156,7 +153,11 @@ def _lambda_targets(
                 f"{where}: `requirements_lock` must be the package-lock.json beside"
                 f" `package_json` ({lockfile}), which `npm ci` installs from"
             )
-        fields = {**common, "package_json": _relative(item.package_json, base)}
+        fields = {
+            **common,
+            "package_json": _relative(item.package_json, base),
+            "skip_symlinks": True,
+        }
         target_type: type[Target] = NodeLambdaArtifactTarget
     else:
         fields = {
@@ -315,18 +316,6 @@ class ManifestPythonLambdaFieldSet(PackageFieldSet):
     environment: EnvironmentField
 
 
-def _symlinked(build_root: BuildRoot, source_dir: str, files: Sequence[str]) -> list[str]:
-    """The files that are, or are under, a symlink below `source_dir`: Pants' globs follow
-    symlinks, and the reference skips them."""
-    found = []
-    for path in files:
-        parts = os.path.relpath(path, source_dir).split(os.sep)
-        prefixes = (os.path.join(source_dir, *parts[: i + 1]) for i in range(len(parts)))
-        if any(os.path.islink(os.path.join(build_root.path, p)) for p in prefixes):
-            found.append(path)
-    return found
-
-
 @rule(desc="Package a manifest lambda", level=LogLevel.DEBUG)
 async def package_manifest_python_lambda(
     field_set: ManifestPythonLambdaFieldSet, build_root: BuildRoot
@@ -336,15 +325,7 @@ async def package_manifest_python_lambda(
     await Get(RuntimeLifecycle, RuntimeLifecycleRequest(address, field_set.runtime.value))
     sources = await Get(SourceFiles, SourceFilesRequest([field_set.sources]))
     source_dir = field_set.source_dir.value
-    links = _symlinked(build_root, source_dir, sources.files)
-    for link in links:
-        logger.warning(f"{address}: skipped symlink {link} (the manifest takes regular files only)")
-    kept = await Get(
-        Digest,
-        DigestSubset(
-            sources.snapshot.digest, PathGlobs([f for f in sources.files if f not in links])
-        ),
-    )
+    kept = await without_symlinks(address, sources, source_dir, build_root)
     stripped = await Get(Digest, RemovePrefix(kept, source_dir))
     prefixed = await Get(Digest, AddPrefix(stripped, SOURCES))
     external = await Get(

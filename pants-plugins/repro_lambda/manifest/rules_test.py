@@ -27,7 +27,7 @@ from repro_lambda.external.target_types import (
 from repro_lambda.manifest.rules import ManifestPythonLambdaFieldSet
 from repro_lambda.nodejs.rules import NodeLambdaFieldSet
 from repro_lambda.target_types import LambdaAtEdgeField
-from repro_lambda.testutil import make_rule_runner
+from repro_lambda.testutil import make_rule_runner, run_lambda_lock
 
 DIGEST = "a" * 64
 MANIFEST = dedent(
@@ -292,3 +292,52 @@ def test_symlinks_are_skipped_with_a_warning(
     archive, _ = package(rule_runner, APP)
     assert "linked.py" not in archive.namelist()
     assert "//:lambdas#app: skipped symlink src/app/linked.py" in caplog.text
+
+
+def test_npm_lambdas_skip_symlinks_too(
+    rule_runner: RuleRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    Path(rule_runner.build_root, "src/edge/linked.js").symlink_to("index.js")
+    archive, _ = package(rule_runner, EDGE)
+    assert "index.js" in archive.namelist() and "linked.js" not in archive.namelist()
+    assert "//:lambdas#edge: skipped symlink src/edge/linked.js" in caplog.text
+
+
+def test_lambda_lock_compiles_the_lock_that_package_installs(rule_runner: RuleRunner) -> None:
+    with_lock(rule_runner, "0" * 64)
+    rule_runner.write_files({"src/app/requirements.in": "six==1.16.0\n"})
+    stdout = run_lambda_lock(rule_runner)
+    assert "skip edge: npm uses package-lock.json directly" in stdout
+    assert "Wrote src/app/requirements.arm64.lock" in stdout
+    lock = Path(rule_runner.build_root, "src/app/requirements.arm64.lock").read_text()
+    assert f"--hash=sha256:{SIX_WHEEL_SHA256}" in lock and "lambda-lock" in lock
+    archive, _ = package(rule_runner, APP)
+    assert "six.py" in archive.namelist()
+    assert "Unchanged: src/app/requirements.arm64.lock" in run_lambda_lock(rule_runner)
+
+
+def test_lambda_lock_names_the_requirement_without_a_wheel(rule_runner: RuleRunner) -> None:
+    """numpy 2.3.0 has only manylinux_2_28 wheels: too new for python3.11's glibc 2.26."""
+    with_lock(rule_runner, SIX_WHEEL_SHA256)
+    manifest = Path(rule_runner.build_root, "lambdas.toml").read_text()
+    rule_runner.write_files(
+        {
+            "lambdas.toml": manifest.replace('"python3.13"', '"python3.11"', 1),
+            "src/app/requirements.in": "numpy==2.3.0\n",
+        }
+    )
+    with pytest.raises(
+        ExecutionError,
+        match=r"//:lambdas#app: uv could not compile src/app/requirements.in into"
+        r" src/app/requirements.arm64.lock for python3.11 arm64(.|\n)*numpy",
+    ):
+        run_lambda_lock(rule_runner)
+
+
+def test_lambda_lock_skips_a_lambda_without_requirements_in(rule_runner: RuleRunner) -> None:
+    with_lock(rule_runner, SIX_WHEEL_SHA256)
+    stdout = run_lambda_lock(rule_runner)
+    assert (
+        "skip app: no src/app/requirements.in to compile src/app/requirements.arm64.lock from"
+        in stdout
+    )

@@ -6,6 +6,7 @@ import json
 import os
 from dataclasses import dataclass
 
+from pants.base.build_root import BuildRoot
 from pants.core.goals.package import BuiltPackage, PackageFieldSet
 from pants.core.util_rules.environments import EnvironmentField
 from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
@@ -36,10 +37,12 @@ from repro_lambda.nodejs.target_types import (
     NodeLambdaHandlerField,
     NodeLambdaPackageJsonField,
     NodeLambdaRuntimeField,
+    NodeLambdaSkipSymlinksField,
     NodeLambdaSourcesField,
 )
 from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
 from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleRequest
+from repro_lambda.symlinks import without_symlinks
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaHashExtraField,
@@ -67,6 +70,7 @@ class NodeLambdaFieldSet(PackageFieldSet):
     architecture: LambdaArchitectureField
     logical_name: LambdaLogicalNameField
     package_json: NodeLambdaPackageJsonField
+    skip_symlinks: NodeLambdaSkipSymlinksField
     hash_extra: LambdaHashExtraField
     external_sources: LambdaExternalSourcesField
     output_path: LambdaOutputPathField
@@ -187,7 +191,7 @@ def _check_manifest(
 
 @rule(desc="Package a Node.js Lambda", level=LogLevel.DEBUG)
 async def package_nodejs_lambda(
-    field_set: NodeLambdaFieldSet, subsystem: NodeJsLambda
+    field_set: NodeLambdaFieldSet, subsystem: NodeJsLambda, build_root: BuildRoot
 ) -> BuiltPackage:
     address = field_set.address
     name = await Get(LogicalName, LogicalNameRequest(address, field_set.logical_name))
@@ -210,6 +214,8 @@ async def package_nodejs_lambda(
             f"but include {', '.join(sorted(outside)[:3])}."
         )
     manifest, stripped = manifest_digest, sources.snapshot.digest
+    if field_set.skip_symlinks.value:
+        stripped = await without_symlinks(address, sources, package_dir, build_root)
     if package_dir:
         manifest, stripped = await MultiGet(
             Get(Digest, RemovePrefix(manifest_digest, package_dir)),

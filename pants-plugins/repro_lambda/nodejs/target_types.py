@@ -9,6 +9,7 @@ from pants.core.util_rules.environments import EnvironmentField
 from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
+    BoolField,
     InvalidFieldException,
     MultipleSourcesField,
     StringField,
@@ -83,6 +84,18 @@ class NodeLambdaPackageJsonField(StringField):
     )
 
 
+class NodeLambdaSkipSymlinksField(BoolField):
+    alias = "skip_symlinks"
+    default = False
+    help = help_text(
+        """
+        Leave `sources` that are symlinks, or under one, out of the zip with a warning, as the
+        reference design's packer does (`lambda_manifest` sets it). By default Pants follows
+        symlinks and packs the files they point to.
+        """
+    )
+
+
 class NodeLambdaSourcesField(MultipleSourcesField):
     default = (
         "**/*.js",
@@ -118,6 +131,7 @@ class NodeLambdaArtifactTarget(Target):
         LambdaArchitectureField,
         LambdaLogicalNameField,
         NodeLambdaPackageJsonField,
+        NodeLambdaSkipSymlinksField,
         LambdaHashExtraField,
         LambdaExternalSourcesField,
         LambdaAtEdgeField,
