@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,9 @@ from fake_s3 import FAKE_AWS_ENV, FakeS3, FaultProxy, refusing_url
 UMASK = 0o022
 TZ = "UTC"
 REGION = "eu-west-1"
+# Lambda@Edge artifacts go to the store's `-us-east-1` twin (bucket or directory).
+EDGE_REGION = "us-east-1"
+EDGE_SUFFIX = f"-{EDGE_REGION}"
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,7 @@ class Artifact:
 
     metadata: dict
     data: bytes
+    edge: bool
 
     @property
     def name(self) -> str:
@@ -38,6 +43,13 @@ class Artifact:
     def section(self) -> str:
         """Where the catalog records it: `layers` for a layer (no handler), else `lambdas`."""
         return "layers" if self.metadata["handler"] is None else "lambdas"
+
+    def bucket(self, bucket: str) -> str:
+        """The bucket that a publish to `bucket` puts this artifact in."""
+        return bucket + EDGE_SUFFIX if self.edge else bucket
+
+    def url(self, bucket: str) -> str:
+        return f"s3://{self.bucket(bucket)}/{self.key}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,28 @@ class Site:
     def catalog(self, path: str) -> dict:
         return json.loads((self.checkout / path).read_text())
 
+    def create_buckets(self, bucket: str) -> None:
+        """`bucket` and its edge twin."""
+        self.s3.create_bucket(bucket, REGION)
+        self.s3.create_bucket(bucket + EDGE_SUFFIX, EDGE_REGION)
+
+    def stored(self, bucket: str) -> dict[tuple[str, str], bytes]:
+        """Every object of `bucket` and its edge twin, by bucket and key."""
+        return {
+            (name, key): data
+            for name in (bucket, bucket + EDGE_SUFFIX)
+            for key, data in self.s3.objects(name).items()
+        }
+
+    def expected(self, bucket: str) -> dict[tuple[str, str], bytes]:
+        return {(a.bucket(bucket), a.key): a.data for a in self.artifacts}
+
+
+def edge_lambdas(checkout: Path) -> set[str]:
+    """The logical names of the root lambdas.toml's Lambda@Edge functions."""
+    manifest = tomllib.loads((checkout / "lambdas.toml").read_text())
+    return {item["logical_name"] for item in manifest["lambda"] if item.get("lambda_at_edge")}
+
 
 @pytest.fixture(scope="module")
 def site(buildroot: Path) -> Iterator[Site]:
@@ -74,11 +108,19 @@ def site(buildroot: Path) -> Iterator[Site]:
         copy_checkout(buildroot, checkout, umask=UMASK)
         try:
             run_pants(checkout, "package", "::", umask=UMASK, tz=TZ, cached=True)
+            edge = edge_lambdas(checkout)
             artifacts = tuple(
-                Artifact(json.loads(path.read_text()), path.with_suffix(".zip").read_bytes())
-                for path in sorted((checkout / "dist").glob("src.*/*.json"))
+                Artifact(
+                    metadata,
+                    path.with_suffix(".zip").read_bytes(),
+                    metadata["logical_name"] in edge,
+                )
+                for path in sorted((checkout / "dist").glob("**/*.json"))
+                if path.with_suffix(".zip").exists()
+                for metadata in [json.loads(path.read_text())]
             )
             assert {a.section for a in artifacts} == {"lambdas", "layers"}
+            assert {a.edge for a in artifacts} == {True, False}
             with FakeS3() as s3:
                 yield Site(checkout, s3, artifacts)
         finally:
@@ -96,10 +138,11 @@ def assert_published(
 ) -> None:
     for artifact in artifacts:
         entry = catalog[artifact.section][artifact.name]
-        assert (entry["current"], entry["bucket"], entry["key"]) == (
+        assert (entry["current"], entry["bucket"], entry["key"], entry["lambda_at_edge"]) == (
             artifact.metadata["sha256"],
-            bucket,
+            artifact.bucket(bucket),
             artifact.key,
+            artifact.edge,
         )
         assert (entry["code_sha256"], entry["size"], entry["handler"]) == (
             artifact.metadata["code_sha256"],
@@ -109,15 +152,15 @@ def assert_published(
 
 
 def test_publish_uploads_once_then_finds_everything_present(site: Site) -> None:
-    site.s3.create_bucket("first", REGION)
+    site.create_buckets("first")
     with FaultProxy(site.s3.url) as proxy:
         first = site.publish(
             "--lambda-publish-store=s3://first", endpoint=proxy.url, catalog="builds/first.json"
         )
         assert first.returncode == 0, first.output
         for artifact in site.artifacts:
-            assert status_of(first, f"s3://first/{artifact.key}") == "uploaded"
-        assert site.s3.objects("first") == {a.key: a.data for a in site.artifacts}
+            assert status_of(first, artifact.url("first")) == "uploaded"
+        assert site.stored("first") == site.expected("first")
         assert_published(site, site.catalog("builds/first.json"), "first", site.artifacts)
         catalog_bytes = (site.checkout / "builds/first.json").read_bytes()
         puts_after_first = len(proxy.successful("PUT"))
@@ -128,15 +171,16 @@ def test_publish_uploads_once_then_finds_everything_present(site: Site) -> None:
         )
         assert second.returncode == 0, second.output
         for artifact in site.artifacts:
-            assert status_of(second, f"s3://first/{artifact.key}") == "already present"
+            assert status_of(second, artifact.url("first")) == "already present"
         assert len(proxy.successful("PUT")) == puts_after_first
         assert (site.checkout / "builds/first.json").read_bytes() == catalog_bytes
 
 
 def test_planted_object_fails_its_artifact_and_keeps_its_catalog_entry(site: Site) -> None:
-    site.s3.create_bucket("before", REGION)
-    site.s3.create_bucket("planted", REGION)
-    planted, *others = site.artifacts
+    site.create_buckets("before")
+    site.create_buckets("planted")
+    planted = next(a for a in site.artifacts if not a.edge)
+    others = tuple(a for a in site.artifacts if a is not planted)
     site.s3.client(REGION).put_object(Bucket="planted", Key=planted.key, Body=b"not the artifact")
     assert (
         site.publish(
@@ -151,15 +195,15 @@ def test_planted_object_fails_its_artifact_and_keeps_its_catalog_entry(site: Sit
     )
 
     assert build.returncode != 0
-    assert status_of(build, f"s3://planted/{planted.key}").startswith("failed:")
+    assert status_of(build, planted.url("planted")).startswith("failed:")
     after = site.catalog("builds/p.json")
     assert after[planted.section][planted.name] == before[planted.section][planted.name]
-    assert_published(site, after, "planted", tuple(others))
+    assert_published(site, after, "planted", others)
     assert site.s3.objects("planted")[planted.key] == b"not the artifact"
 
 
 def test_publish_survives_a_faulty_network(site: Site) -> None:
-    site.s3.create_bucket("faults", REGION)
+    site.create_buckets("faults")
     with FaultProxy(site.s3.url, failure_rate=0.3, seed=7) as proxy:
         build = site.publish(
             "--lambda-publish-store=s3://faults",
@@ -169,7 +213,7 @@ def test_publish_survives_a_faulty_network(site: Site) -> None:
         )
         assert proxy.faults(), "the proxy injected no fault"
     assert build.returncode == 0, build.output
-    assert site.s3.objects("faults") == {a.key: a.data for a in site.artifacts}
+    assert site.stored("faults") == site.expected("faults")
     assert_published(site, site.catalog("builds/faults.json"), "faults", site.artifacts)
 
 
@@ -187,7 +231,7 @@ def test_store_down_leaves_the_catalog_byte_identical(site: Site) -> None:
         )
     assert build.returncode != 0
     for artifact in site.artifacts:
-        assert status_of(build, f"s3://down/{artifact.key}").startswith("failed:")
+        assert status_of(build, artifact.url("down")).startswith("failed:")
     assert catalog_path.read_bytes() == before
 
 
@@ -198,14 +242,13 @@ def test_default_file_store_and_dry_run(site: Site) -> None:
 
     build = site.publish(endpoint=site.s3.url, catalog="builds/file.json")
     assert build.returncode == 0, build.output
-    store = site.checkout / "dist/lambda-store"
-    for artifact in site.artifacts:
-        assert (store / artifact.key).read_bytes() == artifact.data
     catalog = site.catalog("builds/file.json")
     for artifact in site.artifacts:
+        store = artifact.bucket("dist/lambda-store")
+        assert (site.checkout / store / artifact.key).read_bytes() == artifact.data
         entry = catalog[artifact.section][artifact.name]
         assert (entry["store"], entry["bucket"], entry["current"]) == (
-            "file://dist/lambda-store",
+            f"file://{store}",
             None,
             artifact.metadata["sha256"],
         )
@@ -214,7 +257,7 @@ def test_default_file_store_and_dry_run(site: Site) -> None:
 def test_credentials_stay_out_of_logs(site: Site) -> None:
     """The AWS secret reaches the publish process, but neither Pants' debug output nor its log."""
     secret = "do-not-log-7f3c1e9a"
-    site.s3.create_bucket("secret", REGION)
+    site.create_buckets("secret")
     build = run_pants(
         site.checkout,
         "--no-pantsd",  # so that the engine's debug lines reach this output
@@ -234,4 +277,4 @@ def test_credentials_stay_out_of_logs(site: Site) -> None:
     assert secret not in build.output
     for log in site.checkout.glob(".pants.d/**/*.log"):
         assert secret not in log.read_text(errors="replace"), log
-    assert set(site.s3.objects("secret")) == {a.key for a in site.artifacts}
+    assert site.stored("secret").keys() == site.expected("secret").keys()

@@ -60,6 +60,10 @@ EXPECTED_ARTIFACTS: dict[str, tuple[str, str, str, str | None]] = {
         )
         for arch in ("x86_64", "arm64")
     },
+    # the lambdas of the root lambdas.toml
+    "inventory.zip": ("inventory", "python3.13", "arm64", "inventory.lambda_handler"),
+    "resizer.zip": ("resizer", "python3.12", "x86_64", "resizer.handler.handler"),
+    "edge-headers.zip": ("edge-headers", "nodejs22.x", "x86_64", "index.handler"),
     **{
         f"src.python.layers/science-{runtime}-{arch}.zip": (
             f"science-{runtime}-{arch}",

@@ -130,7 +130,11 @@ def test_stats_handler_runs_from_its_bytecode_on_python312(
     }
 
 
-@pytest.mark.parametrize("zip_name, e_machine", STATS_ZIPS_BY_E_MACHINE.items())
+@pytest.mark.parametrize(
+    "zip_name, e_machine",
+    # PyYAML's compiled module, from the arm64 hashed lock of a lambdas.toml lambda
+    [*STATS_ZIPS_BY_E_MACHINE.items(), ("inventory.zip", 183)],
+)
 def test_native_libraries_match_the_architecture(
     first_build: Build, zip_name: str, e_machine: int
 ) -> None:
@@ -183,3 +187,51 @@ def test_node_zip_has_production_dependencies_for_its_architecture(
         n for n in names if n.startswith(("node_modules/is-number/", "test/", "node_modules/.bin/"))
     }
     assert "node_modules/.package-lock.json" not in names
+
+
+# The lambdas of the root lambdas.toml
+_INVOKE_INVENTORY = """
+import inventory
+print(inventory.lambda_handler({"body": "apples: 3\\npears: 4"}, None)["body"])
+"""
+_INVOKE_EDGE = (
+    'require("./index").handler({Records: [{cf: {response: {status: "200", headers: {}}}}]})'
+    ".then((r) => console.log(JSON.stringify(r)))"
+)
+
+
+def test_manifest_lambda_runs_with_its_locked_wheels(first_build: Build, tmp_path: Path) -> None:
+    python = find_python("3.13")
+    if python is None:
+        pytest.skip("no Python 3.13 on PATH or in pyenv to run the python3.13 artifact with")
+    with zipfile.ZipFile(first_build.dist / "inventory.zip") as archive:
+        archive.extractall(tmp_path)
+    # PyYAML's arm64 extension does not load on this machine: it falls back to pure Python
+    result = subprocess.run(
+        [python, "-S", "-E", "-B", "-c", _INVOKE_INVENTORY],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "7"
+
+
+def test_manifest_override_patterns_choose_the_files(first_build: Build) -> None:
+    assert file_names(first_build.dist / "resizer.zip") == {"resizer/handler.py", "resizer/fit.py"}
+
+
+def test_manifest_edge_lambda_runs(first_build: Build, tmp_path: Path) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node on PATH to run the nodejs22.x artifact with")
+    with zipfile.ZipFile(first_build.dist / "edge-headers.zip") as archive:
+        archive.extractall(tmp_path)
+    result = subprocess.run(
+        [node, "-e", _INVOKE_EDGE], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    headers = json.loads(result.stdout)["headers"]
+    assert headers["x-content-type-options"] == [
+        {"key": "X-Content-Type-Options", "value": "nosniff"}
+    ]
