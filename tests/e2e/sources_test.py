@@ -5,6 +5,7 @@ public source (a cached process) or a private one (fetched by Pants with the tok
 from __future__ import annotations
 
 import io
+import secrets
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -30,14 +31,15 @@ def server() -> Iterator[ReleaseServer]:
 
 
 def test_a_second_build_never_downloads_again(buildroot: Path, server: ReleaseServer) -> None:
+    # New bytes each run, so no cache of an earlier run can hold them: the first build downloads.
+    nonce = secrets.token_hex(8).encode()
+    tool = b"#!/bin/sh\necho " + nonce + b"\n"
     server.serve(
         "/tool/tool-2.1.0.tar.gz",
-        tar_gz(
-            {"tool-2.1.0/bin/tool": b"#!/bin/sh\necho tool\n"}, modes={"tool-2.1.0/bin/tool": 0o755}
-        ),
+        tar_gz({"tool-2.1.0/bin/tool": tool}, modes={"tool-2.1.0/bin/tool": 0o755}),
     )
     server.github_release(
-        "owner/private-tool", "v3.0.0", {"private-3.0.0.zip": zip_of({"private.txt": b"secret"})}
+        "owner/private-tool", "v3.0.0", {"private-3.0.0.zip": zip_of({"private.txt": nonce})}
     )
     options = [
         f"--lambda-sources-test-ca-file={server.ca_file}",
@@ -114,6 +116,6 @@ def test_a_second_build_never_downloads_again(buildroot: Path, server: ReleaseSe
         assert downloads == [sorted([*private, *asset, "/tool/tool-2.1.0.tar.gz"]), []]
         (zip_path,) = build.zips().values()
         archive = zipfile.ZipFile(io.BytesIO(zip_path.read_bytes()))
-        assert archive.read("vendor/bin/tool") == b"#!/bin/sh\necho tool\n"
+        assert archive.read("vendor/bin/tool") == tool
         assert archive.getinfo("vendor/bin/tool").external_attr >> 16 == 0o100755
-        assert archive.read("private/private.txt") == b"secret"
+        assert archive.read("private/private.txt") == nonce
