@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterable, List, Set, Tuple
 
 import toml  # pants: no-infer-dep (a requirement of pantsbuild.pants)
 from pants.backend.python.subsystems.repos import PythonRepos
@@ -25,10 +25,11 @@ from pants.engine.fs import (
     DigestContents,
     MergeDigests,
     PathGlobs,
+    Paths,
     RemovePrefix,
 )
 from pants.engine.process import FallibleProcessResult
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import GeneratedTargets, GenerateTargetsRequest, Target
 from pants.engine.unions import UnionMembership, UnionRule
 from pants.util.logging import LogLevel
@@ -105,6 +106,7 @@ def _lambda_targets(
     request: GenerateFromLambdaManifest,
     item: ManifestLambda,
     path: str,
+    globs: Tuple[str, ...],
     union_membership: UnionMembership,
 ) -> List[Target]:
     generator = request.generator
@@ -128,11 +130,6 @@ def _lambda_targets(
         )
         for spec in item.sources
     ]
-    globs = to_pants_globs(
-        _relative(item.source_dir, base),
-        item.builder.include_patterns,
-        item.builder.exclude_patterns,
-    )
     common: Dict[str, Any] = {
         **request.template,
         "sources": globs,
@@ -170,6 +167,20 @@ def _lambda_targets(
     return targets
 
 
+async def _matching_includes(base: str, all_globs: Iterable[Tuple[str, ...]]) -> Set[str]:
+    """The include globs that match a file: an include pattern that matches nothing in one
+    lambda (`**/*.js` in a Python one) is no mistake in a manifest, and Pants would warn."""
+    includes = sorted({glob for globs in all_globs for glob in globs if not glob.startswith("!")})
+    found = await MultiGet(Get(Paths, PathGlobs([os.path.join(base, g)])) for g in includes)
+    return {glob for glob, paths in zip(includes, found) if paths.files}
+
+
+def _used(globs: Tuple[str, ...], matching: Set[str]) -> Tuple[str, ...]:
+    """`globs` without the includes that match nothing, unless none matches (Pants says so)."""
+    used = tuple(glob for glob in globs if glob.startswith("!") or glob in matching)
+    return used if any(not glob.startswith("!") for glob in used) else globs
+
+
 @rule(desc="Reading a lambda manifest", level=LogLevel.DEBUG)
 async def generate_manifest_targets(
     request: GenerateFromLambdaManifest, union_membership: UnionMembership
@@ -185,10 +196,22 @@ async def generate_manifest_targets(
         lambdas = parse_manifest(data, path)
     except UserError as error:
         raise LambdaManifestError(str(error)) from None
+    base = generator.address.spec_path
+    globs = {
+        item.logical_name: to_pants_globs(
+            _relative(item.source_dir, base),
+            item.builder.include_patterns,
+            item.builder.exclude_patterns,
+        )
+        for item in lambdas
+    }
+    matching = await _matching_includes(base, globs.values())
     targets = [
         target
         for item in lambdas
-        for target in _lambda_targets(request, item, path, union_membership)
+        for target in _lambda_targets(
+            request, item, path, _used(globs[item.logical_name], matching), union_membership
+        )
     ]
     addresses = [target.address for target in targets]
     clashes = sorted({str(a) for a in addresses if addresses.count(a) > 1})

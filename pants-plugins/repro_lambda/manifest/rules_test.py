@@ -25,7 +25,9 @@ from repro_lambda.external.target_types import (
     LambdaSourceVersionFromField,
 )
 from repro_lambda.manifest.rules import ManifestPythonLambdaFieldSet
+from repro_lambda.manifest.target_types import ManifestSourcesField
 from repro_lambda.nodejs.rules import NodeLambdaFieldSet
+from repro_lambda.nodejs.target_types import NodeLambdaSourcesField
 from repro_lambda.target_types import LambdaAtEdgeField
 from repro_lambda.testutil import make_rule_runner, run_lambda_lock
 
@@ -142,6 +144,19 @@ def test_files_are_the_manifests_patterns_under_source_dir(rule_runner: RuleRunn
     # an override replaces the default patterns, it is not merged with them
     archive, _ = package(rule_runner, WORKER)
     assert archive.namelist() == ["worker/handler.py"]
+
+
+def test_patterns_that_match_nothing_are_left_out(rule_runner: RuleRunner) -> None:
+    """So that Pants does not warn of a `**/*.js` that matches nothing in a Python lambda."""
+    targets = {t.address: t for t in rule_runner.request(AllTargets, [])}
+    assert [g for g in targets[APP][ManifestSourcesField].globs if not g.startswith("!")] == [
+        "src/app/**/*.py",
+        "src/app/**/*.json",
+    ]
+    assert [g for g in targets[EDGE][NodeLambdaSourcesField].globs if not g.startswith("!")] == [
+        "src/edge/**/*.json",
+        "src/edge/**/*.js",
+    ]
 
 
 def test_an_override_rekeys_its_lambda_and_no_other(rule_runner: RuleRunner) -> None:
