@@ -135,11 +135,11 @@ async def lock_manifest_lambdas(
     if it changed; say which lambdas are skipped and why."""
     requests: dict[str, ManifestLockRequest] = {}
     for tgt in all_targets:
-        name = logical_name(tgt.address, tgt.get(LambdaLogicalNameField).value)
+        if not isinstance(tgt, (NodeLambdaArtifactTarget, ManifestPythonLambdaTarget)):
+            continue
+        name = logical_name(tgt.address, tgt[LambdaLogicalNameField].value)
         if isinstance(tgt, NodeLambdaArtifactTarget):
             console.print_stdout(f"skip {name}: npm uses package-lock.json directly")
-            continue
-        if not isinstance(tgt, ManifestPythonLambdaTarget):
             continue
         lock = tgt[ManifestRequirementsLockField].value
         if not lock:
