@@ -107,13 +107,12 @@ async def pack_lambda(request: PackLambdaRequest, packer: PackerTool) -> PackedL
     )
     result = await Get(
         FallibleProcessResult,
-        Process(
-            packer.tool.argv(*argv),
+        Process,
+        packer.tool.process(
+            argv,
+            f"Packing {zip_path}",
             input_digest=request.payload,
-            immutable_input_digests=packer.tool.immutable_input_digests,
             output_files=(zip_path, metadata_path),
-            description=f"Packing {zip_path}",
-            level=LogLevel.DEBUG,
         ),
     )
     stderr = result.stderr.decode(errors="replace")

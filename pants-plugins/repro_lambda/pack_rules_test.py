@@ -23,6 +23,7 @@ from pants.engine.process import (
 )
 from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
 
+from repro_lambda.host_tools import HostBinary
 from repro_lambda.pack_rules import (
     SOURCES,
     LambdaPackagingError,
@@ -33,7 +34,7 @@ from repro_lambda.pack_rules import (
 from repro_lambda.subsystems.packer import PackerTool
 from repro_lambda.tool_rules import LambdaTool
 
-PACKER = PackerTool(LambdaTool(EMPTY_DIGEST, "python3", "repro_lambda.core.pack"))
+PACKER = PackerTool(LambdaTool(EMPTY_DIGEST, HostBinary("python3"), "repro_lambda.core.pack"))
 REQUEST = PackLambdaRequest(
     Address("src/python/app", target_name="fn"),
     zip_path="src.python.app/fn.zip",

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.core.util_rules import adhoc_binaries, external_tool, subprocess_environment
-from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
 from pants.core.util_rules.external_tool import (
     DownloadedExternalTool,
     ExternalToolRequest,
@@ -28,8 +27,13 @@ from pants.engine.platform import Platform
 from pants.engine.process import Process, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.option.global_options import GlobalOptions, ca_certs_path_to_file_content
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 from pants.util.strutil import help_text
+
+from repro_lambda import host_tools
+from repro_lambda.host_tools import ScriptsPython
+from repro_lambda.remote_cache import WAIT_FOR_REMOTE_CACHE_MILLIS
 
 _PEX_DIR = "__lambda_pex"
 _TMP_DIR = ".tmp"
@@ -84,17 +88,18 @@ class LambdaPex:
 
 @rule(desc="Unpacking the plugin's pex", level=LogLevel.DEBUG)
 async def unpack_lambda_pex(
-    pex_cli: LambdaPexCli, platform: Platform, python: PythonBuildStandaloneBinary
+    pex_cli: LambdaPexCli, platform: Platform, python: ScriptsPython
 ) -> LambdaPex:
     wheel = await Get(DownloadedExternalTool, ExternalToolRequest, pex_cli.get_request(platform))
     result = await Get(
         ProcessResult,
         Process(
-            (python.path, "-I", "-c", _UNPACK, wheel.exe),
+            (python.binary.path, "-I", "-c", _UNPACK, wheel.exe),
             description=f"Unpacking pex {pex_cli.version}",
             input_digest=wheel.digest,
             output_directories=(_PEX_DIR,),
-            append_only_caches=python.APPEND_ONLY_CACHES,
+            append_only_caches=python.caches,
+            remote_cache_speculation_delay_millis=WAIT_FOR_REMOTE_CACHE_MILLIS,
             level=LogLevel.DEBUG,
         ),
     )
@@ -116,13 +121,14 @@ class LambdaPexProcess:
     output_directories: tuple[str, ...] = ()
     cache_scope: ProcessCacheScope = ProcessCacheScope.SUCCESSFUL
     resolves: bool = True
+    append_only_caches: FrozenDict[str, str] = FrozenDict()
 
 
 @rule
 async def setup_lambda_pex_process(
     request: LambdaPexProcess,
     pex: LambdaPex,
-    python: PythonBuildStandaloneBinary,
+    python: ScriptsPython,
     python_setup: PythonSetup,
     subprocess_env: SubprocessEnvironmentVars,
     global_options: GlobalOptions,
@@ -141,7 +147,7 @@ async def setup_lambda_pex_process(
     )
     return Process(
         (
-            python.path,
+            python.binary.path,
             "-I",
             "-c",
             _RUN_PEX3,
@@ -160,10 +166,15 @@ async def setup_lambda_pex_process(
             # pip reads no configuration file at all, site-wide ones included, with this.
             "PIP_CONFIG_FILE": os.devnull,
         },
-        append_only_caches={_PEX_ROOT_CACHE: _PEX_ROOT, **python.APPEND_ONLY_CACHES},
+        append_only_caches={
+            _PEX_ROOT_CACHE: _PEX_ROOT,
+            **python.caches,
+            **request.append_only_caches,
+        },
         output_files=request.output_files,
         output_directories=request.output_directories,
         cache_scope=request.cache_scope,
+        remote_cache_speculation_delay_millis=WAIT_FOR_REMOTE_CACHE_MILLIS,
         level=LogLevel.DEBUG,
     )
 
@@ -171,6 +182,7 @@ async def setup_lambda_pex_process(
 def rules():
     return (
         *collect_rules(),
+        *host_tools.rules(),
         *adhoc_binaries.rules(),
         *external_tool.rules(),
         *subprocess_environment.rules(),

@@ -226,6 +226,7 @@ async def publish_process(
         publisher_tool.tool.argv("--plan", _PLAN),
         input_digest=input_digest,
         immutable_input_digests=publisher_tool.tool.immutable_input_digests,
+        append_only_caches=publisher_tool.tool.python.caches,
     )
     stores = sorted({entry.store for entry in entries})
     return PublishPackages(

@@ -21,7 +21,9 @@ from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import ERROR_PREFIX, Architecture, tool_messages
 from repro_lambda.core.runtimes import BY_NAME
+from repro_lambda.host_tools import HostBinary
 from repro_lambda.pack_rules import BYTECODE, LambdaPackagingError, PackedLambda
+from repro_lambda.remote_cache import WAIT_FOR_REMOTE_CACHE_MILLIS
 from repro_lambda.tool_rules import find_python, no_python_message
 
 logger = logging.getLogger(__name__)
@@ -44,7 +46,7 @@ def _constraints(runtime: str) -> InterpreterConstraints:
 
 async def _run_script(
     address: Address,
-    python: str,
+    python: HostBinary,
     script: str,
     argv: tuple[str, ...],
     input_digest: Digest,
@@ -63,10 +65,12 @@ async def _run_script(
     result = await Get(
         FallibleProcessResult,
         Process(
-            (python, *flags, f"__{script}", *argv),
+            (python.path, *flags, f"__{script}", *argv),
             input_digest=digest,
             env=env,
+            append_only_caches=python.caches,
             output_directories=output_directories,
+            remote_cache_speculation_delay_millis=WAIT_FOR_REMOTE_CACHE_MILLIS,
             timeout_seconds=_TIMEOUT_SECONDS,
             description=description,
             level=LogLevel.DEBUG,

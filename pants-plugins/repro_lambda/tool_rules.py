@@ -3,8 +3,8 @@
 Finding the interpreter and installing run the plugin's own pex (see `pex_cli`), so neither the
 host's pip configuration nor Pants' `[pex-cli]` version can change or break them, and nothing is
 kept outside Pants' caches. The tool runs from an immutable input `__tool/` (`site-packages/` and
-the plugin's `src/`) on an interpreter of the tool's constraints from `[python-bootstrap]`, with
-nothing of the environment on `sys.path`.
+the plugin's `src/`) on an interpreter of the tool's constraints from `[python-bootstrap]` (linked
+by its version, see `host_tools`), with nothing of the environment on `sys.path`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from pants.backend.python.subsystems.python_tool_base import PythonToolRequirementsBase
 from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
@@ -24,12 +25,15 @@ from pants.backend.python.util_rules.pex_requirements import (
 )
 from pants.core.subsystems.python_bootstrap import PythonBootstrap
 from pants.engine.fs import AddPrefix, Digest, MergeDigests
-from pants.engine.process import FallibleProcessResult, ProcessCacheScope, ProcessResult
+from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, MultiGet
 from pants.option.errors import OptionsError
 from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
 
+from repro_lambda.host_tools import HostBinary, HostBinaryRequest
 from repro_lambda.pex_cli import LambdaPexProcess
+from repro_lambda.remote_cache import WAIT_FOR_REMOTE_CACHE_MILLIS
 
 TOOL_DIR = "__tool"
 _SITE_PACKAGES = "site-packages"
@@ -46,15 +50,27 @@ class LambdaTool:
     """A tool's files, mounted at `__tool/`, and the interpreter that runs its `module`."""
 
     digest: Digest
-    python: str
+    python: HostBinary
     module: str
 
     def argv(self, *args: str) -> tuple[str, ...]:
-        return (self.python, "-I", "-c", _RUN_MODULE.format(module=self.module), *args)
+        return (self.python.path, "-I", "-c", _RUN_MODULE.format(module=self.module), *args)
 
     @property
     def immutable_input_digests(self) -> FrozenDict[str, Digest]:
         return FrozenDict({TOOL_DIR: self.digest})
+
+    def process(self, args: tuple[str, ...], description: str, **kwargs: Any) -> Process:
+        """A process that runs the tool with `args`."""
+        return Process(
+            self.argv(*args),
+            description=description,
+            immutable_input_digests=self.immutable_input_digests,
+            append_only_caches=self.python.caches,
+            remote_cache_speculation_delay_millis=WAIT_FOR_REMOTE_CACHE_MILLIS,
+            level=LogLevel.DEBUG,
+            **kwargs,
+        )
 
 
 async def _tool_lockfile(tool: PythonToolRequirementsBase) -> tuple[Lockfile, tuple[str, ...]]:
@@ -74,8 +90,9 @@ async def _tool_lockfile(tool: PythonToolRequirementsBase) -> tuple[Lockfile, tu
 
 async def find_python(
     constraints: InterpreterConstraints, bootstrap: PythonBootstrap, purpose: str
-) -> str | None:
-    """The first interpreter on `[python-bootstrap].search_path` that meets `constraints`."""
+) -> HostBinary | None:
+    """The first interpreter on `[python-bootstrap].search_path` that meets `constraints`, linked
+    by its platform (implementation, version, ABI and glibc level)."""
     result = await Get(
         FallibleProcessResult,
         LambdaPexProcess(
@@ -93,7 +110,10 @@ async def find_python(
     found = result.stdout.decode().splitlines()
     if result.exit_code != 0 or not found:
         return None
-    return str(json.loads(found[0])["path"])
+    interpreter = json.loads(found[0])
+    # A venv's interpreter runs as its base: the processes see none of the venv's packages.
+    path = interpreter.get("base_interpreter", interpreter["path"])
+    return await Get(HostBinary, HostBinaryRequest(path, f"python-{interpreter['platform']}"))
 
 
 def no_python_message(constraints: InterpreterConstraints, bootstrap: PythonBootstrap) -> str:
@@ -106,7 +126,7 @@ def no_python_message(constraints: InterpreterConstraints, bootstrap: PythonBoot
     )
 
 
-async def _tool_python(tool: PythonToolRequirementsBase, bootstrap: PythonBootstrap) -> str:
+async def _tool_python(tool: PythonToolRequirementsBase, bootstrap: PythonBootstrap) -> HostBinary:
     constraints = tool.interpreter_constraints
     python = await find_python(constraints, bootstrap, f"the `{tool.options_scope}` tool")
     if python is None:
@@ -132,13 +152,14 @@ async def build_lambda_tool(
                     "--layout=flat",
                     f"--dest-dir={_SITE_PACKAGES}",
                     f"--lock={loaded.lockfile_path}",
-                    f"--python={python}",
+                    f"--python={python.path}",
                     "--no-build",
                     *requirements,
                 ),
                 description=f"Installing the `{tool.options_scope}` tool",
                 input_digest=loaded.lockfile_digest,
                 output_directories=(_SITE_PACKAGES,),
+                append_only_caches=python.caches,
             ),
         ),
         Get(Digest, AddPrefix(sources, _SRC)),

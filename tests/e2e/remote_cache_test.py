@@ -1,10 +1,14 @@
 """Two machines share builds through a real REAPI server: BuildGrid (CAS, ActionCache and
 ByteStream, no auth) on 127.0.0.1, and two checkouts at different paths, each with its own empty
-Pants store and named caches and no local process cache."""
+Pants store and named caches, no local process cache, its own home and Pants install, and its
+interpreters, node and npm at paths of its own."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -49,6 +53,10 @@ instances:
 """
 _COUNTER_RE = re.compile(r"^\s+(\w+): (\d+)$", re.M)
 SHARED_MODULE = "src/python/shared/responses.py"
+# Every example lambda and layer (`::` would add the plugin's own wheel, which Pants builds with
+# the interpreter's path in its key).
+EXAMPLES = ("src::", "//:lambdas")
+PYTHON_VERSIONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
 
 
 def _free_port() -> int:
@@ -108,11 +116,38 @@ def remote_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.wait(timeout=30)
 
 
+def _elsewhere(root: Path) -> dict[str, str]:
+    """Pants options and variables that put a machine's home, Pants install, interpreters (venvs
+    of the host's), node and npm at paths of its own under `root`."""
+    pythons = []
+    for version in PYTHON_VERSIONS:
+        python = find_python(version)
+        if python:
+            venv = root / "pythons" / version
+            subprocess.run([python, "-m", "venv", "--without-pip", venv], check=True)
+            pythons.append(str(venv / "bin"))
+    node, npm = shutil.which("node"), shutil.which("npm")
+    assert node and npm, "the Node.js examples need node and npm on PATH"
+    nodejs = root / "nodejs"
+    nodejs.mkdir(parents=True)
+    (nodejs / "node").symlink_to(node)
+    (nodejs / "npm").symlink_to(os.path.realpath(npm))
+    home = root / "home"
+    home.mkdir(parents=True)
+    return {
+        "HOME": str(home),
+        "REPRO_LAMBDA_CACHE_DIR": str(root / "launcher"),
+        "PANTS_PYTHON_BOOTSTRAP_SEARCH_PATH": json.dumps(pythons),
+        "PANTS_NODEJS_LAMBDA_EXECUTABLE_SEARCH_PATHS": json.dumps([str(nodejs)]),
+    }
+
+
 @dataclass(frozen=True)
 class Machine:
     checkout: Path
     caches: Path
     remote_store: str
+    env: dict[str, str]
 
     def package(self) -> tuple[Build, dict[str, int]]:
         build = run_pants(
@@ -124,12 +159,13 @@ class Machine:
             "--stats-log",
             "--no-stats-memory-summary",
             "package",
-            "::",
+            *EXAMPLES,
             umask=UMASK,
             tz=TZ,
             env={
                 "PANTS_LOCAL_STORE_DIR": str(self.caches / "lmdb_store"),
                 "PANTS_NAMED_CACHES_DIR": str(self.caches / "named_caches"),
+                **self.env,
             },
         )
         counters = build.output.rsplit("Counters:", 1)[1]
@@ -140,10 +176,9 @@ def test_a_second_machine_builds_nothing_the_first_built(
     buildroot: Path, remote_store: str
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="repro-lambda-e2e-", ignore_cleanup_errors=True) as tmp:
-        a, b = (
-            Machine(Path(tmp, path, "repo"), Path(tmp, path, "caches"), remote_store)
-            for path in ("a", "b/deeper")
-        )
+        a = Machine(Path(tmp, "a/repo"), Path(tmp, "a/caches"), remote_store, {})
+        b_root = Path(tmp, "b/deeper")
+        b = Machine(b_root / "repo", b_root / "caches", remote_store, _elsewhere(b_root))
         for machine in (a, b):
             copy_checkout(buildroot, machine.checkout, umask=UMASK)
 
@@ -152,10 +187,15 @@ def test_a_second_machine_builds_nothing_the_first_built(
         assert written["remote_cache_write_errors"] == 0, first.output
 
         second, read = b.package()
-        # every cacheable process (installs, npm, packs) was a remote hit: none ran on B
+        # every cacheable process (installs, npm, compiles, packs) was a remote hit, and none of
+        # them was even started on B: B ran no more than A's uncacheable processes, those that
+        # find interpreters, node and npm (A finds node twice, as /bin is /usr/bin here)
         assert read["remote_cache_requests"] == written["remote_cache_requests"]
         assert read["remote_cache_requests_cached"] == read["remote_cache_requests"], read
+        assert read["remote_cache_speculation_local_completed_first"] == 0, read
         assert read["remote_cache_write_attempts"] == 0, read
+        uncacheable = written["local_execution_requests"] - written["remote_cache_requests"]
+        assert read["local_execution_requests"] <= uncacheable, (read, written)
         before = second.artifact_digests()  # read now: the next build rewrites dist/
         assert before == first.artifact_digests()
 
@@ -165,7 +205,7 @@ def test_a_second_machine_builds_nothing_the_first_built(
         after = edited.artifact_digests()
         changed = {name.split("/")[0] for name in after if after[name] != before[name]}
         dependents = run_pants(
-            b.checkout, "dependents", "--transitive", SHARED_MODULE, umask=UMASK, tz=TZ
+            b.checkout, "dependents", "--transitive", SHARED_MODULE, umask=UMASK, tz=TZ, env=b.env
         ).output.split()
         # `src/python/greeter:greeter` is packaged into dist/src.python.greeter/
         packaged = {name.split("/")[0] for name in after}

@@ -285,8 +285,9 @@ async def fetch_source(
     policy = subsystem.policy
     result = await Get(
         FallibleProcessResult,
-        Process(
-            _source_tool(packer).argv(
+        Process,
+        _source_tool(packer).process(
+            (
                 "fetch",
                 f"--name={spec.name}",
                 f"--url={pin.url}",
@@ -297,10 +298,8 @@ async def fetch_source(
                 *(["--allow-loopback"] if policy.allow_loopback else []),
                 *([f"--ca-file={policy.ca_file}"] if policy.ca_file else []),
             ),
-            immutable_input_digests=packer.tool.immutable_input_digests,
+            f"Fetching {address} {pin.version} ({pin.size:,} bytes)",
             output_files=(_DOWNLOAD,),
-            description=f"Fetching {address} {pin.version} ({pin.size:,} bytes)",
-            level=LogLevel.DEBUG,
         ),
     )
     if result.exit_code != 0:
@@ -324,8 +323,9 @@ async def stage_source(pinned: PinnedSource, packer: PackerTool) -> StagedSource
     member = spec.member and render(spec.member, pin.version)
     result = await Get(
         FallibleProcessResult,
-        Process(
-            _source_tool(packer).argv(
+        Process,
+        _source_tool(packer).process(
+            (
                 "stage",
                 f"--name={spec.name}",
                 f"--download={_DOWNLOAD}",
@@ -335,11 +335,9 @@ async def stage_source(pinned: PinnedSource, packer: PackerTool) -> StagedSource
                 *(["--executable"] if spec.executable else []),
                 f"--output-dir={root}",
             ),
+            f"Staging {pinned.declaration.address} at {spec.dest}",
             input_digest=fetched.digest,
-            immutable_input_digests=packer.tool.immutable_input_digests,
             output_directories=(root,),
-            description=f"Staging {pinned.declaration.address} at {spec.dest}",
-            level=LogLevel.DEBUG,
         ),
     )
     if result.exit_code != 0:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
 from pants.core.util_rules.external_tool import (
     DownloadedExternalTool,
     ExternalToolRequest,
@@ -22,6 +21,9 @@ from pants.engine.process import Process, ProcessResult
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 from pants.util.strutil import help_text
+
+from repro_lambda.host_tools import ScriptsPython
+from repro_lambda.remote_cache import WAIT_FOR_REMOTE_CACHE_MILLIS
 
 _UV_DIR = "__lambda_uv"
 _UNPACK = (
@@ -78,18 +80,24 @@ class UvBinary:
 
 
 @rule(desc="Unpacking uv", level=LogLevel.DEBUG)
-async def unpack_uv(
-    uv: LambdaUv, platform: Platform, python: PythonBuildStandaloneBinary
-) -> UvBinary:
+async def unpack_uv(uv: LambdaUv, platform: Platform, python: ScriptsPython) -> UvBinary:
     wheel = await Get(DownloadedExternalTool, ExternalToolRequest, uv.get_request(platform))
     result = await Get(
         ProcessResult,
         Process(
-            (python.path, "-I", "-c", _UNPACK, wheel.exe, f"uv-{uv.version}.data/scripts/uv"),
+            (
+                python.binary.path,
+                "-I",
+                "-c",
+                _UNPACK,
+                wheel.exe,
+                f"uv-{uv.version}.data/scripts/uv",
+            ),
             description=f"Unpacking uv {uv.version}",
             input_digest=wheel.digest,
             output_directories=(_UV_DIR,),
-            append_only_caches=python.APPEND_ONLY_CACHES,
+            append_only_caches=python.caches,
+            remote_cache_speculation_delay_millis=WAIT_FOR_REMOTE_CACHE_MILLIS,
             level=LogLevel.DEBUG,
         ),
     )

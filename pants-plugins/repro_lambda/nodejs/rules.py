@@ -41,6 +41,7 @@ from repro_lambda.nodejs.target_types import (
     NodeLambdaSourcesField,
 )
 from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
+from repro_lambda.remote_cache import WAIT_FOR_REMOTE_CACHE_MILLIS
 from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleRequest
 from repro_lambda.symlinks import without_symlinks
 from repro_lambda.target_types import (
@@ -131,17 +132,17 @@ async def npm_ci(
             # The lockfile and Pants' options decide what is installed and from where: no npmrc
             # of the host (user or global) applies.
             env={
-                "PATH": os.path.dirname(nodejs.node),
+                "PATH": nodejs.node.directory,
                 "HOME": ".",
                 "npm_config_userconfig": ".no-user-npmrc",
                 "npm_config_globalconfig": ".no-global-npmrc",
                 "npm_config_registry": subsystem.registry,
                 "npm_config_update_notifier": "false",
                 **ca_env,
-                "REPRO_LAMBDA_NODE_VERSIONS": nodejs.versions,
             },
-            append_only_caches={"repro_lambda_npm": _NPM_CACHE},
+            append_only_caches={"repro_lambda_npm": _NPM_CACHE, **nodejs.node.caches},
             output_directories=("node_modules",),
+            remote_cache_speculation_delay_millis=WAIT_FOR_REMOTE_CACHE_MILLIS,
             level=LogLevel.DEBUG,
         ),
     )

@@ -19,6 +19,8 @@ from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
+from repro_lambda.host_tools import HostBinary, HostBinaryRequest
+
 
 class NodeJsLambda(Subsystem):
     options_scope = "nodejs-lambda"
@@ -26,7 +28,8 @@ class NodeJsLambda(Subsystem):
         """
         The `node` and `npm` that install the dependencies of `nodejs_lambda_artifact` targets.
 
-        Their versions are part of the install's cache key, so upgrading either reinstalls.
+        Their versions, not their paths, are part of the install's cache key: upgrading either
+        reinstalls, and machines with the same versions in other places share installs.
         """
     )
 
@@ -54,14 +57,15 @@ class NodeJsNotFound(Exception):
 
 @dataclass(frozen=True)
 class NodeJs:
-    """The `node` binary, npm's CLI script (run with that node) and both versions."""
+    """The `node` binary, npm's CLI script (run with that node), each linked by its version, and
+    both versions."""
 
-    node: str
-    npm: str
+    node: HostBinary
+    npm: HostBinary
     versions: str
 
     def npm_argv(self, *args: str) -> tuple[str, ...]:
-        return (self.node, self.npm, *args)
+        return (self.node.path, self.npm.path, *args)
 
 
 def _version_process(argv: tuple[str, ...], name: str) -> Process:
@@ -102,10 +106,15 @@ async def find_nodejs(subsystem: NodeJsLambda.EnvironmentAware) -> NodeJs:
         Get(ProcessResult, _version_process((node, "--version"), "node")),
         Get(ProcessResult, _version_process((node, npm, "--version"), "npm")),
     )
-    versions = (
-        f"node {node_version.stdout.decode().strip()}, npm {npm_version.stdout.decode().strip()}"
+    node_version_text = node_version.stdout.decode().strip()
+    npm_version_text = npm_version.stdout.decode().strip()
+    # npm's script runs from where it really is, so that it finds its own modules.
+    node_binary, npm_binary = await MultiGet(
+        Get(HostBinary, HostBinaryRequest(node, f"node-{node_version_text}")),
+        Get(HostBinary, HostBinaryRequest(os.path.realpath(npm), f"npm-{npm_version_text}")),
     )
-    return NodeJs(node=node, npm=npm, versions=versions)
+    versions = f"node {node_version_text}, npm {npm_version_text}"
+    return NodeJs(node=node_binary, npm=npm_binary, versions=versions)
 
 
 def rules():
