@@ -9,7 +9,17 @@ from pathlib import PurePath
 
 from pants.core.goals.package import BuiltPackageArtifact
 from pants.engine.addresses import Address
-from pants.engine.fs import Digest, DigestContents, DigestSubset, PathGlobs
+from pants.engine.fs import (
+    CreateDigest,
+    Digest,
+    DigestContents,
+    DigestEntries,
+    DigestSubset,
+    FileContent,
+    FileEntry,
+    MergeDigests,
+    PathGlobs,
+)
 from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
@@ -23,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 SOURCES = "__sources"
 BYTECODE = "__bytecode"
+# The payload's executable files, as its digest records them: a local sandbox shows Pants 2.17's
+# shared copies of large files (512 KiB and more) as executable, whatever the digest says.
+_EXECUTABLES = "__executables"
 
 
 class LambdaPackagingError(Exception):
@@ -104,14 +117,25 @@ async def pack_lambda(request: PackLambdaRequest, packer: PackerTool) -> PackedL
         *(f"--layer-zip={path}" for path in request.layer_zips),
         *(f"--runtime-provides={module}" for module in request.runtime_provides),
         *(f"--external={root}" for root in request.external_roots),
+        f"--executables={_EXECUTABLES}",
     )
+    entries = await Get(DigestEntries, Digest, request.payload)
+    executables = "".join(
+        f"{entry.path}\n"
+        for entry in entries
+        if isinstance(entry, FileEntry) and entry.is_executable
+    )
+    executables_digest = await Get(
+        Digest, CreateDigest([FileContent(_EXECUTABLES, executables.encode())])
+    )
+    payload = await Get(Digest, MergeDigests([request.payload, executables_digest]))
     result = await Get(
         FallibleProcessResult,
         Process,
         packer.tool.process(
             argv,
             f"Packing {zip_path}",
-            input_digest=request.payload,
+            input_digest=payload,
             output_files=(zip_path, metadata_path),
         ),
     )

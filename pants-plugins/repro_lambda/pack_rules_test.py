@@ -10,9 +10,14 @@ from pants.engine.addresses import Address
 from pants.engine.fs import (
     EMPTY_DIGEST,
     EMPTY_FILE_DIGEST,
+    CreateDigest,
+    Digest,
     DigestContents,
+    DigestEntries,
     DigestSubset,
     FileContent,
+    FileEntry,
+    MergeDigests,
 )
 from pants.engine.platform import Platform
 from pants.engine.process import (
@@ -79,15 +84,33 @@ def _pack(exit_code: int = 0, stderr: str = "") -> tuple[PackedLambda, Process]:
             [FileContent("src.python.app/fn.json", json.dumps(METADATA).encode())]
         )
 
+    def list_executables(created: CreateDigest) -> Digest:
+        (listing,) = created
+        assert isinstance(listing, FileContent)
+        executables.append(listing.content.decode())
+        return EMPTY_DIGEST
+
+    executables: list[str] = []
+    payload_entries = DigestEntries(
+        [
+            FileEntry("site-packages/tool/run.sh", EMPTY_FILE_DIGEST, is_executable=True),
+            FileEntry("site-packages/tool/big.pyc", EMPTY_FILE_DIGEST),
+        ]
+    )
     packed = run_rule_with_mocks(
         pack_lambda,
         rule_args=[REQUEST, PACKER],
         mock_gets=[
+            MockGet(DigestEntries, (Digest,), lambda _: payload_entries),
+            MockGet(Digest, (CreateDigest,), list_executables),
+            MockGet(Digest, (MergeDigests,), lambda _: EMPTY_DIGEST),
             MockGet(FallibleProcessResult, (Process,), run),
             MockGet(DigestContents, (DigestSubset,), read_metadata),
         ],
     )
     (process,) = processes
+    # the packer learns the executable files from the payload's digest, not the sandbox
+    assert executables == ["site-packages/tool/run.sh\n"]
     return packed, process
 
 
@@ -103,6 +126,7 @@ def test_packer_command_line_holds_only_the_options_that_apply() -> None:
         "--handler=app.handler.lambda_handler",
         f"--sources={SOURCES}",
         "--layer-dist=science-python3.12-arm64:numpy==2.2.6",
+        "--executables=__executables",
     )
     assert process.output_files == ("src.python.app/fn.zip", "src.python.app/fn.json")
     assert (packed.zip_path, dict(packed.metadata)) == ("src.python.app/fn.zip", METADATA)

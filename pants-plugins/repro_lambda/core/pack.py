@@ -59,6 +59,7 @@ class PackRequest:
     layer_zips: tuple[Path, ...] = ()
     bytecode: tuple[Path, ...] = ()
     external: tuple[Path, ...] = ()
+    executables: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def pack(request: PackRequest) -> PackResult:
         for root in roots
         if root.third_party
     }
-    tree = collect_tree(roots)
+    tree = collect_tree(roots, request.executables)
     files = [file for file in tree.files if file.archive_path not in excluded.get(file.root, ())]
     if not tree.files:
         raise UserError("no files to pack: the input directories are empty")
@@ -226,6 +227,12 @@ def _parse_request(argv: Sequence[str] | None) -> PackRequest:
         help="a root of staged external sources, each file at its archive path",
     )
     parser.add_argument(
+        "--executables",
+        type=Path,
+        help="a file naming the input files that are executable, one path a line (default: the"
+        " files with an x bit)",
+    )
+    parser.add_argument(
         "--runtime-provides",
         action="append",
         default=[],
@@ -254,6 +261,11 @@ def _parse_request(argv: Sequence[str] | None) -> PackRequest:
         layer_zips=tuple(args.layer_zip),
         bytecode=tuple(args.bytecode),
         external=tuple(args.external),
+        executables=(
+            frozenset(args.executables.read_text(encoding="utf-8").splitlines())
+            if args.executables
+            else None
+        ),
     )
 
 

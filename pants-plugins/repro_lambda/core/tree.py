@@ -46,12 +46,17 @@ class CollectedTree:
     warnings: tuple[str, ...]
 
 
-def collect_tree(roots: Sequence[InputRoot]) -> CollectedTree:
-    """Walk `roots` without following symlinks and merge them; raise UserError on any clash."""
+def collect_tree(
+    roots: Sequence[InputRoot], executables: Collection[str] | None = None
+) -> CollectedTree:
+    """Walk `roots` without following symlinks and merge them; raise UserError on any clash.
+
+    A file is executable if its path (as the roots name it) is in `executables`, when given, else
+    if any x bit is set: a sandbox may show other modes than the digest it was made from."""
     by_path: dict[str, TreeFile] = {}
     warnings: list[str] = []
     for root in roots:
-        for file in _walk_root(root, warnings):
+        for file in _walk_root(root, executables, warnings):
             other = by_path.setdefault(file.archive_path, file)
             if other is not file:
                 raise UserError(
@@ -70,14 +75,20 @@ def load_entries(files: Iterable[TreeFile]) -> list[ZipEntry]:
     ]
 
 
-def _walk_root(root: InputRoot, warnings: list[str]) -> Iterator[TreeFile]:
+def _walk_root(
+    root: InputRoot, executables: Collection[str] | None, warnings: list[str]
+) -> Iterator[TreeFile]:
     if not root.path.is_dir():
         raise UserError(f"input directory {str(root.path)!r} does not exist or is not a directory")
-    yield from _walk_directory(root, os.fsencode(root.path), (), warnings)
+    yield from _walk_directory(root, os.fsencode(root.path), (), executables, warnings)
 
 
 def _walk_directory(
-    root: InputRoot, directory: bytes, parents: tuple[str, ...], warnings: list[str]
+    root: InputRoot,
+    directory: bytes,
+    parents: tuple[str, ...],
+    executables: Collection[str] | None,
+    warnings: list[str],
 ) -> Iterator[TreeFile]:
     with os.scandir(directory) as scan:
         children = sorted(scan, key=lambda child: child.name)
@@ -93,16 +104,23 @@ def _walk_directory(
             )
         elif child.is_dir(follow_symlinks=False):
             if not _is_excluded_directory(root, parents, name):
-                yield from _walk_directory(root, child.path, (*parents, name), warnings)
+                yield from _walk_directory(
+                    root, child.path, (*parents, name), executables, warnings
+                )
         elif child.is_file(follow_symlinks=False):
             if not _is_excluded_file(root, parents, name):
                 stat = child.stat(follow_symlinks=False)
+                source = Path(os.fsdecode(child.path))
                 yield TreeFile(
                     archive_path=archive_path,
-                    source=Path(os.fsdecode(child.path)),
+                    source=source,
                     root=root.path,
                     size=stat.st_size,
-                    executable=bool(stat.st_mode & _ANY_EXECUTE_BIT),
+                    executable=(
+                        bool(stat.st_mode & _ANY_EXECUTE_BIT)
+                        if executables is None
+                        else source.as_posix() in executables
+                    ),
                 )
         else:
             warnings.append(

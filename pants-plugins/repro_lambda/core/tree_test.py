@@ -53,6 +53,19 @@ def test_executable_means_any_x_bit(tmp_path: Path, mode: int, executable: bool)
     assert file.executable is executable
 
 
+def test_a_listing_of_executables_overrides_the_file_modes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(Path("root/big.json"), mode=0o555)  # as a sandbox may show a shared large file
+    write(Path("root/bin/run"), mode=0o644)
+    tree = collect_tree([InputRoot(Path("root"), third_party=False)], {"root/bin/run"})
+    assert [(f.archive_path, f.executable) for f in tree.files] == [
+        ("big.json", False),
+        ("bin/run", True),
+    ]
+
+
 def test_skips_pycache_and_pyc(tmp_path: Path) -> None:
     write(tmp_path / "root/pkg/__pycache__/mod.cpython-311.pyc")
     write(tmp_path / "root/pkg/__pycache__/notes.txt")
