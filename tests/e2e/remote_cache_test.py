@@ -1,7 +1,9 @@
-"""Two machines share builds through a real REAPI server: BuildGrid (CAS, ActionCache and
-ByteStream, no auth) on 127.0.0.1, and two checkouts at different paths, each with its own empty
-Pants store and named caches, no local process cache, its own home and Pants install, and its
-interpreters, node and npm at paths of its own."""
+"""Builds shared and run through a real REAPI server, BuildGrid on 127.0.0.1 with no auth.
+
+Remote cache: two checkouts at different paths, each with its own empty Pants store and named
+caches, no local process cache, its own home and Pants install, and its interpreters, node and
+npm at paths of its own. Remote execution: BuildGrid's Execution service (on a throwaway
+PostgreSQL) with two test-only workers, `reapi_worker.py`, on this machine."""
 
 from __future__ import annotations
 
@@ -9,10 +11,8 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,37 +20,11 @@ from pathlib import Path
 import pytest
 
 from e2e.checkout import Build, copy_checkout, run_pants
+from e2e.reapi_server import buildgrid, install_buildgrid, remote_execution
 from repro_lambda.core.testutil import find_python
 
 UMASK = 0o022
 TZ = "UTC"
-REQUIREMENTS = Path(__file__).with_name("buildgrid-requirements.txt")
-# Pants sends up to 128 concurrent RPCs by default; BuildGrid's default limit is lower.
-_CONFIG = """\
-server:
-  - !channel
-    address: "127.0.0.1:{port}"
-    insecure-mode: true
-thread-pool-size: 200
-maximum-concurrent-rpcs: 200
-instances:
-  - name: main
-    storages:
-      - !disk-storage &cas
-        path: {cas}
-    caches:
-      - !lru-action-cache &ac
-        storage: *cas
-        max-cached-refs: 100000
-        allow-updates: true
-    services:
-      - !cas
-        storage: *cas
-      - !bytestream
-        storage: *cas
-      - !action-cache
-        cache: *ac
-"""
 _COUNTER_RE = re.compile(r"^\s+(\w+): (\d+)$", re.M)
 SHARED_MODULE = "src/python/shared/responses.py"
 # Every example lambda and layer (`::` would add the plugin's own wheel, which Pants builds with
@@ -59,61 +33,24 @@ EXAMPLES = ("src::", "//:lambdas")
 PYTHON_VERSIONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(port: int, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"BuildGrid exited:\n{log.read_text()}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.5)
-    raise RuntimeError(f"BuildGrid did not listen on {port}:\n{log.read_text()}")
+def counters(output: str) -> dict[str, int]:
+    """The counters `--stats-log` printed at the end of `output`."""
+    return {name: int(value) for name, value in _COUNTER_RE.findall(output.rsplit("Counters:")[-1])}
 
 
 @pytest.fixture(scope="module")
-def remote_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A BuildGrid server, installed from hash-pinned wheels into a Python 3.13 venv."""
+def buildgrid_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     python = find_python("3.13")
     if python is None:
         pytest.skip("BuildGrid needs Python 3.13, which is not on PATH or in pyenv")
-    root = tmp_path_factory.mktemp("buildgrid")
-    subprocess.run([python, "-m", "venv", root / "venv"], check=True)
-    subprocess.run(
-        [
-            root / "venv/bin/pip",
-            "install",
-            "--isolated",
-            "--quiet",
-            "--only-binary=:all:",
-            "--require-hashes",
-            "--no-deps",
-            "-r",
-            REQUIREMENTS,
-        ],
-        env={"PIP_CONFIG_FILE": "/dev/null", "PATH": "/usr/bin:/bin"},
-        check=True,
-    )
-    port = _free_port()
-    config = root / "bgd.yml"
-    config.write_text(_CONFIG.format(port=port, cas=root / "cas"))
-    log = root / "server.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [root / "venv/bin/bgd", "server", "start", config], stdout=out, stderr=out
-        )
-    try:
-        _wait_for(port, server, log)
-        yield f"grpc://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    return install_buildgrid(python, tmp_path_factory.mktemp("buildgrid") / "venv")
+
+
+@pytest.fixture(scope="module")
+def remote_store(buildgrid_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A BuildGrid server with CAS, ByteStream and ActionCache, no auth."""
+    with buildgrid(buildgrid_venv, tmp_path_factory.mktemp("store")) as address:
+        yield address
 
 
 def _elsewhere(root: Path) -> dict[str, str]:
@@ -168,8 +105,7 @@ class Machine:
                 **self.env,
             },
         )
-        counters = build.output.rsplit("Counters:", 1)[1]
-        return build, {name: int(value) for name, value in _COUNTER_RE.findall(counters)}
+        return build, counters(build.output)
 
 
 def test_a_second_machine_builds_nothing_the_first_built(
@@ -213,3 +149,70 @@ def test_a_second_machine_builds_nothing_the_first_built(
         assert changed and changed == dependent_dirs & packaged, (changed, dependents)
         # only their processes ran again
         assert 0 < reread["remote_cache_requests_uncached"] < read["remote_cache_requests"]
+
+
+@pytest.fixture(scope="module")
+def remote_executor(
+    buildgrid_venv: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A BuildGrid server with Execution (and Bots) and two workers."""
+    with remote_execution(buildgrid_venv, tmp_path_factory.mktemp("execution")) as address:
+        yield address
+
+
+def _interpreter_directories() -> list[str]:
+    """The directories of this machine's interpreters themselves (not pyenv's shims, which need
+    pyenv's environment)."""
+    directories = []
+    for version in PYTHON_VERSIONS:
+        python = find_python(version)
+        if python:
+            executable = subprocess.run(
+                [python, "-c", "import sys; print(sys.executable)"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            directories.append(os.path.dirname(executable))
+    return directories
+
+
+def test_every_packaging_process_runs_remotely(
+    buildroot: Path, remote_executor: str, first_build: Build
+) -> None:
+    node = shutil.which("node")
+    assert node, "the Node.js examples need node on PATH"
+    with tempfile.TemporaryDirectory(prefix="repro-lambda-e2e-", ignore_cleanup_errors=True) as tmp:
+        checkout, caches, worker_caches = (Path(tmp, name) for name in ("repo", "caches", "aoc"))
+        copy_checkout(buildroot, checkout, umask=UMASK)
+        worker_caches.mkdir()
+        build = run_pants(
+            checkout,
+            "--remote-execution",
+            f"--remote-execution-address={remote_executor}",
+            f"--remote-store-address={remote_executor}",
+            "--remote-instance-name=main",
+            # the named caches, on the workers
+            f"--remote-execution-append-only-caches-base-path={worker_caches}",
+            "--process-execution-remote-parallelism=8",
+            # the workers' tools: `<PATH>` and `<PYENV>` would be read from no environment
+            f"--python-bootstrap-search-path={json.dumps(_interpreter_directories())}",
+            f"--nodejs-lambda-executable-search-paths={json.dumps([os.path.dirname(node)])}",
+            "--stats-log",
+            "--no-stats-memory-summary",
+            "package",
+            *EXAMPLES,
+            umask=UMASK,
+            tz=TZ,
+            env={
+                "PANTS_LOCAL_STORE_DIR": str(caches / "lmdb_store"),
+                "PANTS_NAMED_CACHES_DIR": str(caches / "named_caches"),
+            },
+        )
+        ran = counters(build.output)
+        # every process ran on a worker, none here, and every one succeeded
+        assert ran["local_execution_requests"] == 0, ran
+        assert 0 < ran["remote_execution_success"] == ran["remote_execution_requests"], ran
+        # the same bytes as the local build
+        built, local = build.artifact_digests(), first_build.artifact_digests()
+        assert built and {path: local.get(path) for path in built} == built
