@@ -83,16 +83,13 @@ def _elsewhere(root: Path) -> dict[str, str]:
 class Machine:
     checkout: Path
     caches: Path
-    remote_store: str
     env: dict[str, str]
 
-    def package(self) -> tuple[Build, dict[str, int]]:
+    def package(self, *remote_options: str) -> tuple[Build, dict[str, int]]:
+        """Package the examples with `remote_options`; also Pants' counters."""
         build = run_pants(
             self.checkout,
-            "--remote-cache-read",
-            "--remote-cache-write",
-            f"--remote-store-address={self.remote_store}",
-            "--remote-instance-name=main",
+            *remote_options,
             "--stats-log",
             "--no-stats-memory-summary",
             "package",
@@ -108,21 +105,26 @@ class Machine:
         return build, counters(build.output)
 
 
+def _server(address: str, *options: str) -> tuple[str, ...]:
+    return (f"--remote-store-address={address}", "--remote-instance-name=main", *options)
+
+
 def test_a_second_machine_builds_nothing_the_first_built(
     buildroot: Path, remote_store: str
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="repro-lambda-e2e-", ignore_cleanup_errors=True) as tmp:
-        a = Machine(Path(tmp, "a/repo"), Path(tmp, "a/caches"), remote_store, {})
+        a = Machine(Path(tmp, "a/repo"), Path(tmp, "a/caches"), {})
         b_root = Path(tmp, "b/deeper")
-        b = Machine(b_root / "repo", b_root / "caches", remote_store, _elsewhere(b_root))
+        b = Machine(b_root / "repo", b_root / "caches", _elsewhere(b_root))
+        cache = _server(remote_store, "--remote-cache-read", "--remote-cache-write")
         for machine in (a, b):
             copy_checkout(buildroot, machine.checkout, umask=UMASK)
 
-        first, written = a.package()
+        first, written = a.package(*cache)
         assert written["remote_cache_write_attempts"] > 0, first.output
         assert written["remote_cache_write_errors"] == 0, first.output
 
-        second, read = b.package()
+        second, read = b.package(*cache)
         # every cacheable process (installs, npm, compiles, packs) was a remote hit, and none of
         # them was even started on B: B ran no more than A's uncacheable processes, those that
         # find interpreters, node and npm (A finds node twice, as /bin is /usr/bin here)
@@ -137,7 +139,7 @@ def test_a_second_machine_builds_nothing_the_first_built(
 
         module = b.checkout / SHARED_MODULE
         module.write_text(module.read_text() + "\nEDITED = True\n")
-        edited, reread = b.package()
+        edited, reread = b.package(*cache)
         after = edited.artifact_digests()
         changed = {name.split("/")[0] for name in after if after[name] != before[name]}
         dependents = run_pants(
@@ -183,33 +185,20 @@ def test_every_packaging_process_runs_remotely(
     node = shutil.which("node")
     assert node, "the Node.js examples need node on PATH"
     with tempfile.TemporaryDirectory(prefix="repro-lambda-e2e-", ignore_cleanup_errors=True) as tmp:
-        checkout, caches, worker_caches = (Path(tmp, name) for name in ("repo", "caches", "aoc"))
-        copy_checkout(buildroot, checkout, umask=UMASK)
+        machine = Machine(Path(tmp, "repo"), Path(tmp, "caches"), {})
+        copy_checkout(buildroot, machine.checkout, umask=UMASK)
+        worker_caches = Path(tmp, "worker-caches")
         worker_caches.mkdir()
-        build = run_pants(
-            checkout,
-            "--remote-execution",
+        build, ran = machine.package(
+            *_server(remote_executor, "--remote-execution"),
             f"--remote-execution-address={remote_executor}",
-            f"--remote-store-address={remote_executor}",
-            "--remote-instance-name=main",
             # the named caches, on the workers
             f"--remote-execution-append-only-caches-base-path={worker_caches}",
             "--process-execution-remote-parallelism=8",
             # the workers' tools: `<PATH>` and `<PYENV>` would be read from no environment
             f"--python-bootstrap-search-path={json.dumps(_interpreter_directories())}",
             f"--nodejs-lambda-executable-search-paths={json.dumps([os.path.dirname(node)])}",
-            "--stats-log",
-            "--no-stats-memory-summary",
-            "package",
-            *EXAMPLES,
-            umask=UMASK,
-            tz=TZ,
-            env={
-                "PANTS_LOCAL_STORE_DIR": str(caches / "lmdb_store"),
-                "PANTS_NAMED_CACHES_DIR": str(caches / "named_caches"),
-            },
         )
-        ran = counters(build.output)
         # every process ran on a worker, none here, and every one succeeded
         assert ran["local_execution_requests"] == 0, ran
         assert 0 < ran["remote_execution_success"] == ran["remote_execution_requests"], ran
