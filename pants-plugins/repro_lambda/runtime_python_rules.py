@@ -103,9 +103,7 @@ class RuntimeCompiled:
 async def runtime_compile(
     request: RuntimeCompileRequest, bootstrap: PythonBootstrap
 ) -> RuntimeCompiled:
-    python = await find_python(
-        _constraints(request.runtime), bootstrap, f"compiling {request.address}"
-    )
+    python = await find_python(_constraints(request.runtime), bootstrap)
     if python is None:
         return RuntimeCompiled(ran=False)
     sources = await Get(Digest, AddPrefix(request.sources, "__sources"))
@@ -143,7 +141,7 @@ async def compile_bytecode(
     request: BytecodeRequest, bootstrap: PythonBootstrap
 ) -> CompiledBytecode:
     constraints = _constraints(request.runtime)
-    python = await find_python(constraints, bootstrap, f"the bytecode of {request.address}")
+    python = await find_python(constraints, bootstrap)
     if python is None:
         raise LambdaPackagingError(
             f'Cannot package {request.address}: its `bytecode="{request.invalidation}"` is'
@@ -192,7 +190,7 @@ async def smoke_import(
         )
         return SmokeImported(ran=False)
     constraints = _constraints(request.runtime)
-    python = await find_python(constraints, bootstrap, f"the smoke import of {request.address}")
+    python = await find_python(constraints, bootstrap)
     if python is None:
         logger.warning(f"{skipping}, which needs {no_python_message(constraints, bootstrap)}")
         return SmokeImported(ran=False)

@@ -89,10 +89,13 @@ async def _tool_lockfile(tool: PythonToolRequirementsBase) -> tuple[Lockfile, tu
 
 
 async def find_python(
-    constraints: InterpreterConstraints, bootstrap: PythonBootstrap, purpose: str
+    constraints: InterpreterConstraints, bootstrap: PythonBootstrap
 ) -> HostBinary | None:
     """The first interpreter on `[python-bootstrap].search_path` that meets `constraints`, linked
-    by its platform (implementation, version, ABI and glibc level)."""
+    by its platform (implementation, version, ABI and glibc level).
+
+    One process for every caller that asks for the same constraints: nothing of the caller is in
+    it, not even in its description."""
     result = await Get(
         FallibleProcessResult,
         LambdaPexProcess(
@@ -102,7 +105,7 @@ async def find_python(
                 f"--python-path={os.pathsep.join(bootstrap.interpreter_search_paths)}",
                 *constraints.generate_pex_arg_list(),
             ),
-            description=f"Finding a Python for {purpose}",
+            description=f"Finding a Python interpreter matching {constraints}",
             cache_scope=ProcessCacheScope.PER_RESTART_SUCCESSFUL,
             resolves=False,
         ),
@@ -128,7 +131,7 @@ def no_python_message(constraints: InterpreterConstraints, bootstrap: PythonBoot
 
 async def _tool_python(tool: PythonToolRequirementsBase, bootstrap: PythonBootstrap) -> HostBinary:
     constraints = tool.interpreter_constraints
-    python = await find_python(constraints, bootstrap, f"the `{tool.options_scope}` tool")
+    python = await find_python(constraints, bootstrap)
     if python is None:
         raise OptionsError(
             f"The `[{tool.options_scope}]` tool needs {no_python_message(constraints, bootstrap)}"

@@ -1,0 +1,117 @@
+"""Time `./pants package` of many small lambdas: cold, a warm no-op against Pants' own floor, and
+the rebuild after an edit of a module half of them import.
+
+For each count, copies this checkout and adds that many `lambda_artifact` targets to one package
+(python3.13, arm64; every second one imports a shared module, every third one pydantic), then,
+with pantsd, the local cache in a new store and the named caches as a developer has them:
+packages them once (cold: no process cached, downloads cached), packages again
+(a no-op; median of --repeat), lists them (Pants' floor for the same targets; median of
+--repeat), and packages after appending a line to the shared module. Nothing is committed: the
+copy is temporary. Run from the repository root with `PYTHONPATH=tests` (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from e2e.checkout import Build, copy_checkout, run_pants, stop_pantsd
+
+PACKAGE = "src/python/scale"
+UMASK = 0o022
+TZ = "UTC"
+_KEY_RE = re.compile(r"Key: (\S+)")
+
+
+def write_lambdas(checkout: Path, count: int) -> None:
+    """`count` lambdas in PACKAGE, each with a module of its own."""
+    package = checkout / PACKAGE
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "shared.py").write_text("GREETING = 'hello'\n")
+    targets = []
+    for i in range(count):
+        imports = ["from scale import shared"] if i % 2 == 0 else []
+        imports += ["import pydantic"] if i % 3 == 0 else []
+        body = "\n".join([*imports, "", "def handler(event, context):", "    return 42", ""])
+        (package / f"fn{i:03d}.py").write_text(body)
+        targets.append(
+            f'lambda_artifact(name="fn{i:03d}", handler="scale.fn{i:03d}.handler",'
+            ' runtime="python3.13", architecture="arm64")'
+        )
+    (package / "BUILD").write_text('python_sources(name="lib")\n' + "\n".join(targets) + "\n")
+
+
+def timed(run: Callable[[], Build]) -> tuple[float, Build]:
+    start = time.perf_counter()
+    build = run()
+    return time.perf_counter() - start, build
+
+
+def measure(buildroot: Path, count: int, repeat: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="repro-lambda-bench-") as tmp:
+        checkout = Path(tmp, "repo")
+        copy_checkout(buildroot, checkout, umask=UMASK)
+        write_lambdas(checkout, count)
+
+        # a store of its own: no process of an earlier run is cached
+        env = {"PANTS_LOCAL_STORE_DIR": str(Path(tmp, "lmdb_store"))}
+
+        def pants(*args: str) -> Callable[[], Build]:
+            return lambda: run_pants(checkout, *args, umask=UMASK, tz=TZ, cached=True, env=env)
+
+        try:
+            pants("list", f"{PACKAGE}::")()  # starts pantsd
+            cold, built = timed(pants("package", f"{PACKAGE}::"))
+            no_op = statistics.median(
+                timed(pants("package", f"{PACKAGE}::"))[0] for _ in range(repeat)
+            )
+            floor = statistics.median(
+                timed(pants("list", f"{PACKAGE}::"))[0] for _ in range(repeat)
+            )
+            with (checkout / PACKAGE / "shared.py").open("a") as shared:
+                shared.write("EDITED = True\n")
+            edit, rebuilt = timed(pants("package", f"{PACKAGE}::"))
+        finally:
+            stop_pantsd(checkout)
+    before, after = _KEY_RE.findall(built.output), _KEY_RE.findall(rebuilt.output)
+    assert len(before) == len(after) == count, (len(before), len(after))
+    rekeyed = sum(a != b for a, b in zip(sorted(before), sorted(after)))
+    return {"cold": cold, "no_op": no_op, "floor": floor, "edit": edit, "rekeyed": rekeyed}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("counts", nargs="*", type=int, default=[50, 500])
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each warm figure")
+    args = parser.parse_args()
+    buildroot = Path(
+        subprocess.check_output(["git", "rev-parse", "--show-toplevel"], text=True).strip()
+    )
+    results = {count: measure(buildroot, count, args.repeat) for count in args.counts}
+    print("| figure | " + " | ".join(f"{count} lambdas" for count in results) + " |")
+    print("|---|" + "---:|" * len(results))
+    rows = [
+        ("cold `package`", lambda r: f"{r['cold']:.1f} s"),
+        ("warm no-op `package` (median)", lambda r: f"{r['no_op']:.2f} s"),
+        ("Pants' floor (`list`, median)", lambda r: f"{r['floor']:.2f} s"),
+        ("no-op over floor", lambda r: f"{r['no_op'] / r['floor']:.2f}x"),
+        (
+            "edit the shared module: rebuild",
+            lambda r: f"{r['edit']:.1f} s ({r['rekeyed']:.0f} re-keyed)",
+        ),
+    ]
+    for label, cell in rows:
+        print(f"| {label} | " + " | ".join(cell(r) for r in results.values()) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
