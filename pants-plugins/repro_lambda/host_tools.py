@@ -1,6 +1,6 @@
 """Host binaries (interpreters, `node`, npm's CLI) reach cached processes by identity, not path.
 
-A process that runs `/home/alice/.pyenv/versions/3.11.7/bin/python3.11` has that path in its cache
+A process that runs `~/.pyenv/versions/3.11.7/bin/python3.11` has that path in its cache
 key, so a machine with the same Python elsewhere never shares its result through a remote cache.
 So each host binary is linked into a named cache, under a directory named by what its results
 depend on (`python-manylinux_2_36_x86_64-cp-3.11.7-cp311`, `node-v22.11.0`), by a process run
