@@ -29,7 +29,7 @@ from pants.engine.unions import UnionRule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
-from repro_lambda.core.contract import Section
+from repro_lambda.core.contract import LayerLayout, Section
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
 from repro_lambda.external.target_types import LambdaExternalSourcesField
 from repro_lambda.install_rules import (
@@ -56,7 +56,6 @@ from repro_lambda.target_types import (
     LambdaLayerRuntimesField,
     LambdaLayersField,
     LambdaLayerSplitField,
-    LayerLayout,
     LayerSplit,
 )
 

@@ -5,7 +5,6 @@ sources lock (see `external`).
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from hashlib import sha256
@@ -35,6 +34,7 @@ from pants.engine.target import AllTargets
 from pants.util.docutil import bin_name
 from pants.util.strutil import help_text, softwrap
 
+from repro_lambda.core.lock_failure import missing_wheel
 from repro_lambda.core.sources import TOKEN_ENV_VAR, render_lock
 from repro_lambda.external.rules import lock_sources, write_atomically
 from repro_lambda.external.subsystem import LambdaSources
@@ -93,30 +93,12 @@ def _locked_pins(resolve_lockfile: bytes) -> list[str]:
     )
 
 
-# pex names the platform it failed for, or the directory of pip's resolver report does (its first
-# tag).
-_FAILED_PLATFORM_RE = re.compile(
-    r"complete platform (\S+?):?\s*$|\bresolver_report\.[^/\s]+/([^/\s]+)/pip-report\.json", re.M
-)
-_UNSATISFIED_RE = re.compile(
-    r"(?:Dependency on|requirement) (\S+) not satisfied"
-    r"|satisfies the requirement (\S+)"
-    r"|Cannot install (\S+) because"
-)
-
-
-def _first_groups(pattern: re.Pattern, text: str) -> list[str]:
-    return [next(g for g in m.groups() if g) for m in pattern.finditer(text)]
-
-
 def _lock_failure_message(resolve: str, stderr: str, platform_names: dict[str, str]) -> str:
     """Name the requirement and the platform pex could not find a wheel for, when it says so."""
-    requirements = _first_groups(_UNSATISFIED_RE, stderr)
-    if not requirements:
+    missing = missing_wheel(stderr, platform_names)
+    if missing is None:
         return f"Locking the `{resolve}` resolve for Lambda failed:\n{stderr}"
-    requirement = requirements[0]
-    tags = _first_groups(_FAILED_PLATFORM_RE, stderr)
-    where = ", ".join(sorted({platform_names.get(t, t) for t in tags})) or "a Lambda platform"
+    requirement, where = missing
     return softwrap(
         f"""
         The requirement `{requirement}` of the `{resolve}` resolve has no wheel for {where}

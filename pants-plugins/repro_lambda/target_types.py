@@ -28,7 +28,7 @@ from pants.engine.target import (
 from pants.util.docutil import bin_name
 from pants.util.strutil import help_text
 
-from repro_lambda.core.contract import KEY_SEGMENT, Architecture, Section, StrChoice
+from repro_lambda.core.contract import KEY_SEGMENT, Architecture, LayerLayout, Section, StrChoice
 from repro_lambda.core.runtimes import AL2, AL2023, PYTHON_RUNTIMES, describe
 from repro_lambda.external.target_types import LambdaExternalSourcesField
 
@@ -393,18 +393,6 @@ class LambdaLayerArchitecturesField(_NonEmptyChoicesField):
     default = (Architecture.X86_64.value,)
     valid_choices = Architecture
     help = "The architectures to build the layer for: `x86_64`, `arm64` or both."
-
-
-class LayerLayout(StrChoice):
-    SITE_PACKAGES = "site-packages"
-    PYTHON = "python"
-
-    @property
-    def directory(self) -> str:
-        """The zip's directory of the distributions, a template of the runtime's `python`."""
-        return (
-            "python/lib/{python}/site-packages" if self is LayerLayout.SITE_PACKAGES else "python"
-        )
 
 
 class LayerSplit(StrChoice):

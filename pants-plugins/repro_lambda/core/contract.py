@@ -58,6 +58,20 @@ SECTIONS = tuple(section.value for section in Section)
 """The section names, for JSON keys (an Enum member hashes by its Python name, not its value)."""
 
 
+class LayerLayout(StrChoice):
+    """Where a layer zip holds its distributions: where Lambda's Python finds them."""
+
+    SITE_PACKAGES = "site-packages"
+    PYTHON = "python"
+
+    @property
+    def directory(self) -> str:
+        """The zip's directory of the distributions, a template of the runtime's `python`."""
+        return (
+            "python/lib/{python}/site-packages" if self is LayerLayout.SITE_PACKAGES else "python"
+        )
+
+
 # Keys
 
 KEY_CHARS = "A-Za-z0-9._-"
