@@ -60,6 +60,15 @@ EXPECTED_ARTIFACTS: dict[str, tuple[str, str, str, str | None]] = {
         )
         for arch in ("x86_64", "arm64")
     },
+    **{
+        f"src.python.layer_builder/{role}.zip": (
+            f"layer-builder-{role}",
+            "python3.12",
+            "arm64",
+            f"layer_builder.aws.{role}_handler",
+        )
+        for role in ("api", "worker")
+    },
     # the lambdas of the root lambdas.toml
     "inventory.zip": ("inventory", "python3.13", "arm64", "inventory.lambda_handler"),
     "resizer.zip": ("resizer", "python3.12", "x86_64", "resizer.handler.handler"),

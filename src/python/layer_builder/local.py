@@ -1,7 +1,7 @@
 """The embedded layer builder: the API and the page on 127.0.0.1, builds in SQLite, a queue and
 worker pool in the process, and zips on disk behind signed download links that expire.
 
-    ./pants run src/python/layer_builder:local -- --port 8080
+    ./pants run src/python/layer_builder/local.py -- --port 8080
 """
 
 from __future__ import annotations
