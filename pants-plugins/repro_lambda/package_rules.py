@@ -113,7 +113,13 @@ async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPac
     )
     stripped = sources.stripped_source_files.snapshot.digest
     await Get(
-        RuntimeCompiled, RuntimeCompileRequest(field_set.address, field_set.runtime.value, stripped)
+        RuntimeCompiled,
+        RuntimeCompileRequest(
+            field_set.address,
+            field_set.runtime.value,
+            tuple(transitive_targets.closure),
+            sources.stripped_source_files.snapshot,
+        ),
     )
     prefixed_sources = await Get(Digest, AddPrefix(stripped, SOURCES))
     payload = await Get(

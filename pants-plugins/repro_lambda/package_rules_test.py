@@ -426,6 +426,19 @@ def test_modules_compile_with_the_runtimes_own_python(rule_runner: RuleRunner) -
     )
 
 
+def test_only_the_lambdas_own_modules_must_compile(rule_runner: RuleRunner) -> None:
+    """The runtime's Python compiles the whole directory once for all its lambdas, but a module
+    the lambda does not use may be for another runtime."""
+    _needs_python("3.11")
+    address = _app_with_handler(
+        rule_runner, "def h(event, context):\n    pass\n", runtime="python3.11"
+    )
+    rule_runner.write_files({"src/python/app/newer.py": 'NAME = {"a": 1}\nX = f"{NAME["a"]}"\n'})
+    _, files = package(rule_runner, address)
+    with open_zip(files["src.python.app/fn.zip"]) as zf:
+        assert "app/handler.py" in zf.namelist() and "app/newer.py" not in zf.namelist()
+
+
 def test_smoke_import_runs_the_modules_import_time_code(rule_runner: RuleRunner) -> None:
     """An import-time failure fails `package`, with the exception and where it was raised."""
     _needs_python("3.12")

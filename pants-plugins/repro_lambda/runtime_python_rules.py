@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import logging
 import pkgutil
+from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
+from pants.backend.python.target_types import PythonSourceField
 from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
+from pants.backend.python.util_rules.python_sources import (
+    PythonSourceFilesRequest,
+    StrippedPythonSourceFiles,
+)
 from pants.core.subsystems.python_bootstrap import PythonBootstrap
 from pants.engine.addresses import Address
-from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests, Snapshot
 from pants.engine.platform import Platform
 from pants.engine.process import FallibleProcessResult, Process
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import AllTargets, Target
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
@@ -35,6 +43,8 @@ _HOST_ARCHITECTURES = {
 _TIMEOUT_SECONDS = 120
 """Longer than any cold start may take (Lambda's init phase is limited to 10 s)."""
 _ISOLATED = ("-I", "-S", "-B")
+_COMPILE_ERRORS = 2
+"""`runtime_compile.py`'s exit code when a module does not compile."""
 _LAMBDA_ENV = FrozenDict({"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})
 
 
@@ -44,25 +54,22 @@ def _constraints(runtime: str) -> InterpreterConstraints:
     return InterpreterConstraints([f"CPython=={version[0]}.{version[1]}.*"])
 
 
-async def _run_script(
-    address: Address,
+async def _script_result(
     python: HostBinary,
     script: str,
     argv: tuple[str, ...],
     input_digest: Digest,
     description: str,
-    failed: str = "",
     flags: tuple[str, ...] = _ISOLATED,
     env: FrozenDict[str, str] = _LAMBDA_ENV,
     output_directories: tuple[str, ...] = (),
-) -> Digest:
-    """Run the core's stdlib-only `script` with `python <flags>`; its `error: ` lines, after
-    `failed`, fail the packaging of `address`. Return its output."""
+) -> FallibleProcessResult:
+    """Run the core's stdlib-only `script` with `python <flags>`."""
     content = pkgutil.get_data("repro_lambda.core", script)
     assert content is not None
     script_digest = await Get(Digest, CreateDigest([FileContent(f"__{script}", content)]))
     digest = await Get(Digest, MergeDigests([script_digest, input_digest]))
-    result = await Get(
+    return await Get(
         FallibleProcessResult,
         Process(
             (python.path, *flags, f"__{script}", *argv),
@@ -76,20 +83,42 @@ async def _run_script(
             level=LogLevel.DEBUG,
         ),
     )
+
+
+def _errors(result: FallibleProcessResult) -> list[str]:
+    """The `error: ` lines of a failed script, or the end of what it printed."""
+    stderr = result.stderr.decode(errors="replace")
+    return tool_messages(stderr, ERROR_PREFIX) or [stderr.strip()[-2000:]]
+
+
+async def _run_script(
+    address: Address,
+    python: HostBinary,
+    script: str,
+    argv: tuple[str, ...],
+    input_digest: Digest,
+    description: str,
+    failed: str = "",
+    **kwargs: Any,
+) -> Digest:
+    """Run the core's stdlib-only `script` (see `_script_result`); its `error: ` lines, after
+    `failed`, fail the packaging of `address`. Return its output."""
+    result = await _script_result(python, script, argv, input_digest, description, **kwargs)
     if result.exit_code != 0:
-        stderr = result.stderr.decode(errors="replace")
-        reasons = tool_messages(stderr, ERROR_PREFIX) or [stderr.strip()[-2000:]]
+        reasons = _errors(result)
         raise LambdaPackagingError(f"Cannot package {address}: {failed}{'; '.join(reasons)}")
     return result.output_digest
 
 
 @dataclass(frozen=True)
 class RuntimeCompileRequest:
-    """Compile the `.py` files of `sources` (stripped of source roots)."""
+    """Compile the first-party modules of `address`'s `closure` (`sources`: their files, stripped
+    of source roots)."""
 
     address: Address
     runtime: str
-    sources: Digest
+    closure: tuple[Target, ...]
+    sources: Snapshot
 
 
 @dataclass(frozen=True)
@@ -99,23 +128,82 @@ class RuntimeCompiled:
     ran: bool
 
 
-@rule(desc="Compiling a Lambda's modules with its runtime's Python", level=LogLevel.DEBUG)
-async def runtime_compile(
-    request: RuntimeCompileRequest, bootstrap: PythonBootstrap
-) -> RuntimeCompiled:
+@dataclass(frozen=True)
+class PythonSourcesByDirectory:
+    """The repository's Python source targets, by the directory of their BUILD file."""
+
+    targets: FrozenDict[str, tuple[Target, ...]]
+
+
+@rule(desc="Finding the repository's Python sources", level=LogLevel.DEBUG)
+async def python_sources_by_directory(targets: AllTargets) -> PythonSourcesByDirectory:
+    by_directory: defaultdict[str, list[Target]] = defaultdict(list)
+    for target in targets:
+        if target.has_field(PythonSourceField):
+            by_directory[target.address.spec_path].append(target)
+    return PythonSourcesByDirectory(
+        FrozenDict((d, tuple(targets)) for d, targets in by_directory.items())
+    )
+
+
+@dataclass(frozen=True)
+class _DirectoryCompileRequest:
+    directory: str
+    runtime: str
+
+
+@dataclass(frozen=True)
+class _DirectoryCompiled:
+    ran: bool
+    errors: tuple[str, ...]  # `path:line: why` per module that does not compile (stripped path)
+
+
+@rule(desc="Compiling a directory's modules with a runtime's Python", level=LogLevel.DEBUG)
+async def compile_directory(
+    request: _DirectoryCompileRequest,
+    bootstrap: PythonBootstrap,
+    by_directory: PythonSourcesByDirectory,
+) -> _DirectoryCompiled:
+    """Every Python module of the directory, compiled in one process that every lambda using one
+    of them shares: an edit to a module many lambdas import compiles it once, not once each."""
     python = await find_python(_constraints(request.runtime), bootstrap)
     if python is None:
-        return RuntimeCompiled(ran=False)
-    sources = await Get(Digest, AddPrefix(request.sources, "__sources"))
-    await _run_script(
-        request.address,
+        return _DirectoryCompiled(ran=False, errors=())
+    sources = await Get(
+        StrippedPythonSourceFiles,
+        PythonSourceFilesRequest(by_directory.targets[request.directory]),
+    )
+    prefixed = await Get(
+        Digest, AddPrefix(sources.stripped_source_files.snapshot.digest, "__sources")
+    )
+    result = await _script_result(
         python,
         "runtime_compile.py",
         ("__sources",),
-        sources,
-        f"Compiling the modules of {request.address} with {request.runtime}",
+        prefixed,
+        f"Compiling the modules of {request.directory or '//'} with {request.runtime}",
     )
-    return RuntimeCompiled(ran=True)
+    if result.exit_code not in (0, _COMPILE_ERRORS):
+        raise LambdaPackagingError(
+            f"Compiling the modules of {request.directory} with {request.runtime} failed: "
+            + "; ".join(_errors(result))
+        )
+    return _DirectoryCompiled(ran=True, errors=tuple(_errors(result) if result.exit_code else ()))
+
+
+@rule(desc="Compiling a Lambda's modules with its runtime's Python", level=LogLevel.DEBUG)
+async def runtime_compile(request: RuntimeCompileRequest) -> RuntimeCompiled:
+    directories = sorted(
+        {t.address.spec_path for t in request.closure if t.has_field(PythonSourceField)}
+    )
+    compiled = await MultiGet(
+        Get(_DirectoryCompiled, _DirectoryCompileRequest(d, request.runtime)) for d in directories
+    )
+    modules = set(request.sources.files)
+    errors = [e for c in compiled for e in c.errors if e.split(":", 1)[0] in modules]
+    if errors:
+        raise LambdaPackagingError(f"Cannot package {request.address}: {'; '.join(errors)}")
+    return RuntimeCompiled(ran=all(c.ran for c in compiled))
 
 
 @dataclass(frozen=True)

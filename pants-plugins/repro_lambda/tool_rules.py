@@ -1,4 +1,4 @@
-"""The plugin's Python tools (packer, publisher): their lock installed flat, run with `python -I`.
+"""The plugin's Python tools (packer, publisher): their lock installed flat, run with `python -I -S`.
 
 Finding the interpreter and installing run the plugin's own pex (see `pex_cli`), so neither the
 host's pip configuration nor Pants' `[pex-cli]` version can change or break them, and nothing is
@@ -36,6 +36,9 @@ from repro_lambda.pex_cli import LambdaPexProcess
 from repro_lambda.remote_cache import WAIT_FOR_REMOTE_CACHE_MILLIS
 
 TOOL_DIR = "__tool"
+# No environment variable, user or site directory, and no `.pth` file of the host interpreter: a
+# host's `.pth` files run code at every start-up (seen here: one that imports certifi).
+_ISOLATED = ("-I", "-S")
 _SITE_PACKAGES = "site-packages"
 _SRC = "src"
 _RUN_MODULE = (
@@ -54,7 +57,7 @@ class LambdaTool:
     module: str
 
     def argv(self, *args: str) -> tuple[str, ...]:
-        return (self.python.path, "-I", "-c", _RUN_MODULE.format(module=self.module), *args)
+        return (self.python.path, *_ISOLATED, "-c", _RUN_MODULE.format(module=self.module), *args)
 
     @property
     def immutable_input_digests(self) -> FrozenDict[str, Digest]:

@@ -8,7 +8,6 @@ import posixpath
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from email.parser import HeaderParser
 from pathlib import Path
 
 from repro_lambda.core.contract import KEY_SEGMENT, SHA256_HEX, UserError, is_key
@@ -128,6 +127,8 @@ def _metadata_name_and_version(dist_info: Path) -> tuple[str, str]:
     metadata = dist_info / "METADATA"
     if metadata.is_symlink() or not metadata.is_file():
         return "", ""
+    from email.parser import HeaderParser  # rarely needed, and slow to import
+
     headers = HeaderParser().parsestr(metadata.read_text(encoding="utf-8", errors="replace"))
     return headers.get("Name", "").strip(), headers.get("Version", "").strip()
 

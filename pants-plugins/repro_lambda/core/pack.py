@@ -5,7 +5,6 @@ metadata.
 from __future__ import annotations
 
 import sys
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,9 +112,7 @@ def pack(request: PackRequest) -> PackResult:
                 for f in tree.files
                 if f.root not in request.sources and f.root not in request.bytecode
             ]
-            for layer_zip in request.layer_zips:
-                with zipfile.ZipFile(layer_zip) as archive:
-                    third_party += layer_paths(archive.namelist(), version)
+            third_party += _layer_paths(request.layer_zips, version)
             check_imports(
                 compiled.trees, first_party, third_party, version, request.runtime_provides
             )
@@ -143,6 +140,17 @@ def pack(request: PackRequest) -> PackResult:
         *([upload_warning] if upload_warning else []),
     ]
     return PackResult(metadata=metadata, warnings=tuple(warnings))
+
+
+def _layer_paths(layer_zips: Sequence[Path], version: tuple[int, int]) -> list[str]:
+    """The importable paths of the function's layers."""
+    import zipfile  # slow to import, and only functions with layers need it
+
+    paths: list[str] = []
+    for layer_zip in layer_zips:
+        with zipfile.ZipFile(layer_zip) as archive:
+            paths += layer_paths(archive.namelist(), version)
+    return paths
 
 
 def main(argv: Sequence[str] | None = None) -> int:
