@@ -21,6 +21,7 @@ from repro_lambda.core.runtimes import PYTHON_RUNTIMES, lifecycle_problem, today
 MAX_BODY_BYTES = 64 * 1024
 MAX_REQUIREMENTS_BYTES = 16 * 1024
 MAX_REQUIREMENTS = 100
+MAX_LINES = 1000
 PYTHON_VERSIONS = tuple(name.removeprefix("python") for name in PYTHON_RUNTIMES)
 ARCHITECTURES = tuple(a.value for a in Architecture)
 _FIELDS = ("requirements", "python_version", "architectures", "single_file")
@@ -99,6 +100,9 @@ def _requirements(value: object, problems: list[str]) -> tuple[str, ...]:
         return ()
     if len(value.encode()) > MAX_REQUIREMENTS_BYTES:
         problems.append(f"`requirements` is over {MAX_REQUIREMENTS_BYTES} bytes")
+        return ()
+    if len(value.splitlines()) > MAX_LINES:
+        problems.append(f"`requirements` is over {MAX_LINES} lines")
         return ()
     specifiers: list[str] = []
     seen: dict[str, int] = {}

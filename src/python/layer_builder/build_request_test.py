@@ -101,6 +101,7 @@ def test_every_problem_is_reported() -> None:
         (body(requirements=""), "text of a requirements.txt"),
         (body(requirements="# only a comment\n\n"), "names no requirement"),
         (body(requirements="a" * 20000), "over 16384 bytes"),
+        (body(requirements="six\n" + "#\n" * 1000), "over 1000 lines"),
         (body(requirements="\n".join(f"p{i}" for i in range(MAX_REQUIREMENTS + 1))), "at most"),
         (body(architectures=[]), "`architectures`"),
         (body(architectures=["arm64", "arm64"]), "`architectures`"),
