@@ -1,4 +1,4 @@
-"""The plugin's Python tools (packer, publisher): their lock installed flat, run with `python -I -S`.
+"""The plugin's Python tools (packer, publisher): their lock installed flat, run isolated.
 
 Finding the interpreter and installing run the plugin's own pex (see `pex_cli`), so neither the
 host's pip configuration nor Pants' `[pex-cli]` version can change or break them, and nothing is
