@@ -227,9 +227,6 @@ async def pack_layer_for_platform(request: LayerPlatformRequest) -> LayerZips:
     )
     directory = field_set.address.spec_path.replace(os.sep, ".")
     layout = LayerLayout(field_set.layout.value).directory
-    payloads = await MultiGet(
-        Get(Digest, MergeDigests([install.digest, external.digest])) for install in installs
-    )
     packed = await MultiGet(
         Get(
             PackedLambda,
@@ -239,15 +236,15 @@ async def pack_layer_for_platform(request: LayerPlatformRequest) -> LayerZips:
                 logical_name=install.name,
                 runtime=install.inputs.runtime,
                 architecture=install.inputs.architecture,
-                payload=payload,
+                payload=external.digest,
                 has_sources=False,
-                has_site_packages=True,
+                site_packages=install.digest,
                 key_prefix=Section.LAYERS.value,
                 site_packages_prefix=layout.format(python=install.inputs.runtime),
                 external_roots=external.roots,
             ),
         )
-        for install, payload in zip(installs, payloads)
+        for install in installs
     )
     return LayerZips(LayerZip(p, i.inputs.platform_name) for p, i in zip(packed, installs))
 

@@ -10,6 +10,8 @@ from pathlib import PurePath
 from pants.core.goals.package import BuiltPackageArtifact
 from pants.engine.addresses import Address
 from pants.engine.fs import (
+    EMPTY_DIGEST,
+    AddPrefix,
     CreateDigest,
     Digest,
     DigestContents,
@@ -19,9 +21,10 @@ from pants.engine.fs import (
     FileEntry,
     MergeDigests,
     PathGlobs,
+    RemovePrefix,
 )
 from pants.engine.process import FallibleProcessResult, Process
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
@@ -33,9 +36,14 @@ logger = logging.getLogger(__name__)
 
 SOURCES = "__sources"
 BYTECODE = "__bytecode"
-# The payload's executable files, as its digest records them: a local sandbox shows Pants 2.17's
+# The payloads' executable files, as their digest records them: a local sandbox shows Pants 2.17's
 # shared copies of large files (512 KiB and more) as executable, whatever the digest says.
 _EXECUTABLES = "__executables"
+_BATCH = "__batch.json"
+_INPUTS = "__in"  # a member's payload at `__in/<index>/`
+_INSTALLS = "__installs"  # each of their third-party installs once, at `__installs/<index>/`
+_OUTPUTS = "__out"  # its zip and metadata at `__out/<index>/`
+_MESSAGES = "__messages"  # its `error:` and `warning:` lines in `__messages/<index>`
 
 
 class LambdaPackagingError(Exception):
@@ -67,8 +75,8 @@ class PackedLambda:
 
 @dataclass(frozen=True)
 class PackLambdaRequest:
-    """One zip to pack from `payload`: `__sources/` and/or `site-packages/`, `__bytecode/` and
-    `__external/`."""
+    """One zip to pack from `payload` (`__sources/`, `__bytecode/`, `__external/`) and
+    `site_packages` (a third-party install in `site-packages/`)."""
 
     address: Address
     zip_path: str
@@ -77,7 +85,7 @@ class PackLambdaRequest:
     architecture: str
     payload: Digest
     has_sources: bool
-    has_site_packages: bool
+    site_packages: Digest = EMPTY_DIGEST
     handler: str | None = None
     hash_extra: str | None = None
     key_prefix: str = Section.LAMBDAS.value
@@ -91,22 +99,61 @@ class PackLambdaRequest:
     external_roots: tuple[str, ...] = ()  # in `payload`: staged external sources
 
 
-@rule(desc="Packing a Lambda zip", level=LogLevel.DEBUG)
-async def pack_lambda(request: PackLambdaRequest, packer: PackerTool) -> PackedLambda:
-    zip_path = request.zip_path
-    metadata_path = str(PurePath(zip_path).with_suffix(".json"))
+@dataclass(frozen=True)
+class PackLambdaBatch:
+    """Zips to pack in one packer process, each exactly as it would be packed alone."""
+
+    requests: tuple[PackLambdaRequest, ...]
+
+
+@dataclass(frozen=True)
+class PackedMember:
+    """What the packer made of one request of a batch: its zip and metadata (none if it failed),
+    and its `error:` and `warning:` lines."""
+
+    request: PackLambdaRequest
+    digest: Digest
+    metadata: FrozenDict | None
+    messages: tuple[str, ...]
+
+    def packed(self) -> PackedLambda:
+        """The zip; log its warnings, or raise LambdaPackagingError with its errors."""
+        address = self.request.address
+        if self.metadata is None:
+            reasons = tool_messages("\n".join(self.messages), ERROR_PREFIX)
+            raise LambdaPackagingError(f"Cannot package {address}: " + "; ".join(reasons))
+        for warning in tool_messages("\n".join(self.messages), WARNING_PREFIX):
+            logger.warning(f"{address}: {warning}")
+        return PackedLambda(self.digest, self.request.zip_path, self.metadata)
+
+
+@dataclass(frozen=True)
+class PackedBatch:
+    """The members of a packed batch, in the order of its requests."""
+
+    members: tuple[PackedMember, ...]
+
+    def member(self, request: PackLambdaRequest) -> PackedMember:
+        return next(member for member in self.members if member.request == request)
+
+
+def _pack_argv(
+    request: PackLambdaRequest, inputs: str, site_packages: str | None, outputs: str
+) -> tuple[str, ...]:
+    """The packer's arguments for `request`, whose payload is at `inputs/` and install at
+    `site_packages/`, its outputs to go to `outputs/`."""
     optional = {
         "handler": request.handler,
         "hash-extra": request.hash_extra,
-        "sources": SOURCES if request.has_sources else None,
-        "site-packages": SITE_PACKAGES if request.has_site_packages else None,
+        "sources": f"{inputs}/{SOURCES}" if request.has_sources else None,
+        "site-packages": f"{site_packages}/{SITE_PACKAGES}" if site_packages else None,
         "site-packages-prefix": request.site_packages_prefix,
         "layers-unzipped-size": request.layers_unzipped_size,
-        "bytecode": BYTECODE if request.has_bytecode else None,
+        "bytecode": f"{inputs}/{BYTECODE}" if request.has_bytecode else None,
     }
-    argv = (
-        f"--output={zip_path}",
-        f"--metadata={metadata_path}",
+    return (
+        f"--output={outputs}/{request.zip_path}",
+        f"--metadata={outputs}/{_metadata_path(request)}",
         f"--logical-name={request.logical_name}",
         f"--runtime={request.runtime}",
         f"--architecture={request.architecture}",
@@ -114,44 +161,107 @@ async def pack_lambda(request: PackLambdaRequest, packer: PackerTool) -> PackedL
         *(f"--{option}={value}" for option, value in optional.items() if value),
         *(f"--layer-dist={dist}" for dist in request.layer_dists),
         *(f"--layer-artifact={artifact}" for artifact in request.layer_artifacts),
-        *(f"--layer-zip={path}" for path in request.layer_zips),
+        *(f"--layer-zip={inputs}/{path}" for path in request.layer_zips),
         *(f"--runtime-provides={module}" for module in request.runtime_provides),
-        *(f"--external={root}" for root in request.external_roots),
+        *(f"--external={inputs}/{root}" for root in request.external_roots),
         f"--executables={_EXECUTABLES}",
     )
-    entries = await Get(DigestEntries, Digest, request.payload)
+
+
+def _metadata_path(request: PackLambdaRequest) -> str:
+    return str(PurePath(request.zip_path).with_suffix(".json"))
+
+
+@rule(desc="Packing Lambda zips", level=LogLevel.DEBUG)
+async def pack_lambda_batch(batch: PackLambdaBatch, packer: PackerTool) -> PackedBatch:
+    requests = batch.requests
+    inputs = [f"{_INPUTS}/{index}" for index in range(len(requests))]
+    outputs = [f"{_OUTPUTS}/{index}" for index in range(len(requests))]
+    messages = [f"{_MESSAGES}/{index}" for index in range(len(requests))]
+    # members with one install share one copy of it
+    installs = sorted({r.site_packages for r in requests} - {EMPTY_DIGEST}, key=str)
+    install_roots = {install: f"{_INSTALLS}/{index}" for index, install in enumerate(installs)}
+    payloads = await MultiGet(
+        *(Get(Digest, AddPrefix(r.payload, prefix)) for r, prefix in zip(requests, inputs)),
+        *(Get(Digest, AddPrefix(install, root)) for install, root in install_roots.items()),
+    )
+    payload = await Get(Digest, MergeDigests(payloads))
+    entries = await Get(DigestEntries, Digest, payload)
     executables = "".join(
         f"{entry.path}\n"
         for entry in entries
         if isinstance(entry, FileEntry) and entry.is_executable
     )
-    executables_digest = await Get(
-        Digest, CreateDigest([FileContent(_EXECUTABLES, executables.encode())])
+    members = [
+        {
+            "argv": _pack_argv(request, root, install_roots.get(request.site_packages), out),
+            "messages": messages_path,
+        }
+        for request, root, out, messages_path in zip(requests, inputs, outputs, messages)
+    ]
+    batch_file = await Get(
+        Digest,
+        CreateDigest(
+            [
+                FileContent(_EXECUTABLES, executables.encode()),
+                FileContent(_BATCH, json.dumps(members).encode()),
+            ]
+        ),
     )
-    payload = await Get(Digest, MergeDigests([request.payload, executables_digest]))
+    input_digest = await Get(Digest, MergeDigests([payload, batch_file]))
+    description = (
+        f"Packing {requests[0].zip_path}"
+        if len(requests) == 1
+        else f"Packing {len(requests)} Lambda zips"
+    )
     result = await Get(
         FallibleProcessResult,
         Process,
         packer.tool.process(
-            argv,
-            f"Packing {zip_path}",
-            input_digest=payload,
-            output_files=(zip_path, metadata_path),
+            (_BATCH,),
+            description,
+            input_digest=input_digest,
+            output_directories=(_OUTPUTS, _MESSAGES),
         ),
     )
-    stderr = result.stderr.decode(errors="replace")
     if result.exit_code != 0:
-        reasons = tool_messages(stderr, ERROR_PREFIX)
+        addresses = ", ".join(str(request.address) for request in requests)
         raise LambdaPackagingError(
-            f"Cannot package {request.address}: " + ("; ".join(reasons) or stderr.strip())
+            f"Cannot package {addresses}: {result.stderr.decode(errors='replace').strip()}"
         )
-    for line in stderr.splitlines():
-        logger.warning(f"{request.address}: {line.removeprefix(WARNING_PREFIX)}")
-    contents = await Get(
-        DigestContents, DigestSubset(result.output_digest, PathGlobs([metadata_path]))
+    wanted = [
+        *messages,
+        *(f"{out}/{_metadata_path(request)}" for request, out in zip(requests, outputs)),
+    ]
+    contents = await Get(DigestContents, DigestSubset(result.output_digest, PathGlobs(wanted)))
+    by_path = {content.path: content.content for content in contents}
+    subsets = await MultiGet(
+        Get(Digest, DigestSubset(result.output_digest, PathGlobs([f"{out}/**"]))) for out in outputs
     )
-    metadata = FrozenDict.deep_freeze(json.loads(contents[0].content))
-    return PackedLambda(result.output_digest, zip_path, metadata)
+    digests = await MultiGet(
+        Get(Digest, RemovePrefix(subset, out)) for subset, out in zip(subsets, outputs)
+    )
+    return PackedBatch(
+        tuple(
+            PackedMember(
+                request,
+                digest,
+                _metadata(by_path.get(f"{out}/{_metadata_path(request)}")),
+                tuple(by_path[messages_path].decode().splitlines()),
+            )
+            for request, digest, out, messages_path in zip(requests, digests, outputs, messages)
+        )
+    )
+
+
+def _metadata(content: bytes | None) -> FrozenDict | None:
+    return None if content is None else FrozenDict.deep_freeze(json.loads(content))
+
+
+@rule(desc="Packing a Lambda zip", level=LogLevel.DEBUG)
+async def pack_lambda(request: PackLambdaRequest) -> PackedLambda:
+    batch = await Get(PackedBatch, PackLambdaBatch((request,)))
+    return batch.member(request).packed()
 
 
 def rules():

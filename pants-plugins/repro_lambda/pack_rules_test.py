@@ -1,154 +1,105 @@
-"""`pack_lambda` with the packer process mocked: its command line, its errors and its warnings."""
+"""Packing with the real packer: a batch packs each member as it would be alone, in one process,
+with one copy of a shared install, and keeps errors and warnings to their member."""
 
 from __future__ import annotations
 
-import json
+import io
 import logging
+import zipfile
 
 import pytest
 from pants.engine.addresses import Address
-from pants.engine.fs import (
-    EMPTY_DIGEST,
-    EMPTY_FILE_DIGEST,
-    CreateDigest,
-    Digest,
-    DigestContents,
-    DigestEntries,
-    DigestSubset,
-    FileContent,
-    FileEntry,
-    MergeDigests,
-)
-from pants.engine.platform import Platform
-from pants.engine.process import (
-    FallibleProcessResult,
-    Process,
-    ProcessExecutionEnvironment,
-    ProcessResultMetadata,
-)
-from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
+from pants.engine.fs import EMPTY_DIGEST, CreateDigest, Digest, DigestContents, FileContent
+from pants.testutil.rule_runner import QueryRule, RuleRunner
 
-from repro_lambda.host_tools import HostBinary
 from repro_lambda.pack_rules import (
     SOURCES,
     LambdaPackagingError,
+    PackedBatch,
     PackedLambda,
+    PackLambdaBatch,
     PackLambdaRequest,
-    pack_lambda,
 )
-from repro_lambda.subsystems.packer import PackerTool
-from repro_lambda.tool_rules import LambdaTool
+from repro_lambda.testutil import make_rule_runner
 
-PACKER = PackerTool(LambdaTool(EMPTY_DIGEST, HostBinary("python3"), "repro_lambda.core.pack"))
-REQUEST = PackLambdaRequest(
-    Address("src/python/app", target_name="fn"),
-    zip_path="src.python.app/fn.zip",
-    logical_name="fn",
-    runtime="python3.12",
-    architecture="arm64",
-    payload=EMPTY_DIGEST,
-    has_sources=True,
-    has_site_packages=False,
-    handler="app.handler.lambda_handler",
-    layer_dists=("science-python3.12-arm64:numpy==2.2.6",),
-)
-METADATA = {"s3_key": "lambdas/fn/0123.zip", "entry_count": 2, "size": 300}
+HANDLER = b"import dep\n\n\ndef handler(event, context):\n    return dep.VALUE\n"
 
 
-def _pack(exit_code: int = 0, stderr: str = "") -> tuple[PackedLambda, Process]:
-    """Run `pack_lambda` on REQUEST with a packer that exits so; also the process it ran."""
-    processes = []
-
-    def run(process: Process) -> FallibleProcessResult:
-        processes.append(process)
-        environment = ProcessExecutionEnvironment(
-            environment_name=None,
-            platform=Platform.create_for_localhost().value,
-            docker_image=None,
-            remote_execution=False,
-            remote_execution_extra_platform_properties=[],
-        )
-        return FallibleProcessResult(
-            stdout=b"",
-            stdout_digest=EMPTY_FILE_DIGEST,
-            stderr=stderr.encode(),
-            stderr_digest=EMPTY_FILE_DIGEST,
-            exit_code=exit_code,
-            output_digest=EMPTY_DIGEST,
-            metadata=ProcessResultMetadata(None, environment, "ran", 0),
-        )
-
-    def read_metadata(subset: DigestSubset) -> DigestContents:
-        assert subset.globs.globs == ("src.python.app/fn.json",)
-        return DigestContents(
-            [FileContent("src.python.app/fn.json", json.dumps(METADATA).encode())]
-        )
-
-    def list_executables(created: CreateDigest) -> Digest:
-        (listing,) = created
-        assert isinstance(listing, FileContent)
-        executables.append(listing.content.decode())
-        return EMPTY_DIGEST
-
-    executables: list[str] = []
-    payload_entries = DigestEntries(
-        [
-            FileEntry("site-packages/tool/run.sh", EMPTY_FILE_DIGEST, is_executable=True),
-            FileEntry("site-packages/tool/big.pyc", EMPTY_FILE_DIGEST),
-        ]
+@pytest.fixture
+def rule_runner() -> RuleRunner:
+    return make_rule_runner(
+        QueryRule(PackedBatch, [PackLambdaBatch]),
+        QueryRule(PackedLambda, [PackLambdaRequest]),
+        QueryRule(Digest, [CreateDigest]),
     )
-    packed = run_rule_with_mocks(
-        pack_lambda,
-        rule_args=[REQUEST, PACKER],
-        mock_gets=[
-            MockGet(DigestEntries, (Digest,), lambda _: payload_entries),
-            MockGet(Digest, (CreateDigest,), list_executables),
-            MockGet(Digest, (MergeDigests,), lambda _: EMPTY_DIGEST),
-            MockGet(FallibleProcessResult, (Process,), run),
-            MockGet(DigestContents, (DigestSubset,), read_metadata),
-        ],
+
+
+def digest(rule_runner: RuleRunner, files: dict[str, bytes], executable: bool = False) -> Digest:
+    return rule_runner.request(
+        Digest, [CreateDigest(FileContent(p, c, executable) for p, c in files.items())]
     )
-    (process,) = processes
-    # the packer learns the executable files from the payload's digest, not the sandbox
-    assert executables == ["site-packages/tool/run.sh\n"]
-    return packed, process
 
 
-def test_packer_command_line_holds_only_the_options_that_apply() -> None:
-    packed, process = _pack()
-    assert process.argv == PACKER.tool.argv(
-        "--output=src.python.app/fn.zip",
-        "--metadata=src.python.app/fn.json",
-        "--logical-name=fn",
-        "--runtime=python3.12",
-        "--architecture=arm64",
-        "--key-prefix=lambdas",
-        "--handler=app.handler.lambda_handler",
-        f"--sources={SOURCES}",
-        "--layer-dist=science-python3.12-arm64:numpy==2.2.6",
-        "--executables=__executables",
+def request(
+    rule_runner: RuleRunner, name: str, sources: dict[str, bytes], install: Digest = EMPTY_DIGEST
+) -> PackLambdaRequest:
+    return PackLambdaRequest(
+        Address("src/python/app", target_name=name),
+        zip_path=f"src.python.app/{name}.zip",
+        logical_name=name,
+        runtime="python3.12",
+        architecture="arm64",
+        payload=digest(rule_runner, {f"{SOURCES}/{p}": c for p, c in sources.items()}),
+        has_sources=True,
+        site_packages=install,
+        handler="app.handler",
     )
-    assert process.output_files == ("src.python.app/fn.zip", "src.python.app/fn.json")
-    assert (packed.zip_path, dict(packed.metadata)) == ("src.python.app/fn.zip", METADATA)
 
 
-def test_packer_errors_become_one_error_naming_the_target() -> None:
-    stderr = "error: the handler is missing\nerror: too big\n"
-    with pytest.raises(
-        LambdaPackagingError,
-        match="^Cannot package src/python/app:fn: the handler is missing; too big$",
-    ):
-        _pack(exit_code=2, stderr=stderr)
+def zip_of(rule_runner: RuleRunner, packed: PackedLambda) -> zipfile.ZipFile:
+    contents = rule_runner.request(DigestContents, [packed.digest])
+    by_path = {content.path: content.content for content in contents}
+    assert set(by_path) == {packed.zip_path, packed.zip_path.replace(".zip", ".json")}
+    return zipfile.ZipFile(io.BytesIO(by_path[packed.zip_path]))
 
 
-def test_packer_failure_without_an_error_line_shows_its_stderr() -> None:
-    with pytest.raises(LambdaPackagingError, match="^Cannot package src/python/app:fn: Killed$"):
-        _pack(exit_code=-9, stderr="\nKilled\n")
+def test_a_batch_packs_each_member_as_alone_and_keeps_errors_to_their_member(
+    rule_runner: RuleRunner,
+) -> None:
+    install = digest(
+        rule_runner,
+        {"site-packages/dep/__init__.py": b"VALUE = 1\n", "site-packages/dep/run.sh": b"#!/bin/sh"},
+        executable=True,
+    )
+    first = request(rule_runner, "first", {"app.py": HANDLER}, install)
+    broken = request(rule_runner, "broken", {"app.py": b"def other(event, context): pass\n"})
+    second = request(rule_runner, "second", {"app.py": HANDLER + b"# second\n"}, install)
+
+    batch = rule_runner.request(PackedBatch, [PackLambdaBatch((first, broken, second))])
+
+    assert [member.request for member in batch.members] == [first, broken, second]
+    packed_first = batch.member(first).packed()
+    assert packed_first == rule_runner.request(PackedLambda, [first])
+    assert batch.member(second).packed() == rule_runner.request(PackedLambda, [second])
+    with pytest.raises(LambdaPackagingError, match=r"^Cannot package src/python/app:broken: .*"):
+        batch.member(broken).packed()
+    with zip_of(rule_runner, packed_first) as archive:
+        assert archive.namelist() == ["app.py", "dep/__init__.py", "dep/run.sh"]
+        # the packer learns the executable files from the install's digest, not the sandbox
+        modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
+        assert modes == {"app.py": 0o100644, "dep/__init__.py": 0o100755, "dep/run.sh": 0o100755}
+    assert packed_first.metadata["logical_name"] == "first"
 
 
-def test_packer_warnings_are_logged_for_the_target(caplog: pytest.LogCaptureFixture) -> None:
+def test_warnings_are_logged_for_their_member(
+    rule_runner: RuleRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = b"def handler(event, context):\n    return 1\n"
+    quiet = request(rule_runner, "quiet", {"app.py": source})
+    noisy = request(rule_runner, "noisy", {"app.py": source, "App.py": b""})
+    batch = rule_runner.request(PackedBatch, [PackLambdaBatch((quiet, noisy))])
     with caplog.at_level(logging.WARNING):
-        _pack(stderr="warning: zip is over the direct upload limit\n")
-    assert [record.getMessage() for record in caplog.records] == [
-        "src/python/app:fn: zip is over the direct upload limit"
-    ]
+        batch.member(quiet).packed()
+        batch.member(noisy).packed()
+    (message,) = [record.getMessage() for record in caplog.records]
+    assert message.startswith("src/python/app:noisy: archive paths 'App.py', 'app.py'")

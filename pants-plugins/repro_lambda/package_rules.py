@@ -4,6 +4,7 @@ deterministically.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 from pants.backend.python.target_types import PythonResolveField
@@ -13,12 +14,15 @@ from pants.backend.python.util_rules.python_sources import (
 )
 from pants.core.goals.package import BuiltPackage, PackageFieldSet
 from pants.core.util_rules.environments import EnvironmentField
-from pants.engine.fs import AddPrefix, Digest, MergeDigests
+from pants.engine.addresses import Address
+from pants.engine.fs import EMPTY_DIGEST, AddPrefix, Digest, MergeDigests
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.engine.target import TransitiveTargets, TransitiveTargetsRequest
+from pants.engine.target import AllTargets, TransitiveTargets, TransitiveTargetsRequest
 from pants.engine.unions import UnionRule
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from repro_lambda.core.batches import split_into_batches
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
 from repro_lambda.external.target_types import LambdaExternalSourcesField
 from repro_lambda.handler_rules import HandlerOwner, HandlerOwnerRequest
@@ -31,7 +35,13 @@ from repro_lambda.install_rules import (
 )
 from repro_lambda.layer_rules import FunctionLayers, FunctionLayersRequest
 from repro_lambda.names_rules import LogicalName, LogicalNameRequest
-from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
+from repro_lambda.pack_rules import (
+    SOURCES,
+    PackedBatch,
+    PackedLambda,
+    PackLambdaBatch,
+    PackLambdaRequest,
+)
 from repro_lambda.runtime_python_rules import (
     BytecodeRequest,
     CompiledBytecode,
@@ -78,8 +88,17 @@ class LambdaArtifactFieldSet(PackageFieldSet):
     environment: EnvironmentField
 
 
-@rule(desc="Package a Lambda artifact", level=LogLevel.DEBUG)
-async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPackage:
+@dataclass(frozen=True)
+class PreparedLambda:
+    """What a `lambda_artifact` is packed from, and what its package needs after packing."""
+
+    request: PackLambdaRequest
+    platform_name: str
+    layer_zips: tuple[PackedLambda, ...]
+
+
+@rule(desc="Prepare a Lambda artifact", level=LogLevel.DEBUG)
+async def prepare_lambda_artifact(field_set: LambdaArtifactFieldSet) -> PreparedLambda:
     name = await Get(LogicalName, LogicalNameRequest(field_set.address, field_set.logical_name))
     await Get(RuntimeLifecycle, RuntimeLifecycleRequest(field_set.address, field_set.runtime.value))
     await Get(HandlerOwner, HandlerOwnerRequest(field_set.handler, field_set.resolve))
@@ -127,7 +146,6 @@ async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPac
         MergeDigests(
             [
                 prefixed_sources,
-                requirements.digest,
                 external.digest,
                 *(z.digest for z in layers.zips),
             ]
@@ -141,33 +159,100 @@ async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPac
                 field_set.address,
                 field_set.runtime.value,
                 field_set.bytecode.value,
-                payload,
+                await Get(Digest, MergeDigests([payload, requirements.digest])),
                 (SOURCES, SITE_PACKAGES) if inputs.requirements else (SOURCES,),
             ),
         )
         payload = await Get(Digest, MergeDigests([payload, bytecode.digest]))
-    packed = await Get(
-        PackedLambda,
-        PackLambdaRequest(
-            field_set.address,
-            zip_path=field_set.output_path.value_or_default(file_ending="zip"),
-            logical_name=name.value,
-            runtime=field_set.runtime.value,
-            architecture=field_set.architecture.value,
-            payload=payload,
-            has_sources=True,
-            has_site_packages=bool(inputs.requirements),
-            handler=field_set.handler.value,
-            hash_extra=field_set.hash_extra.value,
-            layer_dists=layers.dists,
-            layer_artifacts=layers.artifacts,
-            layers_unzipped_size=layers.unzipped_size,
-            layer_zips=tuple(z.zip_path for z in layers.zips),
-            runtime_provides=RUNTIME_BOTO3_MODULES if field_set.runtime_boto3.value else (),
-            has_bytecode=has_bytecode,
-            external_roots=external.roots,
-        ),
+    request = PackLambdaRequest(
+        field_set.address,
+        zip_path=field_set.output_path.value_or_default(file_ending="zip"),
+        logical_name=name.value,
+        runtime=field_set.runtime.value,
+        architecture=field_set.architecture.value,
+        payload=payload,
+        has_sources=True,
+        site_packages=requirements.digest if inputs.requirements else EMPTY_DIGEST,
+        handler=field_set.handler.value,
+        hash_extra=field_set.hash_extra.value,
+        layer_dists=layers.dists,
+        layer_artifacts=layers.artifacts,
+        layers_unzipped_size=layers.unzipped_size,
+        layer_zips=tuple(z.zip_path for z in layers.zips),
+        runtime_provides=RUNTIME_BOTO3_MODULES if field_set.runtime_boto3.value else (),
+        has_bytecode=has_bytecode,
+        external_roots=external.roots,
     )
+    return PreparedLambda(request, inputs.platform_name, layers.zips)
+
+
+@dataclass(frozen=True)
+class LambdaArtifactBatches:
+    """The `lambda_artifact`s packed in one process, by address: those of one BUILD directory and
+    environment, split so that an edit repacks only the batches of what it changes (see
+    `split_into_batches`)."""
+
+    by_address: FrozenDict[Address, tuple[LambdaArtifactFieldSet, ...]]
+
+
+@rule(desc="Group Lambda artifacts into packing batches", level=LogLevel.DEBUG)
+async def lambda_artifact_batches(targets: AllTargets) -> LambdaArtifactBatches:
+    groups: defaultdict[tuple[str, str | None], dict[str, LambdaArtifactFieldSet]] = defaultdict(
+        dict
+    )
+    for target in targets:
+        if LambdaArtifactFieldSet.is_applicable(target):
+            field_set = LambdaArtifactFieldSet.create(target)
+            group = groups[(target.address.spec_path, field_set.environment.value)]
+            group[target.address.spec] = field_set
+    by_address: dict[Address, tuple[LambdaArtifactFieldSet, ...]] = {}
+    for group in groups.values():
+        for batch in split_into_batches(group):
+            members = tuple(group[spec] for spec in batch)
+            by_address.update((field_set.address, members) for field_set in members)
+    return LambdaArtifactBatches(FrozenDict(by_address))
+
+
+@dataclass(frozen=True)
+class _LambdaArtifactBatch:
+    field_sets: tuple[LambdaArtifactFieldSet, ...]
+
+
+@dataclass(frozen=True)
+class _BatchMate:
+    field_set: LambdaArtifactFieldSet
+
+
+@dataclass(frozen=True)
+class _MaybePrepared:
+    prepared: PreparedLambda | None
+
+
+@rule
+async def prepare_batch_mate(mate: _BatchMate) -> _MaybePrepared:
+    try:
+        return _MaybePrepared(await Get(PreparedLambda, LambdaArtifactFieldSet, mate.field_set))
+    except Exception:  # noqa: BLE001 -- its own `package` reports it; the batch goes on without it
+        return _MaybePrepared(None)
+
+
+@rule(desc="Pack a batch of Lambda artifacts", level=LogLevel.DEBUG)
+async def pack_lambda_artifact_batch(batch: _LambdaArtifactBatch) -> PackedBatch:
+    mates = await MultiGet(Get(_MaybePrepared, _BatchMate(fs)) for fs in batch.field_sets)
+    requests = tuple(mate.prepared.request for mate in mates if mate.prepared)
+    return await Get(PackedBatch, PackLambdaBatch(requests))
+
+
+@rule(desc="Package a Lambda artifact", level=LogLevel.DEBUG)
+async def package_lambda_artifact(
+    field_set: LambdaArtifactFieldSet, batches: LambdaArtifactBatches
+) -> BuiltPackage:
+    prepared = await Get(PreparedLambda, LambdaArtifactFieldSet, field_set)
+    batch = await Get(
+        PackedBatch,
+        _LambdaArtifactBatch(batches.by_address.get(field_set.address, (field_set,))),
+    )
+    packed = batch.member(prepared.request).packed()
     if field_set.smoke_import.value:
         await Get(
             SmokeImported,
@@ -177,10 +262,10 @@ async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPac
                 field_set.architecture.value,
                 field_set.handler.value,
                 packed,
-                layers.zips,
+                prepared.layer_zips,
             ),
         )
-    return BuiltPackage(packed.digest, (packed.artifact(inputs.platform_name),))
+    return BuiltPackage(packed.digest, (packed.artifact(prepared.platform_name),))
 
 
 def rules():

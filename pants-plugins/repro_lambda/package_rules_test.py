@@ -190,6 +190,37 @@ def test_handler_not_found(rule_runner: RuleRunner, handler: str, missing: str) 
     assert f"`{missing}`" in message
 
 
+def test_lambdas_of_a_directory_pack_together_as_alone_and_fail_alone(
+    rule_runner: RuleRunner,
+) -> None:
+    """A BUILD directory's lambdas are packed in one process: each zip is what it is alone, and
+    a lambda that cannot be prepared or packed fails only its own package."""
+    rule_runner.write_files(APP_FILES)
+    alone = package(rule_runner, Address("src/python/app", target_name="fn"))[1]
+    rule_runner.write_files(
+        {
+            "src/python/app/BUILD": APP_FILES["src/python/app/BUILD"]
+            + dedent(
+                """                lambda_artifact(name="other", handler="app.handler.lambda_handler",
+                                runtime="python3.12", hash_extra="other")
+                lambda_artifact(name="no_module", handler="app.nowhere.h", runtime="python3.12")
+                lambda_artifact(name="no_function", handler="app.handler.h", runtime="python3.12")
+                """
+            )
+        }
+    )
+    together = package(rule_runner, Address("src/python/app", target_name="fn"))[1]
+    assert together == alone
+    _, other = package(rule_runner, Address("src/python/app", target_name="other"))
+    assert other["src.python.app/other.zip"] != alone["src.python.app/fn.zip"]
+    for name, missing in (("no_module", "app.nowhere"), ("no_function", "h")):
+        with pytest.raises(ExecutionError) as exc_info:
+            package(rule_runner, Address("src/python/app", target_name=name))
+        message = str(exc_info.value.wrapped_exceptions[0])
+        assert f"src/python/app:{name}" in message and f"`{missing}`" in message
+        assert "app:fn" not in message
+
+
 def test_complete_platforms_override_must_be_one_file(rule_runner: RuleRunner) -> None:
     rule_runner.write_files(
         {

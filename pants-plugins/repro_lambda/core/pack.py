@@ -12,12 +12,13 @@ from typing import Any
 
 from repro_lambda.core.compile_check import check_compiles
 from repro_lambda.core.contract import (
+    ERROR_PREFIX,
+    USER_ERROR_EXIT_CODE,
     WARNING_PREFIX,
     Architecture,
     Section,
     ToolArgumentParser,
     UserError,
-    report_user_error,
 )
 from repro_lambda.core.handler import check_handler, check_node_handler
 from repro_lambda.core.import_check import check_imports, layer_paths
@@ -33,7 +34,7 @@ from repro_lambda.core.native import check_external_binaries, check_native_binar
 from repro_lambda.core.pyc import select_bytecode
 from repro_lambda.core.runtimes import BY_NAME
 from repro_lambda.core.tree import InputRoot, collect_tree, load_entries
-from repro_lambda.core.zip_writer import build_zip, name_collision_warnings
+from repro_lambda.core.zip_writer import CompressionMemo, build_zip, name_collision_warnings
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class PackResult:
     warnings: tuple[str, ...]
 
 
-def pack(request: PackRequest) -> PackResult:
+def pack(request: PackRequest, memo: CompressionMemo | None = None) -> PackResult:
     """Build the zip and metadata files for `request`; raise UserError on a user error."""
     validate_key_parts(request.logical_name, request.key_prefix)
     roots = [InputRoot(path, third_party=False) for path in request.sources]
@@ -118,7 +119,7 @@ def pack(request: PackRequest) -> PackResult:
             )
     check_unzipped_size(sum(file.size for file in files), request.layers_unzipped_size)
     entries = load_entries(files)
-    zip_bytes = build_zip(entries, comment=request.hash_extra.encode("utf-8"))
+    zip_bytes = build_zip(entries, comment=request.hash_extra.encode("utf-8"), memo=memo)
     metadata = build_metadata(
         zip_bytes,
         logical_name=request.logical_name,
@@ -155,13 +156,20 @@ def _layer_paths(layer_zips: Sequence[Path], version: tuple[int, int]) -> list[s
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the packer CLI; return 0 on success and 2 after printing one `error:` line."""
+    code, messages = run(argv)
+    for message in messages:
+        print(message, file=sys.stderr)
+    return code
+
+
+def run(argv: Sequence[str] | None, memo: CompressionMemo | None = None) -> tuple[int, list[str]]:
+    """Pack as the command line `argv` says: the exit code, and the `error:` or `warning:` lines
+    to report."""
     try:
-        result = pack(_parse_request(argv))
+        result = pack(_parse_request(argv), memo)
     except (UserError, OSError) as error:
-        return report_user_error(error)
-    for warning in result.warnings:
-        print(f"{WARNING_PREFIX}{warning}", file=sys.stderr)
-    return 0
+        return USER_ERROR_EXIT_CODE, [f"{ERROR_PREFIX}{error}"]
+    return 0, [f"{WARNING_PREFIX}{warning}" for warning in result.warnings]
 
 
 def _parse_request(argv: Sequence[str] | None) -> PackRequest:

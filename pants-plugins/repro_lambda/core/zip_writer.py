@@ -60,7 +60,30 @@ class _StoredEntry:
     executable: bool
 
 
-def build_zip(entries: Iterable[ZipEntry], comment: bytes = b"") -> bytes:
+_Compressed = tuple[int, int, bytes | bytearray]  # method, CRC, payload
+
+
+class CompressionMemo:
+    """Compressed contents by content, up to `budget` bytes: the zips one process packs compress
+    the files they share (those of one third-party install) once."""
+
+    def __init__(self, budget: int = 512 * 1024 * 1024) -> None:
+        self._compressed: dict[bytes, _Compressed] = {}
+        self._budget = budget
+
+    def get(self, data: bytes) -> _Compressed | None:
+        return self._compressed.get(data)
+
+    def put(self, data: bytes, compressed: _Compressed) -> None:
+        cost = len(data) + len(compressed[2])
+        if cost <= self._budget:
+            self._compressed[data] = compressed
+            self._budget -= cost
+
+
+def build_zip(
+    entries: Iterable[ZipEntry], comment: bytes = b"", memo: CompressionMemo | None = None
+) -> bytes:
     """Return the zip of `entries` sorted by UTF-8 path, with `comment`; raise UserError on bad
     input.
     """
@@ -69,7 +92,7 @@ def build_zip(entries: Iterable[ZipEntry], comment: bytes = b"") -> bytes:
     )
     _check_zip32_limits(named, comment)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        stored = pool.map(lambda pair: _compress(*pair), named)
+        stored = pool.map(lambda pair: _compress(pair[0], pair[1], memo), named)
         return b"".join(_archive_parts(stored, comment))
 
 
@@ -139,17 +162,20 @@ def _check_zip32_limits(named: list[tuple[bytes, ZipEntry]], comment: bytes) -> 
             )
 
 
-def _compress(name: bytes, entry: ZipEntry) -> _StoredEntry:
-    deflated = deflate.deflate_compress(entry.data, COMPRESSION_LEVEL)
-    smaller = len(deflated) < len(entry.data)
-    return _StoredEntry(
-        name=name,
-        method=_METHOD_DEFLATED if smaller else _METHOD_STORED,
-        crc=deflate.crc32(entry.data),
-        size=len(entry.data),
-        payload=deflated if smaller else entry.data,
-        executable=entry.executable,
-    )
+def _compress(name: bytes, entry: ZipEntry, memo: CompressionMemo | None) -> _StoredEntry:
+    compressed: _Compressed | None = None if memo is None else memo.get(entry.data)
+    if compressed is None:
+        deflated = deflate.deflate_compress(entry.data, COMPRESSION_LEVEL)
+        smaller = len(deflated) < len(entry.data)
+        compressed = (
+            _METHOD_DEFLATED if smaller else _METHOD_STORED,
+            deflate.crc32(entry.data),
+            deflated if smaller else entry.data,
+        )
+        if memo is not None:
+            memo.put(entry.data, compressed)
+    method, crc, payload = compressed
+    return _StoredEntry(name, method, crc, len(entry.data), payload, entry.executable)
 
 
 def _archive_parts(stored: Iterable[_StoredEntry], comment: bytes) -> Iterator[bytes | bytearray]:

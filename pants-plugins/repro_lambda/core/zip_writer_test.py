@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 
 from repro_lambda.core import zip_writer
 from repro_lambda.core.contract import UserError
-from repro_lambda.core.zip_writer import ZipEntry, build_zip, name_collision_warnings
+from repro_lambda.core.zip_writer import (
+    CompressionMemo,
+    ZipEntry,
+    build_zip,
+    name_collision_warnings,
+)
 
 SAMPLE_ENTRIES = [
     ZipEntry("pkg/handler.py", b"def handler(event, context):\n    return event\n" * 20),
@@ -84,6 +89,32 @@ def test_output_does_not_depend_on_worker_count(
     expected = build_zip(SAMPLE_ENTRIES)
     monkeypatch.setattr(os, "cpu_count", lambda: workers)
     assert build_zip(SAMPLE_ENTRIES) == expected
+
+
+def test_a_shared_memo_compresses_shared_contents_once_and_changes_no_byte(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    expected = build_zip(SAMPLE_ENTRIES)
+    compressed: list[int] = []
+    compress = zip_writer.deflate.deflate_compress
+
+    def counting_compress(data: bytes, level: int) -> bytes:
+        compressed.append(len(data))
+        return compress(data, level)
+
+    monkeypatch.setattr(zip_writer.deflate, "deflate_compress", counting_compress)
+    memo = CompressionMemo()
+    assert build_zip(SAMPLE_ENTRIES, memo=memo) == expected
+    renamed = [ZipEntry(f"other/{entry.path}", entry.data) for entry in SAMPLE_ENTRIES]
+    assert_canonical(build_zip(renamed, memo=memo), renamed)
+    assert len(compressed) == len(SAMPLE_ENTRIES)
+
+
+def test_a_memo_keeps_no_more_than_its_budget() -> None:
+    memo = CompressionMemo(budget=100)
+    build_zip([ZipEntry("big.txt", b"x" * 200), ZipEntry("small.txt", b"y" * 20)], memo=memo)
+    assert memo.get(b"x" * 200) is None
+    assert memo.get(b"y" * 20) is not None
 
 
 def test_local_headers_carry_sizes_fixed_date_and_no_extra_fields() -> None:

@@ -365,7 +365,7 @@ async def package_manifest_python_lambda(
                 field_set.architecture.value,
             ),
         )
-    payload = await Get(Digest, MergeDigests([prefixed, site_packages, external.digest]))
+    payload = await Get(Digest, MergeDigests([prefixed, external.digest]))
     packed = await Get(
         PackedLambda,
         PackLambdaRequest(
@@ -376,7 +376,7 @@ async def package_manifest_python_lambda(
             architecture=field_set.architecture.value,
             payload=payload,
             has_sources=True,
-            has_site_packages=site_packages != EMPTY_DIGEST,
+            site_packages=site_packages,
             handler=field_set.handler.value,
             hash_extra=field_set.hash_extra.value,
             external_roots=external.roots,

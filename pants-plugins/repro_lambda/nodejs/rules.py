@@ -242,7 +242,6 @@ async def package_nodejs_lambda(
             architecture=field_set.architecture.value,
             payload=payload,
             has_sources=True,
-            has_site_packages=False,
             handler=field_set.handler.value,
             hash_extra=field_set.hash_extra.value,
             external_roots=external.roots,

@@ -63,7 +63,7 @@ def core_sources() -> list[FileContent]:
 @rule(desc="Setting up the Lambda packer", level=LogLevel.DEBUG)
 async def setup_packer(packer: LambdaPacker, bootstrap: PythonBootstrap) -> PackerTool:
     sources = await Get(Digest, CreateDigest(core_sources()))
-    tool = await build_lambda_tool(packer, "repro_lambda.core.pack", sources, bootstrap)
+    tool = await build_lambda_tool(packer, "repro_lambda.core.pack_batch", sources, bootstrap)
     return PackerTool(tool)
 
 
