@@ -6,8 +6,10 @@ For each count, copies this checkout and adds that many `lambda_artifact` target
 with pantsd, the local cache in a new store and the named caches as a developer has them:
 packages them once (cold: no process cached, downloads cached), packages again
 (a no-op; median of --repeat), lists them (Pants' floor for the same targets; median of
---repeat), and packages after appending a line to the shared module. Nothing is committed: the
-copy is temporary. Run from the repository root with `PYTHONPATH=tests` (see docs/benchmarks.md).
+--repeat), packages as many of Pants' own `archive` targets (no-op; median of --repeat: what the
+`package` goal itself costs), and packages after appending a line to the shared module. Nothing
+is committed: the copy is temporary. Run from the repository root with `PYTHONPATH=tests` (see
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from e2e.checkout import Build, copy_checkout, run_pants, stop_pantsd
 
 PACKAGE = "src/python/scale"
+ARCHIVES = "src/scale_archives"
 UMASK = 0o022
 TZ = "UTC"
 _KEY_RE = re.compile(r"Key: (\S+)")
@@ -49,6 +52,19 @@ def write_lambdas(checkout: Path, count: int) -> None:
     (package / "BUILD").write_text('python_sources(name="lib")\n' + "\n".join(targets) + "\n")
 
 
+def write_archives(checkout: Path, count: int) -> None:
+    """`count` of Pants' own `archive` targets, each zipping one file."""
+    archives = checkout / ARCHIVES
+    archives.mkdir(parents=True)
+    (archives / "payload.txt").write_text("hello\n")
+    targets = [
+        f'archive(name="ar{i:03d}", format="zip", files=[":payload"])' for i in range(count)
+    ]
+    (archives / "BUILD").write_text(
+        'files(name="payload", sources=["payload.txt"])\n' + "\n".join(targets) + "\n"
+    )
+
+
 def timed(run: Callable[[], Build]) -> tuple[float, Build]:
     start = time.perf_counter()
     build = run()
@@ -60,6 +76,7 @@ def measure(buildroot: Path, count: int, repeat: int) -> dict[str, float]:
         checkout = Path(tmp, "repo")
         copy_checkout(buildroot, checkout, umask=UMASK)
         write_lambdas(checkout, count)
+        write_archives(checkout, count)
 
         # a store of its own: no process of an earlier run is cached
         env = {"PANTS_LOCAL_STORE_DIR": str(Path(tmp, "lmdb_store"))}
@@ -76,6 +93,10 @@ def measure(buildroot: Path, count: int, repeat: int) -> dict[str, float]:
             floor = statistics.median(
                 timed(pants("list", f"{PACKAGE}::"))[0] for _ in range(repeat)
             )
+            pants("package", f"{ARCHIVES}::")()
+            archives = statistics.median(
+                timed(pants("package", f"{ARCHIVES}::"))[0] for _ in range(repeat)
+            )
             with (checkout / PACKAGE / "shared.py").open("a") as shared:
                 shared.write("EDITED = True\n")
             edit, rebuilt = timed(pants("package", f"{PACKAGE}::"))
@@ -84,7 +105,14 @@ def measure(buildroot: Path, count: int, repeat: int) -> dict[str, float]:
     before, after = _KEY_RE.findall(built.output), _KEY_RE.findall(rebuilt.output)
     assert len(before) == len(after) == count, (len(before), len(after))
     rekeyed = sum(a != b for a, b in zip(sorted(before), sorted(after)))
-    return {"cold": cold, "no_op": no_op, "floor": floor, "edit": edit, "rekeyed": rekeyed}
+    return {
+        "cold": cold,
+        "no_op": no_op,
+        "floor": floor,
+        "archives": archives,
+        "edit": edit,
+        "rekeyed": rekeyed,
+    }
 
 
 def main() -> int:
@@ -103,6 +131,10 @@ def main() -> int:
         ("warm no-op `package` (median)", lambda r: f"{r['no_op']:.2f} s"),
         ("Pants' floor (`list`, median)", lambda r: f"{r['floor']:.2f} s"),
         ("no-op over floor", lambda r: f"{r['no_op'] / r['floor']:.2f}x"),
+        (
+            "Pants' own `package` of as many `archive` targets (no-op, median)",
+            lambda r: f"{r['archives']:.2f} s",
+        ),
         (
             "edit the shared module: rebuild",
             lambda r: f"{r['edit']:.1f} s ({r['rekeyed']:.0f} re-keyed)",

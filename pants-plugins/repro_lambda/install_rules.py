@@ -192,13 +192,29 @@ class LambdaRequirements:
     digest: Digest
 
 
-@rule(desc="Installing a Lambda's wheels", level=LogLevel.DEBUG)
-async def install_lambda_requirements(request: LambdaRequirementsRequest) -> LambdaRequirements:
+@dataclass(frozen=True)
+class _InstalledWheels:
+    digest: Digest
+
+
+@rule(level=LogLevel.DEBUG)
+async def lambda_requirements(request: LambdaRequirementsRequest) -> LambdaRequirements:
     inputs = request.inputs
     if not inputs.requirements:
         return LambdaRequirements(EMPTY_DIGEST)
     lock = await Get(PlatformLock, PlatformLockRequest(inputs.resolve))
     check_platform_lock(lock, inputs, request.address)
+    try:
+        installed = await Get(_InstalledWheels, LambdaInstallInputs, inputs)
+    except LambdaLockError as error:
+        raise LambdaLockError(f"Installing the wheels of {request.address}: {error}") from None
+    return LambdaRequirements(installed.digest)
+
+
+@rule(desc="Installing Lambda wheels", level=LogLevel.DEBUG)
+async def install_wheels(inputs: LambdaInstallInputs) -> _InstalledWheels:
+    """One install for all the lambdas and layers with the same wheels and platform."""
+    lock = await Get(PlatformLock, PlatformLockRequest(inputs.resolve))
     input_digest = await Get(Digest, MergeDigests([lock.digest, inputs.platforms.digest]))
     result = await Get(
         FallibleProcessResult,
@@ -214,15 +230,15 @@ async def install_lambda_requirements(request: LambdaRequirementsRequest) -> Lam
             ),
             input_digest=input_digest,
             output_directories=(SITE_PACKAGES,),
-            description=f"Installing wheels of {request.address} for {inputs.platform_name}",
+            description=(f"Installing {', '.join(inputs.requirements)} for {inputs.platform_name}"),
         ),
     )
     if result.exit_code != 0:
         raise LambdaLockError(
-            f"Installing the wheels of {request.address} for {inputs.platform_name} from "
-            f"{lock.path} failed:\n{result.stderr.decode(errors='replace')}"
+            f"installing them for {inputs.platform_name} from {lock.path} failed:\n"
+            f"{result.stderr.decode(errors='replace')}"
         )
-    return LambdaRequirements(result.output_digest)
+    return _InstalledWheels(result.output_digest)
 
 
 def rules():

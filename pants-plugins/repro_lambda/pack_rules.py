@@ -121,7 +121,9 @@ class PackedMember:
         address = self.request.address
         if self.metadata is None:
             reasons = tool_messages("\n".join(self.messages), ERROR_PREFIX)
-            raise LambdaPackagingError(f"Cannot package {address}: " + "; ".join(reasons))
+            raise LambdaPackagingError(
+                f"Cannot package {address}: " + ("; ".join(reasons) or "the packer wrote no zip")
+            )
         for warning in tool_messages("\n".join(self.messages), WARNING_PREFIX):
             logger.warning(f"{address}: {warning}")
         return PackedLambda(self.digest, self.request.zip_path, self.metadata)

@@ -219,26 +219,23 @@ class _LambdaArtifactBatch:
 
 
 @dataclass(frozen=True)
-class _BatchMate:
-    field_set: LambdaArtifactFieldSet
-
-
-@dataclass(frozen=True)
 class _MaybePrepared:
     prepared: PreparedLambda | None
 
 
 @rule
-async def prepare_batch_mate(mate: _BatchMate) -> _MaybePrepared:
+async def prepare_batch_mate(field_set: LambdaArtifactFieldSet) -> _MaybePrepared:
     try:
-        return _MaybePrepared(await Get(PreparedLambda, LambdaArtifactFieldSet, mate.field_set))
-    except Exception:  # noqa: BLE001 -- its own `package` reports it; the batch goes on without it
+        return _MaybePrepared(await Get(PreparedLambda, LambdaArtifactFieldSet, field_set))
+    except Exception:  # its own `package` reports it; the batch goes on without it
         return _MaybePrepared(None)
 
 
 @rule(desc="Pack a batch of Lambda artifacts", level=LogLevel.DEBUG)
 async def pack_lambda_artifact_batch(batch: _LambdaArtifactBatch) -> PackedBatch:
-    mates = await MultiGet(Get(_MaybePrepared, _BatchMate(fs)) for fs in batch.field_sets)
+    mates = await MultiGet(
+        Get(_MaybePrepared, LambdaArtifactFieldSet, field_set) for field_set in batch.field_sets
+    )
     requests = tuple(mate.prepared.request for mate in mates if mate.prepared)
     return await Get(PackedBatch, PackLambdaBatch(requests))
 
