@@ -57,15 +57,18 @@ SITE_PACKAGES = "site-packages"
 
 @dataclass(frozen=True)
 class LambdaPlatformRequest:
+    """A runtime × architecture's complete platform: the plugin's, one for every target that does
+    not override it (`override` None), or the target's own."""
+
     runtime: str
     architecture: str
-    override: LambdaCompletePlatformsField
+    override: LambdaCompletePlatformsField | None = None
 
 
 @rule
 async def lambda_complete_platforms(request: LambdaPlatformRequest) -> CompletePlatforms:
     override = request.override
-    if override.value:
+    if override is not None and override.value:
         platforms = await Get(
             CompletePlatforms, UnparsedAddressInputs, override.to_unparsed_address_inputs()
         )
@@ -120,7 +123,11 @@ async def lambda_install_inputs(
         Get(TransitiveTargets, TransitiveTargetsRequest([request.address])),
         Get(
             CompletePlatforms,
-            LambdaPlatformRequest(runtime, architecture, request.complete_platforms),
+            LambdaPlatformRequest(
+                runtime,
+                architecture,
+                request.complete_platforms if request.complete_platforms.value else None,
+            ),
         ),
     )
     requirements = sorted(

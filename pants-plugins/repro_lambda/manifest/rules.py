@@ -59,7 +59,6 @@ from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleR
 from repro_lambda.symlinks import without_symlinks
 from repro_lambda.target_types import (
     LambdaArchitectureField,
-    LambdaCompletePlatformsField,
     LambdaHashExtraField,
     LambdaLogicalNameField,
     LambdaOutputPathField,
@@ -260,10 +259,7 @@ async def install_hashed_requirements(request: HashedInstallRequest, repos: Pyth
     if not requirements:
         return EMPTY_DIGEST
     platforms = await Get(
-        CompletePlatforms,
-        LambdaPlatformRequest(
-            request.runtime, request.architecture, LambdaCompletePlatformsField(None, address)
-        ),
+        CompletePlatforms, LambdaPlatformRequest(request.runtime, request.architecture)
     )
     platform = f"{request.runtime}-{request.architecture}"
     index_args = (
