@@ -57,9 +57,7 @@ def write_archives(checkout: Path, count: int) -> None:
     archives = checkout / ARCHIVES
     archives.mkdir(parents=True)
     (archives / "payload.txt").write_text("hello\n")
-    targets = [
-        f'archive(name="ar{i:03d}", format="zip", files=[":payload"])' for i in range(count)
-    ]
+    targets = [f'archive(name="ar{i:03d}", format="zip", files=[":payload"])' for i in range(count)]
     (archives / "BUILD").write_text(
         'files(name="payload", sources=["payload.txt"])\n' + "\n".join(targets) + "\n"
     )

@@ -237,7 +237,7 @@ async def install_wheels(inputs: LambdaInstallInputs) -> _InstalledWheels:
             ),
             input_digest=input_digest,
             output_directories=(SITE_PACKAGES,),
-            description=(f"Installing {', '.join(inputs.requirements)} for {inputs.platform_name}"),
+            description=f"Installing {', '.join(inputs.requirements)} for {inputs.platform_name}",
         ),
     )
     if result.exit_code != 0:

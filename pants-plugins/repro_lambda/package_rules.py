@@ -1,5 +1,5 @@
 """`pants package` for `lambda_artifact`: closure + wheels (less its layers'), packed
-deterministically.
+deterministically, a BUILD directory's lambdas in batches of one packer process each.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pants.backend.python.util_rules.python_sources import (
 from pants.core.goals.package import BuiltPackage, PackageFieldSet
 from pants.core.util_rules.environments import EnvironmentField
 from pants.engine.addresses import Address
-from pants.engine.fs import EMPTY_DIGEST, AddPrefix, Digest, MergeDigests
+from pants.engine.fs import AddPrefix, Digest, MergeDigests
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import AllTargets, TransitiveTargets, TransitiveTargetsRequest
 from pants.engine.unions import UnionRule
@@ -172,7 +172,7 @@ async def prepare_lambda_artifact(field_set: LambdaArtifactFieldSet) -> Prepared
         architecture=field_set.architecture.value,
         payload=payload,
         has_sources=True,
-        site_packages=requirements.digest if inputs.requirements else EMPTY_DIGEST,
+        site_packages=requirements.digest,
         handler=field_set.handler.value,
         hash_extra=field_set.hash_extra.value,
         layer_dists=layers.dists,

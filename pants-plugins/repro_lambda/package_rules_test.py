@@ -201,8 +201,13 @@ def test_lambdas_of_a_directory_pack_together_as_alone_and_fail_alone(
         {
             "src/python/app/BUILD": APP_FILES["src/python/app/BUILD"]
             + dedent(
-                """                lambda_artifact(name="other", handler="app.handler.lambda_handler",
-                                runtime="python3.12", hash_extra="other")
+                """\
+                lambda_artifact(
+                    name="other",
+                    handler="app.handler.lambda_handler",
+                    runtime="python3.12",
+                    hash_extra="other",
+                )
                 lambda_artifact(name="no_module", handler="app.nowhere.h", runtime="python3.12")
                 lambda_artifact(name="no_function", handler="app.handler.h", runtime="python3.12")
                 """
