@@ -4,11 +4,12 @@ the rebuild after an edit of a module half of them import.
 For each count, copies this checkout and adds that many `lambda_artifact` targets to one package
 (python3.13, arm64; every second one imports a shared module, every third one pydantic), then,
 with pantsd, the local cache in a new store and the named caches as a developer has them:
-packages them once (cold: no process cached, downloads cached), packages again
-(a no-op; median of --repeat), lists them (Pants' floor for the same targets; median of
---repeat), packages as many of Pants' own `archive` targets (no-op; median of --repeat: what the
-`package` goal itself costs), and packages after appending a line to the shared module. Nothing
-is committed: the copy is temporary. Run from the repository root with `PYTHONPATH=tests` (see
+packages them once (cold: no process cached, downloads cached), packages again (a no-op),
+lists them (Pants' floor for the same targets), infers their transitive dependencies with Pants'
+`dependencies --transitive` (what packaging them must walk too), packages as many of Pants' own
+`archive` targets (a no-op: what the `package` goal itself costs), each warm figure the median of
+--repeat runs, and packages after appending a line to the shared module. Nothing is committed:
+the copy is temporary. Run from the repository root with `PYTHONPATH=tests` (see
 docs/benchmarks.md).
 """
 
@@ -91,6 +92,10 @@ def measure(buildroot: Path, count: int, repeat: int) -> dict[str, float]:
             floor = statistics.median(
                 timed(pants("list", f"{PACKAGE}::"))[0] for _ in range(repeat)
             )
+            inference = statistics.median(
+                timed(pants("dependencies", "--transitive", f"{PACKAGE}::"))[0]
+                for _ in range(repeat)
+            )
             pants("package", f"{ARCHIVES}::")()
             archives = statistics.median(
                 timed(pants("package", f"{ARCHIVES}::"))[0] for _ in range(repeat)
@@ -107,6 +112,7 @@ def measure(buildroot: Path, count: int, repeat: int) -> dict[str, float]:
         "cold": cold,
         "no_op": no_op,
         "floor": floor,
+        "inference": inference,
         "archives": archives,
         "edit": edit,
         "rekeyed": rekeyed,
@@ -129,6 +135,10 @@ def main() -> int:
         ("warm no-op `package` (median)", lambda r: f"{r['no_op']:.2f} s"),
         ("Pants' floor (`list`, median)", lambda r: f"{r['floor']:.2f} s"),
         ("no-op over floor", lambda r: f"{r['no_op'] / r['floor']:.2f}x"),
+        (
+            "Pants' own `dependencies --transitive` of them (median)",
+            lambda r: f"{r['inference']:.2f} s ({r['inference'] / r['floor']:.2f}x)",
+        ),
         (
             "Pants' own `package` of as many `archive` targets (no-op, median)",
             lambda r: f"{r['archives']:.2f} s",
