@@ -2,7 +2,9 @@
 the rebuild after an edit of a module half of them import.
 
 For each count, copies this checkout and adds that many `lambda_artifact` targets to one package
-(python3.13, arm64; every second one imports a shared module, every third one pydantic), then,
+(python3.13, arm64; every second one imports a shared module, every third one pydantic; with
+--manifest, as many entries of a `lambdas.toml` there, every second one taking the shared module
+and none pydantic), then,
 with pantsd, the local cache in a new store and the named caches as a developer has them:
 packages them once (cold: no process cached, downloads cached), packages again (a no-op),
 lists them (Pants' floor for the same targets), infers their transitive dependencies with Pants'
@@ -16,6 +18,7 @@ docs/benchmarks.md).
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import statistics
 import subprocess
@@ -34,23 +37,38 @@ TZ = "UTC"
 _KEY_RE = re.compile(r"Key: (\S+)")
 
 
-def write_lambdas(checkout: Path, count: int) -> None:
-    """`count` lambdas in PACKAGE, each with a module of its own."""
+def write_lambdas(checkout: Path, count: int, manifest: bool) -> None:
+    """`count` lambdas in PACKAGE, each with a module of its own: `lambda_artifact` targets, or
+    with `manifest` entries of a `lambdas.toml` (which take no third-party requirements here)."""
     package = checkout / PACKAGE
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "shared.py").write_text("GREETING = 'hello'\n")
     targets = []
     for i in range(count):
-        imports = ["from scale import shared"] if i % 2 == 0 else []
-        imports += ["import pydantic"] if i % 3 == 0 else []
+        name = f"fn{i:03d}"
+        shares = i % 2 == 0
+        imports = [("import shared" if manifest else "from scale import shared")] if shares else []
+        imports += ["import pydantic"] if i % 3 == 0 and not manifest else []
         body = "\n".join([*imports, "", "def handler(event, context):", "    return 42", ""])
-        (package / f"fn{i:03d}.py").write_text(body)
-        targets.append(
-            f'lambda_artifact(name="fn{i:03d}", handler="scale.fn{i:03d}.handler",'
-            ' runtime="python3.13", architecture="arm64")'
-        )
-    (package / "BUILD").write_text('python_sources(name="lib")\n' + "\n".join(targets) + "\n")
+        (package / f"{name}.py").write_text(body)
+        if manifest:
+            files = [f"{name}.py", *(["shared.py"] if shares else [])]
+            targets.append(
+                f'[[lambda]]\nlogical_name = "{name}"\nsource_dir = "{PACKAGE}"\n'
+                f'runtime = "python3.13"\narch = "arm64"\nhandler = "{name}.handler"\n'
+                f"include_patterns = {json.dumps(files)}\n"
+            )
+        else:
+            targets.append(
+                f'lambda_artifact(name="{name}", handler="scale.{name}.handler",'
+                ' runtime="python3.13", architecture="arm64")'
+            )
+    if manifest:
+        (package / "lambdas.toml").write_text("\n".join(targets))
+        (package / "BUILD").write_text('lambda_manifest(name="lambdas")\n')
+    else:
+        (package / "BUILD").write_text('python_sources(name="lib")\n' + "\n".join(targets) + "\n")
 
 
 def write_archives(checkout: Path, count: int) -> None:
@@ -70,11 +88,11 @@ def timed(run: Callable[[], Build]) -> tuple[float, Build]:
     return time.perf_counter() - start, build
 
 
-def measure(buildroot: Path, count: int, repeat: int) -> dict[str, float]:
+def measure(buildroot: Path, count: int, repeat: int, manifest: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="repro-lambda-bench-") as tmp:
         checkout = Path(tmp, "repo")
         copy_checkout(buildroot, checkout, umask=UMASK)
-        write_lambdas(checkout, count)
+        write_lambdas(checkout, count, manifest)
         write_archives(checkout, count)
 
         # a store of its own: no process of an earlier run is cached
@@ -123,11 +141,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("counts", nargs="*", type=int, default=[50, 500])
     parser.add_argument("--repeat", type=int, default=3, help="runs of each warm figure")
+    parser.add_argument(
+        "--manifest", action="store_true", help="declare the lambdas in a `lambdas.toml` instead"
+    )
     args = parser.parse_args()
     buildroot = Path(
         subprocess.check_output(["git", "rev-parse", "--show-toplevel"], text=True).strip()
     )
-    results = {count: measure(buildroot, count, args.repeat) for count in args.counts}
+    results = {
+        count: measure(buildroot, count, args.repeat, args.manifest) for count in args.counts
+    }
     print("| figure | " + " | ".join(f"{count} lambdas" for count in results) + " |")
     print("|---|" + "---:|" * len(results))
     rows = [

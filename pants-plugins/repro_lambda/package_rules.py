@@ -1,10 +1,9 @@
 """`pants package` for `lambda_artifact`: closure + wheels (less its layers'), packed
-deterministically, a BUILD directory's lambdas in batches of one packer process each.
+deterministically, in batches (see `batch_rules`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 from pants.backend.python.target_types import PythonResolveField
@@ -14,15 +13,13 @@ from pants.backend.python.util_rules.python_sources import (
 )
 from pants.core.goals.package import BuiltPackage, PackageFieldSet
 from pants.core.util_rules.environments import EnvironmentField
-from pants.engine.addresses import Address
 from pants.engine.fs import AddPrefix, Digest, MergeDigests
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.engine.target import AllTargets, TransitiveTargets, TransitiveTargetsRequest
+from pants.engine.target import TransitiveTargets, TransitiveTargetsRequest
 from pants.engine.unions import UnionRule
-from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
-from repro_lambda.core.batches import split_into_batches
+from repro_lambda.batch_rules import BatchedLambdaFieldSet, PackInBatch, PreparedLambda
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
 from repro_lambda.external.target_types import LambdaExternalSourcesField
 from repro_lambda.handler_rules import HandlerOwner, HandlerOwnerRequest
@@ -35,13 +32,7 @@ from repro_lambda.install_rules import (
 )
 from repro_lambda.layer_rules import FunctionLayers, FunctionLayersRequest
 from repro_lambda.names_rules import LogicalName, LogicalNameRequest
-from repro_lambda.pack_rules import (
-    SOURCES,
-    PackedBatch,
-    PackedLambda,
-    PackLambdaBatch,
-    PackLambdaRequest,
-)
+from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
 from repro_lambda.runtime_python_rules import (
     BytecodeRequest,
     CompiledBytecode,
@@ -69,7 +60,7 @@ from repro_lambda.target_types import (
 
 
 @dataclass(frozen=True)
-class LambdaArtifactFieldSet(PackageFieldSet):
+class LambdaArtifactFieldSet(PackageFieldSet, BatchedLambdaFieldSet):
     required_fields = (LambdaHandlerField, LambdaRuntimeField)
 
     handler: LambdaHandlerField
@@ -86,15 +77,6 @@ class LambdaArtifactFieldSet(PackageFieldSet):
     external_sources: LambdaExternalSourcesField
     output_path: LambdaOutputPathField
     environment: EnvironmentField
-
-
-@dataclass(frozen=True)
-class PreparedLambda:
-    """What a `lambda_artifact` is packed from, and what its package needs after packing."""
-
-    request: PackLambdaRequest
-    platform_name: str
-    layer_zips: tuple[PackedLambda, ...]
 
 
 @rule(desc="Prepare a Lambda artifact", level=LogLevel.DEBUG)
@@ -186,70 +168,10 @@ async def prepare_lambda_artifact(field_set: LambdaArtifactFieldSet) -> Prepared
     return PreparedLambda(request, inputs.platform_name, layers.zips)
 
 
-@dataclass(frozen=True)
-class LambdaArtifactBatches:
-    """The `lambda_artifact`s packed in one process, by address: those of one BUILD directory and
-    environment, split so that an edit repacks only the batches of what it changes (see
-    `split_into_batches`)."""
-
-    by_address: FrozenDict[Address, tuple[LambdaArtifactFieldSet, ...]]
-
-
-@rule(desc="Group Lambda artifacts into packing batches", level=LogLevel.DEBUG)
-async def lambda_artifact_batches(targets: AllTargets) -> LambdaArtifactBatches:
-    groups: defaultdict[tuple[str, str | None], dict[str, LambdaArtifactFieldSet]] = defaultdict(
-        dict
-    )
-    for target in targets:
-        if LambdaArtifactFieldSet.is_applicable(target):
-            field_set = LambdaArtifactFieldSet.create(target)
-            group = groups[(target.address.spec_path, field_set.environment.value)]
-            group[target.address.spec] = field_set
-    by_address: dict[Address, tuple[LambdaArtifactFieldSet, ...]] = {}
-    for group in groups.values():
-        for batch in split_into_batches(group):
-            members = tuple(group[spec] for spec in batch)
-            by_address.update((field_set.address, members) for field_set in members)
-    return LambdaArtifactBatches(FrozenDict(by_address))
-
-
-@dataclass(frozen=True)
-class _LambdaArtifactBatch:
-    field_sets: tuple[LambdaArtifactFieldSet, ...]
-
-
-@dataclass(frozen=True)
-class _MaybePrepared:
-    prepared: PreparedLambda | None
-
-
-@rule
-async def prepare_batch_mate(field_set: LambdaArtifactFieldSet) -> _MaybePrepared:
-    try:
-        return _MaybePrepared(await Get(PreparedLambda, LambdaArtifactFieldSet, field_set))
-    except Exception:  # its own `package` reports it; the batch goes on without it
-        return _MaybePrepared(None)
-
-
-@rule(desc="Pack a batch of Lambda artifacts", level=LogLevel.DEBUG)
-async def pack_lambda_artifact_batch(batch: _LambdaArtifactBatch) -> PackedBatch:
-    mates = await MultiGet(
-        Get(_MaybePrepared, LambdaArtifactFieldSet, field_set) for field_set in batch.field_sets
-    )
-    requests = tuple(mate.prepared.request for mate in mates if mate.prepared)
-    return await Get(PackedBatch, PackLambdaBatch(requests))
-
-
 @rule(desc="Package a Lambda artifact", level=LogLevel.DEBUG)
-async def package_lambda_artifact(
-    field_set: LambdaArtifactFieldSet, batches: LambdaArtifactBatches
-) -> BuiltPackage:
+async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPackage:
     prepared = await Get(PreparedLambda, LambdaArtifactFieldSet, field_set)
-    batch = await Get(
-        PackedBatch,
-        _LambdaArtifactBatch(batches.by_address.get(field_set.address, (field_set,))),
-    )
-    packed = batch.member(prepared.request).packed()
+    packed = await Get(PackedLambda, PackInBatch(field_set, prepared))
     if field_set.smoke_import.value:
         await Get(
             SmokeImported,
@@ -266,4 +188,8 @@ async def package_lambda_artifact(
 
 
 def rules():
-    return (*collect_rules(), UnionRule(PackageFieldSet, LambdaArtifactFieldSet))
+    return (
+        *collect_rules(),
+        UnionRule(PackageFieldSet, LambdaArtifactFieldSet),
+        UnionRule(BatchedLambdaFieldSet, LambdaArtifactFieldSet),
+    )

@@ -6,6 +6,7 @@ See the repository's README and docs/ for the targets, the goals they support an
 from __future__ import annotations
 
 from repro_lambda import (
+    batch_rules,
     handler_rules,
     install_rules,
     layer_rules,
@@ -45,6 +46,7 @@ def target_types():
 
 def rules():
     return (
+        *batch_rules.rules(),
         *external_rules.rules(),
         *handler_rules.rules(),
         *install_rules.rules(),

@@ -34,6 +34,7 @@ from pants.engine.target import GeneratedTargets, GenerateTargetsRequest, Target
 from pants.engine.unions import UnionMembership, UnionRule
 from pants.util.logging import LogLevel
 
+from repro_lambda.batch_rules import BatchedLambdaFieldSet, PackInBatch, PreparedLambda
 from repro_lambda.core.contract import UserError
 from repro_lambda.core.globs import to_pants_globs
 from repro_lambda.core.hashed_requirements import check_locked_wheels, parse_hashed_requirements
@@ -319,7 +320,7 @@ async def install_hashed_requirements(request: HashedInstallRequest, repos: Pyth
 
 
 @dataclass(frozen=True)
-class ManifestPythonLambdaFieldSet(PackageFieldSet):
+class ManifestPythonLambdaFieldSet(PackageFieldSet, BatchedLambdaFieldSet):
     required_fields = (ManifestHandlerField, ManifestSourceDirField)
 
     sources: ManifestSourcesField
@@ -335,10 +336,10 @@ class ManifestPythonLambdaFieldSet(PackageFieldSet):
     environment: EnvironmentField
 
 
-@rule(desc="Package a manifest lambda", level=LogLevel.DEBUG)
-async def package_manifest_python_lambda(
+@rule(desc="Prepare a manifest lambda", level=LogLevel.DEBUG)
+async def prepare_manifest_python_lambda(
     field_set: ManifestPythonLambdaFieldSet, build_root: BuildRoot
-) -> BuiltPackage:
+) -> PreparedLambda:
     address = field_set.address
     name = await Get(LogicalName, LogicalNameRequest(address, field_set.logical_name))
     await Get(RuntimeLifecycle, RuntimeLifecycleRequest(address, field_set.runtime.value))
@@ -362,24 +363,27 @@ async def package_manifest_python_lambda(
             ),
         )
     payload = await Get(Digest, MergeDigests([prefixed, external.digest]))
-    packed = await Get(
-        PackedLambda,
-        PackLambdaRequest(
-            address,
-            zip_path=field_set.output_path.value_or_default(file_ending="zip"),
-            logical_name=name.value,
-            runtime=field_set.runtime.value,
-            architecture=field_set.architecture.value,
-            payload=payload,
-            has_sources=True,
-            site_packages=site_packages,
-            handler=field_set.handler.value,
-            hash_extra=field_set.hash_extra.value,
-            external_roots=external.roots,
-        ),
+    request = PackLambdaRequest(
+        address,
+        zip_path=field_set.output_path.value_or_default(file_ending="zip"),
+        logical_name=name.value,
+        runtime=field_set.runtime.value,
+        architecture=field_set.architecture.value,
+        payload=payload,
+        has_sources=True,
+        site_packages=site_packages,
+        handler=field_set.handler.value,
+        hash_extra=field_set.hash_extra.value,
+        external_roots=external.roots,
     )
-    platform = f"{field_set.runtime.value}-{field_set.architecture.value}"
-    return BuiltPackage(packed.digest, (packed.artifact(platform),))
+    return PreparedLambda(request, f"{field_set.runtime.value}-{field_set.architecture.value}")
+
+
+@rule(desc="Package a manifest lambda", level=LogLevel.DEBUG)
+async def package_manifest_python_lambda(field_set: ManifestPythonLambdaFieldSet) -> BuiltPackage:
+    prepared = await Get(PreparedLambda, ManifestPythonLambdaFieldSet, field_set)
+    packed = await Get(PackedLambda, PackInBatch(field_set, prepared))
+    return BuiltPackage(packed.digest, (packed.artifact(prepared.platform_name),))
 
 
 def rules():
@@ -387,4 +391,5 @@ def rules():
         *collect_rules(),
         UnionRule(GenerateTargetsRequest, GenerateFromLambdaManifest),
         UnionRule(PackageFieldSet, ManifestPythonLambdaFieldSet),
+        UnionRule(BatchedLambdaFieldSet, ManifestPythonLambdaFieldSet),
     )

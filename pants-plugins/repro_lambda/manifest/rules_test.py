@@ -18,6 +18,7 @@ from pants.engine.rules import QueryRule
 from pants.engine.target import AllTargets
 from pants.testutil.rule_runner import RuleRunner
 
+from repro_lambda.batch_rules import LambdaBatches
 from repro_lambda.external.target_types import (
     LambdaExternalSourcesField,
     LambdaSourceMemberField,
@@ -110,6 +111,7 @@ def rule_runner() -> RuleRunner:
         QueryRule(BuiltPackage, [ManifestPythonLambdaFieldSet]),
         QueryRule(BuiltPackage, [NodeLambdaFieldSet]),
         QueryRule(AllTargets, []),
+        QueryRule(LambdaBatches, []),
     )
     rule_runner.write_files(FILES)
     return rule_runner
@@ -288,6 +290,28 @@ def test_a_wheel_whose_hash_the_lock_does_not_list_is_refused(rule_runner: RuleR
         r" which src/app/requirements.arm64.lock does not list",
     ):
         package(rule_runner, APP)
+
+
+def test_a_manifests_lambdas_pack_together_as_alone_and_fail_alone(
+    rule_runner: RuleRunner,
+) -> None:
+    """The pip lambdas of one manifest are packed in one process: each zip is what it is alone,
+    and a lambda that cannot be prepared fails only its own package."""
+    start = MANIFEST.index('logical_name = "worker"')
+    worker = MANIFEST[start : MANIFEST.index("[[lambda]]", start)]
+    builder = MANIFEST[MANIFEST.index("[builder]") :]
+    rule_runner.write_files({"lambdas.toml": f"[[lambda]]\n{worker}{builder}"})
+    assert rule_runner.request(LambdaBatches, []).by_address[WORKER] == (
+        ManifestPythonLambdaFieldSet.create(rule_runner.get_target(WORKER)),
+    )
+    alone = package(rule_runner, WORKER)[1]
+    with_lock(rule_runner, "0" * 64)
+    batch = rule_runner.request(LambdaBatches, []).by_address[WORKER]
+    assert {field_set.address for field_set in batch} == {APP, WORKER}
+    assert package(rule_runner, WORKER)[1] == alone  # its metadata has the zip's sha256
+    with pytest.raises(ExecutionError, match="does not list") as exc_info:
+        package(rule_runner, APP)
+    assert "worker" not in str(exc_info.value.wrapped_exceptions[0])
 
 
 def test_a_missing_lock_says_how_to_make_it(rule_runner: RuleRunner) -> None:

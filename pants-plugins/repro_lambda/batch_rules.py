@@ -1,0 +1,115 @@
+"""Packing a BUILD directory's Python lambdas in batches of one packer process each, whatever
+target declares them: each zip is still its own result, and a lambda that cannot be prepared or
+packed fails only its own `package`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from pants.core.util_rules.environments import EnvironmentField, EnvironmentName
+from pants.engine.addresses import Address
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import AllTargets, FieldSet
+from pants.engine.unions import UnionMembership, union
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+
+from repro_lambda.core.batches import split_into_batches
+from repro_lambda.pack_rules import PackedBatch, PackedLambda, PackLambdaBatch, PackLambdaRequest
+
+
+@union(in_scope_types=[EnvironmentName])
+@dataclass(frozen=True)
+class BatchedLambdaFieldSet(FieldSet):
+    """The `package` field sets of Python lambdas that pack in batches: each subclass is a member
+    of this union with a rule that makes a `PreparedLambda` of it."""
+
+
+@dataclass(frozen=True)
+class PreparedLambda:
+    """What a lambda is packed from, and what its package needs after packing."""
+
+    request: PackLambdaRequest
+    platform_name: str
+    layer_zips: tuple[PackedLambda, ...] = ()
+
+
+@dataclass(frozen=True)
+class LambdaBatches:
+    """The lambdas packed in one process, by address: those of one BUILD directory and
+    environment, split so that an edit repacks only the batches of what it changes (see
+    `split_into_batches`)."""
+
+    by_address: FrozenDict[Address, tuple[BatchedLambdaFieldSet, ...]]
+
+
+@rule(desc="Group Lambda artifacts into packing batches", level=LogLevel.DEBUG)
+async def lambda_batches(targets: AllTargets, union_membership: UnionMembership) -> LambdaBatches:
+    kinds = union_membership.get(BatchedLambdaFieldSet)
+    groups: defaultdict[tuple[str, str | None], dict[str, BatchedLambdaFieldSet]] = defaultdict(
+        dict
+    )
+    for target in targets:
+        for kind in kinds:
+            if kind.is_applicable(target):
+                group = groups[(target.address.spec_path, target.get(EnvironmentField).value)]
+                group[target.address.spec] = kind.create(target)
+    by_address: dict[Address, tuple[BatchedLambdaFieldSet, ...]] = {}
+    for group in groups.values():
+        for batch in split_into_batches(group):
+            members = tuple(group[spec] for spec in batch)
+            by_address.update((field_set.address, members) for field_set in members)
+    return LambdaBatches(FrozenDict(by_address))
+
+
+@dataclass(frozen=True)
+class _BatchMate:
+    field_set: BatchedLambdaFieldSet
+
+
+@dataclass(frozen=True)
+class _MaybePrepared:
+    prepared: PreparedLambda | None
+
+
+@rule
+async def prepare_batch_mate(mate: _BatchMate) -> _MaybePrepared:
+    try:
+        return _MaybePrepared(await Get(PreparedLambda, BatchedLambdaFieldSet, mate.field_set))
+    except Exception:  # its own `package` reports it; the batch goes on without it
+        return _MaybePrepared(None)
+
+
+@dataclass(frozen=True)
+class _LambdaBatch:
+    field_sets: tuple[BatchedLambdaFieldSet, ...]
+
+
+@rule(desc="Pack a batch of Lambda artifacts", level=LogLevel.DEBUG)
+async def pack_lambda_batch(batch: _LambdaBatch) -> PackedBatch:
+    mates = await MultiGet(Get(_MaybePrepared, _BatchMate(fs)) for fs in batch.field_sets)
+    requests = tuple(mate.prepared.request for mate in mates if mate.prepared)
+    return await Get(PackedBatch, PackLambdaBatch(requests))
+
+
+@dataclass(frozen=True)
+class PackInBatch:
+    """Pack `prepared`, the lambda of `field_set`, with the other lambdas of its batch."""
+
+    field_set: BatchedLambdaFieldSet
+    prepared: PreparedLambda
+
+
+@rule(desc="Pack a Lambda artifact in its batch", level=LogLevel.DEBUG)
+async def pack_in_batch(request: PackInBatch, batches: LambdaBatches) -> PackedLambda:
+    field_set = request.field_set
+    batch = await Get(
+        PackedBatch, _LambdaBatch(batches.by_address.get(field_set.address, (field_set,)))
+    )
+    return batch.member(request.prepared.request).packed()
+
+
+def rules():
+    return collect_rules()
