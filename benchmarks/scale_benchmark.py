@@ -3,14 +3,13 @@ the rebuild after an edit of a module half of them import.
 
 For each count, copies this checkout and adds that many `lambda_artifact` targets to one package
 (python3.13, arm64; every second one imports a shared module, every third one pydantic; with
---manifest, as many entries of a `lambdas.toml` there, every second one taking the shared module
-and none pydantic), then,
-with pantsd, the local cache in a new store and the named caches as a developer has them:
-packages them once (cold: no process cached, downloads cached), packages again (a no-op),
-lists them (Pants' floor for the same targets), infers their transitive dependencies with Pants'
-`dependencies --transitive` (what packaging them must walk too), packages as many of Pants' own
-`archive` targets (a no-op: what the `package` goal itself costs), each warm figure the median of
---repeat runs, and packages after appending a line to the shared module. Nothing is committed:
+--manifest, as many entries of a `lambdas.toml` there, every second one taking the shared module and
+none pydantic), then, with pantsd, the local cache in a new store and the named caches as a
+developer has them: packages them once (cold: no process cached, downloads cached), packages again
+(a no-op), lists them (Pants' floor for the same targets), infers their transitive dependencies with
+Pants' `dependencies --transitive` (what packaging them must walk too), packages as many of Pants'
+own `archive` targets (a no-op: what the `package` goal itself costs), each warm figure the median
+of --repeat runs, and packages after appending a line to the shared module. Nothing is committed:
 the copy is temporary. Run from the repository root with `PYTHONPATH=tests` (see
 docs/benchmarks.md).
 """
