@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from layer_builder.build_request import MAX_BODY_BYTES
 from layer_builder.builder import PYPI, PexSettings
-from layer_builder.service import BuildRecord, Clock, LayerService, Settings
+from layer_builder.service import BuildRecord, Clock, LayerService, Settings, Status
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,19 @@ class SqliteBuildStore:
                 "INSERT OR REPLACE INTO builds VALUES (?, ?, ?)",
                 (record.build_id, record.expires_at, json.dumps(record.to_json())),
             )
+
+    def put_if(self, record: BuildRecord, expected: tuple[Status, ...]) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT record FROM builds WHERE build_id = ?", (record.build_id,)
+            ).fetchone()
+            if row is None or json.loads(row[0])["status"] not in expected:
+                return False
+            self._db.execute(
+                "UPDATE builds SET expires_at = ?, record = ? WHERE build_id = ?",
+                (record.expires_at, json.dumps(record.to_json()), record.build_id),
+            )
+            return True
 
     def get(self, build_id: str) -> BuildRecord | None:
         with self._lock:
