@@ -1,9 +1,9 @@
 """`POST /builds`: the request body, checked before anything is queued.
 
 Only plain requirement specifiers are accepted (a name, extras, versions and an environment
-marker): no URLs, VCS or local paths, no `-e`, `-r`, `--index-url` or other pip options, no line
-continuations, and no marker that is not a real PEP 508 marker. Every problem is reported, each
-naming its line.
+marker): no URLs, VCS or local paths, no archive file names (pip would install such a file from its
+working directory), no `-e`, `-r`, `--index-url` or other pip options, no line continuations, and no
+marker that is not a real PEP 508 marker. Every problem is reported, each naming its line.
 """
 
 from __future__ import annotations
@@ -28,6 +28,21 @@ _FIELDS = ("requirements", "python_version", "architectures", "single_file")
 # What a specifier line may hold: letters, digits, the operators of versions and markers, quotes
 # and spaces. No `-` can start it, and no `/`, `:`, `@` or `\` appear (URLs, paths, continuations).
 _SPECIFIER_CHARS = re.compile(r"[A-Za-z0-9._\-\[\],<>=!~*+;() \"']+")
+# The endings by which pip takes a requirement for a local archive file (its ARCHIVE_EXTENSIONS).
+ARCHIVE_SUFFIXES = (
+    ".whl",
+    ".zip",
+    ".tar",
+    ".tar.gz",
+    ".tgz",
+    ".tar.bz2",
+    ".tbz",
+    ".tar.xz",
+    ".txz",
+    ".tlz",
+    ".tar.lz",
+    ".tar.lzma",
+)
 
 
 class InvalidBuildRequest(Exception):
@@ -149,6 +164,12 @@ def _requirement(line: str, number: int, problems: list[str]) -> Requirement | N
         return None
     if requirement.url:
         problems.append(f"line {number}: `{line}` names a URL; give a version instead")
+        return None
+    if requirement.name.lower().endswith(ARCHIVE_SUFFIXES):
+        problems.append(
+            f"line {number}: `{requirement.name}` is the name of an archive file, which pip would "
+            "install from its working directory; give the project's name and version instead"
+        )
         return None
     return requirement
 

@@ -68,6 +68,27 @@ def test_only_specifiers_are_accepted(line: str) -> None:
     assert problem.startswith("line 2: ")
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "x-1.0-py3-none-any.whl",
+        "X-1.0-PY3-NONE-ANY.WHL",
+        "x-1.0.tar.gz",
+        "x-1.0.tgz",
+        "x-1.0.tar.bz2",
+        "x-1.0.tar.xz",
+        "x.zip",
+        "x-1.0.tar",
+        "x-1.0-py3-none-any.whl ; python_version >= '3.9'",
+        "x-1.0-py3-none-any.whl[extra]",
+    ],
+)
+def test_archive_file_names_are_refused(line: str) -> None:
+    # pip installs a requirement that names an archive file from its working directory.
+    (problem,) = problems(body(requirements=f"six==1.16.0\n{line}\n"))
+    assert problem.startswith("line 2: ") and "is the name of an archive file" in problem
+
+
 def test_an_invalid_marker_is_refused() -> None:
     (problem,) = problems(body(requirements="six; platform_thing == 'x'"))
     assert "not a valid requirement" in problem
