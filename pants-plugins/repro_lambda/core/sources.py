@@ -11,7 +11,8 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Tuple
+from urllib.parse import SplitResult, urlsplit
 
 from repro_lambda.core.contract import StrChoice, UserError
 
@@ -137,15 +138,18 @@ def read_version(path: Path, key: str, where: str) -> str:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(f"{where}: cannot read {path.name!r} for `version_from`: {error}") from None
+    return parse_version(text, path.name, key, where)
+
+
+def parse_version(text: str, filename: str, key: str, where: str) -> str:
+    """The version on `key`'s line of the `.tool-versions` text of `filename`."""
     for line in text.splitlines():
         fields = line.split("#", 1)[0].split()
         if len(fields) >= 2 and fields[0] == key:
             if not _VERSION.fullmatch(fields[1]):
-                raise UserError(
-                    f"{where}: {key!r} in {path.name!r} is not a version: {fields[1]!r}"
-                )
+                raise UserError(f"{where}: {key!r} in {filename!r} is not a version: {fields[1]!r}")
             return fields[1]
-    raise UserError(f"{where}: {path.name!r} has no {key!r} line for `version_from`")
+    raise UserError(f"{where}: {filename!r} has no {key!r} line for `version_from`")
 
 
 # The lock
@@ -200,9 +204,15 @@ def render_lock(pins: Mapping[str, Pin]) -> bytes:
 
 
 def current_pin(
-    pins: Mapping[str, Pin], address: str, spec: SourceSpec, upstream: Optional[Pin], lock: str
+    pins: Mapping[str, Pin],
+    address: str,
+    spec: SourceSpec,
+    upstream: Optional[Pin],
+    lock: str,
+    github_api: str,
 ) -> Pin:
-    """The pin of `address`, or UserError with the command to run when it is missing or stale."""
+    """The pin of `address`, or UserError with the command to run when it is missing, stale or
+    not what the declaration says (a lock is a file anyone can edit in a pull request)."""
     pin = pins.get(address)
     if pin is None:
         raise UserError(f"{address} has no pin in {lock}: run `{LOCK_COMMAND}`")
@@ -211,7 +221,54 @@ def current_pin(
             f"the pin of {address} in {lock} is stale (the source changed since it was locked):"
             f" run `{LOCK_COMMAND}`"
         )
+    problem = None
+    if spec.version is not None and pin.version != spec.version:
+        problem = f"its version {pin.version!r} is not the declared {spec.version!r}"
+    else:
+        try:
+            check_download_url(spec, pin.version, pin.url, github_api)
+        except UserError as error:
+            problem = str(error)
+    if problem:
+        raise UserError(
+            f"the pin of {address} in {lock} does not match its declaration: {problem}. Was the"
+            f" lock edited? Run `{LOCK_COMMAND}` and review the diff"
+        )
     return pin
+
+
+def check_download_url(spec: SourceSpec, version: str, url: str, github_api: str) -> None:
+    """Raise UserError unless `url` is where `spec` at `version` downloads from: its `url`
+    rendered (https), or an asset of its `repo` on `github_api`, the only host a token goes to."""
+    if spec.type is SourceType.HTTPS:
+        assert spec.url is not None
+        expected = render(spec.url, version)
+        if url != expected:
+            raise UserError(f"its URL {url!r} is not the declared {expected!r}")
+        return
+    assert spec.repo is not None
+    api, asset = urlsplit(github_api), urlsplit(url)
+    prefix = f"{api.path.rstrip('/')}/repos/{spec.repo}/releases/assets/"
+    number = asset.path[len(prefix) :] if asset.path.lower().startswith(prefix.lower()) else ""
+    if not (
+        asset.scheme == api.scheme == "https"
+        and _host_and_port(asset) == _host_and_port(api)
+        and asset.username is None
+        and not (asset.query or asset.fragment)
+        and number.isascii()
+        and number.isdigit()
+    ):
+        raise UserError(
+            f"its URL {url!r} is not a release asset of {spec.repo} on"
+            f" `[lambda-sources].github_api_url` ({api.scheme}://{api.netloc}{prefix}<id>)"
+        )
+
+
+def _host_and_port(url: SplitResult) -> Tuple[Optional[str], Optional[int]]:
+    try:
+        return url.hostname, url.port or 443
+    except ValueError:  # a port that is not a number
+        return url.hostname, None
 
 
 def version_file(staged: Path, upstream: SourceSpec, spec: SourceSpec) -> Path:

@@ -13,9 +13,11 @@ from repro_lambda.core.sources import (
     SourceType,
     VersionFrom,
     check_dests,
+    check_download_url,
     current_pin,
     fingerprint,
     parse_lock,
+    parse_version,
     read_version,
     render,
     render_lock,
@@ -34,6 +36,8 @@ VENDOR = SourceSpec(
     member="vendor-{version}",
     version="1.4.0",
 )
+API = "https://ghe.example.com/api/v3"
+ASSET = f"{API}/repos/owner/vendor-tool/releases/assets/17"
 TERRAFORM = SourceSpec(
     name="terraform",
     type=SourceType.HTTPS,
@@ -141,10 +145,61 @@ def test_a_malformed_lock_says_what_to_do(content: bytes) -> None:
 
 
 def test_a_missing_or_stale_pin_names_the_command() -> None:
-    pin = Pin(fingerprint(VENDOR), "1.4.0", "https://a", "a" * 64, 10)
-    assert current_pin({"src:vendor": pin}, "src:vendor", VENDOR, None, "L") == pin
+    pin = Pin(fingerprint(VENDOR), "1.4.0", ASSET, "a" * 64, 10)
+    assert current_pin({"src:vendor": pin}, "src:vendor", VENDOR, None, "L", API) == pin
     with pytest.raises(UserError, match="src:vendor has no pin in L: run `pants lambda-lock`"):
-        current_pin({}, "src:vendor", VENDOR, None, "L")
+        current_pin({}, "src:vendor", VENDOR, None, "L", API)
     bumped = dataclasses.replace(VENDOR, version="1.5.0")
     with pytest.raises(UserError, match="pin of src:vendor in L is stale.*lambda-lock"):
-        current_pin({"src:vendor": pin}, "src:vendor", bumped, None, "L")
+        current_pin({"src:vendor": pin}, "src:vendor", bumped, None, "L", API)
+
+
+def test_a_pin_edited_away_from_its_declaration_is_refused() -> None:
+    """A lock is a file a pull request can change: its URL and version must follow from the
+    BUILD file, or a token and a swapped download would go where the edit says."""
+    vendor = Pin(fingerprint(VENDOR), "1.4.0", ASSET, "a" * 64, 10)
+    upstream = Pin("0" * 64, "1", "https://x", "b" * 64, 1)
+    url = "https://releases.example.com/terraform/1.9.0/terraform_1.9.0_linux_arm64.zip"
+    terraform = Pin(fingerprint(TERRAFORM, upstream), "1.9.0", url, "c" * 64, 10)
+    assert current_pin({"t": terraform}, "t", TERRAFORM, upstream, "L", API) == terraform
+    edits = [
+        (VENDOR, vendor, None, {"url": ASSET.replace("ghe.example.com", "evil.example")}),
+        (VENDOR, vendor, None, {"version": "1.3.0"}),
+        (TERRAFORM, terraform, upstream, {"url": url.replace("releases.example", "evil.example")}),
+        (TERRAFORM, terraform, upstream, {"url": url.replace("1.9.0", "1.8.0")}),
+    ]
+    for spec, pin, upstream_pin, edit in edits:
+        edited = dataclasses.replace(pin, **edit)
+        with pytest.raises(UserError, match="in L does not match its declaration: .*lambda-lock"):
+            current_pin({"s": edited}, "s", spec, upstream_pin, "L", API)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        ASSET.replace("https://", "http://"),
+        ASSET.replace("ghe.example.com", "ghe.example.com.evil.example"),
+        ASSET.replace("ghe.example.com", "ghe.example.com:8443"),
+        ASSET.replace("ghe.example.com", "token@ghe.example.com"),
+        ASSET.replace("/api/v3", ""),
+        ASSET.replace("owner/vendor-tool", "owner/other-tool"),
+        ASSET + "?redirect=https://evil.example",
+        ASSET + "#x",
+        ASSET.replace("/17", "/17/../../../../uploads"),
+        ASSET.replace("/17", "/１７"),  # fullwidth digits pass str.isdigit
+        ASSET.replace("/17", "/"),
+    ],
+)
+def test_a_github_asset_url_is_on_the_api_host_and_names_the_repo(url: str) -> None:
+    check_download_url(VENDOR, "1.4.0", ASSET, API)
+    check_download_url(
+        VENDOR, "1.4.0", ASSET.replace("owner/vendor-tool", "Owner/Vendor-Tool"), API
+    )
+    with pytest.raises(UserError, match="is not a release asset of owner/vendor-tool"):
+        check_download_url(VENDOR, "1.4.0", url, API)
+
+
+def test_parse_version_reads_text_as_read_version_reads_the_file() -> None:
+    assert parse_version("terraform 1.9.0\n", ".tool-versions", "terraform", "w") == "1.9.0"
+    with pytest.raises(UserError, match="'.tool-versions' has no 'terraform' line"):
+        parse_version("", ".tool-versions", "terraform", "w")

@@ -24,6 +24,7 @@ from pants.engine.fs import (
     CreateDigest,
     Digest,
     DigestContents,
+    DigestSubset,
     FileDigest,
     FileEntry,
     MergeDigests,
@@ -52,6 +53,7 @@ from repro_lambda.core.safe_fetch import (
     github_headers,
 )
 from repro_lambda.core.sources import (
+    LOCK_COMMAND,
     TOKEN_ENV_VAR,
     Extract,
     Pin,
@@ -59,9 +61,11 @@ from repro_lambda.core.sources import (
     SourceType,
     VersionFrom,
     check_dests,
+    check_download_url,
     current_pin,
     fingerprint,
     parse_lock,
+    parse_version,
     read_version,
     render,
     validate,
@@ -209,20 +213,56 @@ async def _upstream(declaration: SourceDeclaration) -> Optional[SourceDeclaratio
     return upstream
 
 
+@dataclass(frozen=True)
+class StagedSource:
+    """The source's files at their archive paths under `root` (`__external/<name>`)."""
+
+    root: str
+    digest: Digest
+
+
+async def _check_version_from(
+    declaration: SourceDeclaration, upstream: PinnedSource, pin: Pin, pins: SourcePins
+) -> None:
+    """A `version_from` source's pinned version is the one its upstream's staged file names."""
+    spec = declaration.spec
+    assert spec.version_from is not None
+    staged = await Get(StagedSource, PinnedSource, upstream)
+    path = version_file(Path(staged.root), upstream.declaration.spec, spec)
+    contents = await Get(DigestContents, DigestSubset(staged.digest, PathGlobs([str(path)])))
+    where = str(declaration.address)
+    try:
+        text = contents[0].content.decode("utf-8") if contents else ""
+        version = parse_version(text, path.name, spec.version_from.key, where)
+    except (UserError, UnicodeDecodeError) as error:
+        raise LambdaSourceError(f"Cannot read the version of {where}: {error}") from None
+    if version != pin.version:
+        raise LambdaSourceError(
+            f"the pin of {where} in {pins.path} does not match its declaration: its version"
+            f" {pin.version!r} is not {version!r}, which {upstream.declaration.address} names."
+            f" Was the lock edited? Run `{LOCK_COMMAND}` and review the diff"
+        )
+
+
 @rule
-async def pinned_source(declaration: SourceDeclaration, pins: SourcePins) -> PinnedSource:
+async def pinned_source(
+    declaration: SourceDeclaration, pins: SourcePins, subsystem: LambdaSources
+) -> PinnedSource:
     upstream = await _upstream(declaration)
+    api = subsystem.github_api_url
     try:
         upstream_pin = None
         if upstream is not None:
             upstream_pin = current_pin(
-                pins.pins, upstream.address.spec, upstream.spec, None, pins.path
+                pins.pins, upstream.address.spec, upstream.spec, None, pins.path, api
             )
         pin = current_pin(
-            pins.pins, declaration.address.spec, declaration.spec, upstream_pin, pins.path
+            pins.pins, declaration.address.spec, declaration.spec, upstream_pin, pins.path, api
         )
     except UserError as error:
         raise LambdaSourceError(str(error)) from None
+    if upstream is not None and upstream_pin is not None:
+        await _check_version_from(declaration, PinnedSource(upstream, upstream_pin), pin, pins)
     return PinnedSource(declaration, pin)
 
 
@@ -245,26 +285,35 @@ def _tool_error(address: Address, action: str, stderr: bytes) -> LambdaSourceErr
 async def _fetch_with_token(
     pinned: PinnedSource, subsystem: LambdaSources, token: str, global_options: GlobalOptions
 ) -> FetchedSource:
-    """Fetch in Pants itself, then hand the bytes to the engine through a `file://` URL named by
-    the pin: the engine remembers the URL with its digest, so a later run finds the bytes in the
-    store and fetches nothing (it asks with a marker header, which only its memo sees)."""
+    """Fetch in Pants itself, into a private file of its own, then hand the bytes to the engine
+    through a `file://` URL: the engine keeps them in its store by digest, so a later run finds
+    them there and fetches nothing (it probes with a marker header and a file that does not
+    exist)."""
     pin, address = pinned.pin, pinned.declaration.address
     file_digest = FileDigest(pin.sha256, pin.size)
-    path = Path(global_options.named_caches_dir, "repro_lambda_sources", pin.sha256)
+    cache = Path(global_options.named_caches_dir, "repro_lambda_sources")
     try:
-        await Get(Digest, NativeDownloadFile(path.as_uri(), file_digest, {"x-probe": "1"}))
+        missing = (cache / pin.sha256).as_uri()
+        await Get(Digest, NativeDownloadFile(missing, file_digest, {"x-probe": "1"}))
     except Exception:  # not in the store yet: the engine found no file to read
-        path.parent.mkdir(parents=True, exist_ok=True)
+        cache.mkdir(parents=True, exist_ok=True)
         headers = {**ASSET_ACCEPT, **github_headers(token)}
-        try:
-            with path.open("wb") as out:
-                fetch_pinned(pin.url, out, subsystem.policy, pin.sha256, pin.size, headers=headers)
-            await Get(Digest, NativeDownloadFile(path.as_uri(), file_digest))
-        except UserError as error:
-            raise LambdaSourceError(f"Cannot fetch {address}: {error}") from None
-        finally:
-            path.unlink(missing_ok=True)
+        # mkdtemp: a directory only this user reads, with a name no concurrent run shares.
+        with tempfile.TemporaryDirectory(dir=cache, prefix=f"{pin.sha256}.") as private:
+            path = Path(private, _DOWNLOAD)
+            try:
+                with open(path, "xb", opener=_private) as out:
+                    fetch_pinned(
+                        pin.url, out, subsystem.policy, pin.sha256, pin.size, headers=headers
+                    )
+                await Get(Digest, NativeDownloadFile(path.as_uri(), file_digest))
+            except UserError as error:
+                raise LambdaSourceError(f"Cannot fetch {address}: {error}") from None
     return FetchedSource(await Get(Digest, CreateDigest([FileEntry(_DOWNLOAD, file_digest)])))
+
+
+def _private(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
 
 
 @rule(desc="Fetching a pinned source", level=LogLevel.DEBUG)
@@ -305,14 +354,6 @@ async def fetch_source(
     if result.exit_code != 0:
         raise _tool_error(address, "fetch", result.stderr)
     return FetchedSource(result.output_digest)
-
-
-@dataclass(frozen=True)
-class StagedSource:
-    """The source's files at their archive paths under `root` (`__external/<name>`)."""
-
-    root: str
-    digest: Digest
 
 
 @rule(desc="Staging a pinned source", level=LogLevel.DEBUG)
@@ -456,6 +497,12 @@ def _lock_one(
             subsystem.policy,
         )
         headers = {**ASSET_ACCEPT, **github_headers(token)}
+        try:
+            check_download_url(spec, version, url, subsystem.github_api_url)
+        except UserError as error:
+            raise UserError(
+                f"the GitHub API answered an asset URL that is not its own: {error}"
+            ) from None
     else:
         assert spec.url
         url = render(spec.url, version)

@@ -3,15 +3,18 @@ release server on 127.0.0.1 with a test CA."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
+import stat
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from textwrap import dedent
 
 import pytest
-from fake_releases import ReleaseServer, release_server, tar_gz, zip_of
+from fake_releases import ReleaseServer, Route, release_server, tar_gz, zip_of
 from pants.core.goals.package import BuiltPackage
 from pants.engine.addresses import Address
 from pants.engine.fs import DigestContents
@@ -20,6 +23,7 @@ from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
 from repro_lambda.core.sources import TOKEN_ENV_VAR
+from repro_lambda.external import rules as external_rules
 from repro_lambda.lock_rules import LambdaLock
 from repro_lambda.nodejs.rules import NodeLambdaFieldSet
 from repro_lambda.package_rules import LambdaArtifactFieldSet
@@ -314,6 +318,130 @@ def test_a_github_release_is_locked_and_fetched_through_the_api(
         else:
             assert sent == expected
     assert any(r.path.startswith("/blobs/") for r in server.requests)
+
+
+def edit_pin(rule_runner: RuleRunner, address: str, **changes: object) -> None:
+    """Edit the committed lock, as a pull request can."""
+    path = Path(rule_runner.build_root, LOCK)
+    data = json.loads(path.read_text())
+    data["sources"][address].update(changes)
+    path.write_text(json.dumps(data))
+
+
+def served(body: bytes) -> dict[str, object]:
+    return {"sha256": hashlib.sha256(body).hexdigest(), "size": len(body)}
+
+
+def test_a_lock_edited_to_send_the_token_elsewhere_is_refused(server: ReleaseServer) -> None:
+    server.github_release(
+        "owner/vendor-tool",
+        "vendor-v2.0.0",
+        {"vendor-2.0.0.tar.gz": tar_gz({"vendor-2.0.0/README": b"vendor 2"})},
+    )
+    env = {TOKEN_ENV_VAR: "the-secret-token"}
+    rule_runner = make_runner(server, env=env)
+    rule_runner.write_files(
+        {
+            "3rdparty/tools/BUILD": github_build(server),
+            "src/python/app/BUILD": APP_BUILD.replace(', "3rdparty/tools:terraform"', ""),
+        }
+    )
+    lock(rule_runner, server, env=env)
+    # another host (localhost is not the API's 127.0.0.1) that serves the same bytes
+    elsewhere = server.url("/repos/owner/vendor-tool/releases/assets/1", host="localhost")
+    edit_pin(rule_runner, "3rdparty/tools:vendor", url=elsewhere)
+    server.requests.clear()
+    with pytest.raises(ExecutionError) as error:
+        package(rule_runner)
+    assert "the pin of 3rdparty/tools:vendor in lambda-sources.lock does not match its" in str(
+        error.value
+    )
+    assert "is not a release asset of owner/vendor-tool on `[lambda-sources].github_api_url`" in (
+        str(error.value)
+    )
+    assert server.requests == []  # the token went nowhere
+
+
+def test_a_lock_edited_to_swap_the_download_is_refused(server: ReleaseServer) -> None:
+    publish_release(server, "1.4.0", "1.9.0")
+    rule_runner = make_runner(server)
+    lock(rule_runner, server)
+    evil = tar_gz({"vendor-1.4.0/evil": b"x"})
+    edit_pin(
+        rule_runner,
+        "3rdparty/tools:vendor",
+        url=server.serve("/mirror/vendor-1.4.0.tar.gz", evil),
+        **served(evil),
+    )
+    server.requests.clear()
+    with pytest.raises(ExecutionError, match=r"vendor in .* does not match .* is not the declared"):
+        package(rule_runner)
+    assert server.requests == []
+
+    # a `version_from` source's version is the one its upstream names, not the lock's
+    lock(rule_runner, server)
+    newer = zip_of({"terraform": AARCH64_ELF + b"1.10.0"})
+    url = server.serve("/terraform/1.10.0/terraform_1.10.0_linux_arm64.zip", newer)
+    edit_pin(rule_runner, "3rdparty/tools:terraform", version="1.10.0", url=url, **served(newer))
+    with pytest.raises(
+        ExecutionError,
+        match=r"terraform in .* does not match .* version '1.10.0' is not '1.9.0', which"
+        r" 3rdparty/tools:vendor names",
+    ):
+        package(rule_runner)
+
+
+def test_lock_refuses_an_asset_url_the_api_gives_on_another_host(server: ReleaseServer) -> None:
+    elsewhere = server.serve("/blobs/vendor.tar.gz", tar_gz({"vendor-2.0.0/README": b"x"}))
+    listed = {"assets": [{"name": "vendor-2.0.0.tar.gz", "url": elsewhere}]}
+    server.routes["/repos/owner/vendor-tool/releases/tags/vendor-v2.0.0"] = Route(
+        body=json.dumps(listed).encode()
+    )
+    env = {TOKEN_ENV_VAR: "the-secret-token"}
+    rule_runner = make_runner(server, env=env)
+    rule_runner.write_files({"3rdparty/tools/BUILD": github_build(server)})
+    server.requests.clear()
+    with pytest.raises(ExecutionError, match="the GitHub API answered an asset URL that is not"):
+        lock(rule_runner, server, env=env)
+    assert [r.path for r in server.requests] == [
+        "/repos/owner/vendor-tool/releases/tags/vendor-v2.0.0"
+    ]
+
+
+def test_a_private_download_is_written_where_only_this_run_reads_it(
+    server: ReleaseServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.github_release(
+        "owner/vendor-tool",
+        "vendor-v2.0.0",
+        {"vendor-2.0.0.tar.gz": tar_gz({"vendor-2.0.0/README": b"private 2"})},
+    )
+    env = {TOKEN_ENV_VAR: "the-secret-token"}
+    rule_runner = make_runner(server, env=env)
+    rule_runner.write_files(
+        {
+            "3rdparty/tools/BUILD": github_build(server),
+            "src/python/app/BUILD": APP_BUILD.replace(', "3rdparty/tools:terraform"', ""),
+        }
+    )
+    lock(rule_runner, server, env=env)
+    seen: list[tuple[Path, int, int]] = []
+
+    def fetch_pinned(url: str, out, *args, **kwargs) -> None:
+        path = Path(out.name)
+        seen.append(
+            (path, stat.S_IMODE(os.stat(path).st_mode), stat.S_IMODE(path.parent.stat().st_mode))
+        )
+        return real(url, out, *args, **kwargs)
+
+    real = external_rules.fetch_pinned
+    monkeypatch.setattr(external_rules, "fetch_pinned", fetch_pinned)
+    assert package(rule_runner).read("vendor/README") == b"private 2"
+    ((path, file_mode, dir_mode),) = seen
+    assert (file_mode, dir_mode) == (0o600, 0o700)
+    sha256 = pins(rule_runner)["3rdparty/tools:vendor"]["sha256"]
+    assert path.parent.name != sha256 and path.name != sha256  # not a name other runs share
+    assert not path.parent.exists()  # removed once the engine holds it
 
 
 def test_a_nodejs_lambda_bundles_its_sources_too(server: ReleaseServer) -> None:
