@@ -30,14 +30,20 @@ def refusal(entry: dict) -> str:
 
 
 def test_registry_packages_with_integrity_pass() -> None:
-    without_resolved = {"version": "1.0.0-beta.1", "integrity": f"{INTEGRITY} sha256-AAAA"}
+    sha256 = "sha256-" + "B" * 43 + "="
+    without_resolved = {"version": "1.0.0-beta.1", "integrity": f"{INTEGRITY} {sha256}"}
+    bundler = {**MS, "bundleDependencies": ["bundled"]}
     check_npm_lock(
         lock(
             **{
                 "node_modules/ms": MS,
                 "node_modules/a/node_modules/@scope/b": {**MS, "resolved": f"{REGISTRY}@scope/b"},
                 "node_modules/c": without_resolved,
-                "node_modules/c/node_modules/bundled": {"inBundle": True},
+                "node_modules/d": bundler,
+                "node_modules/d/node_modules/bundled": {"inBundle": True},
+                # a dependency of a bundled package, hoisted inside the same tarball
+                "node_modules/d/node_modules/hoisted": {"inBundle": True},
+                "node_modules/d/node_modules/bundled/node_modules/x": {"inBundle": True},
                 "node_modules/dev-only": {"resolved": "git+ssh://git@host/dev.git", "dev": True},
             }
         ),
@@ -59,6 +65,19 @@ def test_registry_packages_with_integrity_pass() -> None:
         ({"resolved": "../outside", "link": True}, "is a link to a directory (`file:` or `link:`)"),
         ({**MS, "integrity": None}, "has no sha256, sha384 or sha512 `integrity`"),
         ({**MS, "integrity": "sha1-abc="}, "has no sha256, sha384 or sha512 `integrity`"),
+        ({**MS, "integrity": ""}, "has no sha256, sha384 or sha512 `integrity`"),
+        ({**MS, "integrity": " "}, "has no sha256, sha384 or sha512 `integrity`"),
+        ({**MS, "integrity": "sha512-AAAA"}, "has no sha256, sha384 or sha512 `integrity`"),
+        ({**MS, "integrity": "sha512-" + "!" * 88}, "has no sha256, sha384 or sha512 `integrity`"),
+        (
+            {**MS, "integrity": f"{INTEGRITY} sha256-x"},
+            "has no sha256, sha384 or sha512 `integrity`",
+        ),
+        (
+            # the project is not a tarball: npm ci fetches a top-level `inBundle` from `resolved`
+            {"inBundle": True, "resolved": "http://evil.example/pkg.tgz", "version": "1.0.0"},
+            "is marked `inBundle`, but no package above it bundles dependencies",
+        ),
         (
             {"version": "github:vercel/ms", "integrity": INTEGRITY},
             "has no `resolved` URL and version 'github:vercel/ms' is not a registry version",
@@ -86,3 +105,20 @@ def test_lockfile_version_1_and_plain_http_registry_are_refused() -> None:
         check_npm_lock({"lockfileVersion": 1, "dependencies": {}}, REGISTRY, "package-lock.json")
     with pytest.raises(UserError, match=re.escape("'http://localhost:4873' is not an https URL")):
         check_npm_lock(lock(), "http://localhost:4873", "package-lock.json")
+
+
+def test_in_bundle_needs_a_package_above_it_that_bundles() -> None:
+    nested = {"node_modules/a": MS, "node_modules/a/node_modules/pkg": {"inBundle": True}}
+    in_bundle_chain = {
+        "node_modules/a": {**MS, "inBundle": True},
+        "node_modules/a/node_modules/pkg": {"inBundle": True},
+    }
+    linked = {
+        "node_modules/a": {"resolved": "../a", "link": True, "bundleDependencies": True},
+        "node_modules/a/node_modules/pkg": {"inBundle": True},
+    }
+    for packages in (nested, in_bundle_chain, linked):
+        with pytest.raises(UserError, match=r"pkg \(node_modules/a/node_modules/pkg\) is marked"):
+            check_npm_lock(lock(**packages), REGISTRY, "package-lock.json")
+    bundles_all = {**nested, "node_modules/a": {**MS, "bundleDependencies": True}}
+    check_npm_lock(lock(**bundles_all), REGISTRY, "package-lock.json")

@@ -150,6 +150,23 @@ def test_lockfile_from_outside_the_registry_is_refused_before_npm_runs(
     )
 
 
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        (
+            {"version": "2.1.3", "resolved": "http://evil.example/ms.tgz", "inBundle": True},
+            "is marked `inBundle`, but no package above it bundles dependencies",
+        ),
+        ({**MS, "integrity": ""}, "has no sha256, sha384 or sha512 `integrity`"),
+    ],
+)
+def test_lockfile_policy_bypasses_are_refused_before_npm_runs(
+    rule_runner: RuleRunner, entry: dict, problem: str
+) -> None:
+    write(rule_runner, lock={**LOCK, "packages": {**LOCK["packages"], "node_modules/ms": entry}})
+    assert f"ms (node_modules/ms) {problem}." in package_error(rule_runner)
+
+
 def test_workspaces_are_refused(rule_runner: RuleRunner) -> None:
     write(rule_runner, package={**PACKAGE, "workspaces": ["packages/*"]})
     assert (
