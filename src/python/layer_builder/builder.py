@@ -1,18 +1,28 @@
 """The worker's build: resolve a request's requirements for each architecture with pex (wheels only,
 within the runtime's manylinux window), record the pins, then install and pack each zip exactly as
 `lambda_layer` does: the plugin's complete platforms, its pex and pip, and its packer.
+
+Every pex (and so pip) process runs in the build's own HOME, which is also its working directory:
+no file of the service's working directory can stand in for a requirement, and the index's
+credentials reach pex and pip only through a netrc file there (never in a URL, argv or the
+environment); whatever the build says is scrubbed of them before it is shown.
 """
 
 from __future__ import annotations
 
 import json
+import netrc
 import os
+import re
+import signal
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import pex
 from layer_builder.build_request import BuildRequest
@@ -36,19 +46,81 @@ _ERROR_TAIL_LINES = 15
 _PEX_TIMEOUT_SECONDS = 600
 # What pip says when it cannot download from the index at all (then every requirement is missing).
 _UNREACHABLE = ("Could not fetch URL", "SSLError", "NewConnectionError", "ProxyError")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#]*@")
+_SHORTEST_SECRET = 4
 
 
 class BuildFailed(Exception):
     """The build cannot succeed; the message is shown to the person who asked for it."""
 
 
+class InvalidSettings(ValueError):
+    """The service is configured in a way it refuses to run with; the message says what to do."""
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` fit to show: the userinfo of every URL in it, and each of `secrets` (plain or
+    percent-encoded; those under 4 characters are not taken for secrets), replaced by `***`."""
+    text = _USERINFO.sub(r"\1***@", text)
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= _SHORTEST_SECRET:
+            text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
+    return text
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When a build must be done by (a `time.monotonic()` value), and the seconds it was given."""
+
+    at: float
+    seconds: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds, seconds)
+
+    def left(self) -> float:
+        return self.at - time.monotonic()
+
+    def missed(self) -> BuildFailed:
+        return BuildFailed(
+            f"The build took longer than its {self.seconds:.0f} s: build fewer requirements or "
+            "architectures at once (one zip per package takes longest)."
+        )
+
+
 @dataclass(frozen=True)
 class PexSettings:
-    """Where pex keeps its cache, and the index and CA bundle it downloads with."""
+    """Where pex keeps its cache, the index and CA bundle it downloads with, and the netrc file
+    with the index's credentials, if it needs any."""
 
     root: Path
     index_url: str = PYPI
     cert: str | None = None
+    netrc: Path | None = None
+
+    def __post_init__(self) -> None:
+        if "@" in urlsplit(self.index_url).netloc:
+            raise InvalidSettings(
+                f"The index URL {scrub(self.index_url)} carries credentials: give it without "
+                "them, and the credentials in a netrc file (locally a file given with `--netrc`, "
+                "on AWS the secret of `index_credentials_secret_arn`), so that no message, log, "
+                "process list or state file shows them."
+            )
+
+    def secrets(self) -> list[str]:
+        """The logins and passwords of the netrc file: never to be shown."""
+        if self.netrc is None:
+            return []
+        try:
+            entries = netrc.netrc(self.netrc).hosts.values()
+        except (OSError, netrc.NetrcParseError):
+            # The parser's message may quote the file: say only where it is.
+            raise BuildFailed(
+                f"The service's index credentials ({self.netrc}) cannot be read as a netrc file: "
+                "tell its operator."
+            ) from None
+        return [value for entry in entries for value in entry if value]
 
 
 @dataclass(frozen=True)
@@ -73,14 +145,32 @@ def zip_stem(package: str | None, runtime: str, architecture: str) -> str:
     return f"{package or 'combined'}-{runtime}-{architecture}"
 
 
-def build_layers(request: BuildRequest, workdir: Path, settings: PexSettings) -> BuiltLayers:
-    """Build `request`'s zips under `workdir/out`; raise BuildFailed if it cannot be built."""
+def build_layers(
+    request: BuildRequest,
+    workdir: Path,
+    settings: PexSettings,
+    deadline: Deadline | None = None,
+) -> BuiltLayers:
+    """Build `request`'s zips under `workdir/out`, by `deadline` if given; raise BuildFailed, with
+    a message scrubbed of the index's credentials, if it cannot be built."""
+    secrets = settings.secrets()
+    try:
+        return _build(request, workdir.resolve(), settings, deadline)
+    except BuildFailed as e:
+        raise BuildFailed(scrub(str(e), secrets)) from None
+
+
+def _build(
+    request: BuildRequest, workdir: Path, settings: PexSettings, deadline: Deadline | None
+) -> BuiltLayers:
     runtime = request.runtime
     platforms = {a: _complete_platform(workdir, runtime, a) for a in request.architectures}
+    _make_home(workdir, settings)
     lock = workdir / "lock.json"
     _pex(
         settings,
         workdir,
+        deadline,
         ("lock", "create"),
         f"--output={lock}",
         "--style=strict",
@@ -103,6 +193,7 @@ def build_layers(request: BuildRequest, workdir: Path, settings: PexSettings) ->
             _pex(
                 settings,
                 workdir,
+                deadline,
                 ("venv", "create"),
                 f"--dest-dir={site_packages}",
                 "--layout=flat",
@@ -128,48 +219,74 @@ def _first_tag(platform: Path) -> str:
     return json.loads(platform.read_bytes())["compatible_tags"][0]
 
 
+def _make_home(workdir: Path, settings: PexSettings) -> None:
+    """The build's HOME and working directory, private, with the index's netrc (0600) in it."""
+    home = workdir / "home"
+    home.mkdir(mode=0o700, parents=True)
+    if settings.netrc is not None:
+        fd = os.open(home / ".netrc", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(settings.netrc.read_bytes())
+
+
 def _pex(
     settings: PexSettings,
     workdir: Path,
+    deadline: Deadline | None,
     command: tuple[str, str],
     *options: str,
     failure: Callable[[str], str],
 ) -> None:
-    """Run `pex3 command options`, reading no pip or pex configuration of the host; on failure
-    raise BuildFailed with `failure(stderr)`."""
+    """Run `pex3 command options` in the build's HOME, reading no pip or pex configuration of the
+    host, for at most 600 s and never past `deadline`; on failure raise BuildFailed with
+    `failure(stderr)`."""
+    timeout = float(_PEX_TIMEOUT_SECONDS)
+    if deadline is not None:
+        if deadline.left() <= 0:
+            raise deadline.missed()
+        timeout = min(timeout, deadline.left())
+    home = workdir / "home"
     tmp = workdir / "tmp"
     tmp.mkdir(exist_ok=True)
     cert = (f"--cert={settings.cert}",) if settings.cert else ()
     pex_path = str(Path(pex.__file__).parent.parent)
-    try:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-I",
-                "-c",
-                _RUN_PEX3,
-                pex_path,
-                *command,
-                f"--tmpdir={tmp}",
-                f"--pip-version={PIP_VERSION}",
-                *cert,
-                *options,
-            ],
-            env={
-                "PATH": os.environ.get("PATH", os.defpath),
-                "HOME": str(workdir),
-                "PEX_ROOT": str(settings.root),
-                "PEX_IGNORE_RCFILES": "true",
-                "PIP_CONFIG_FILE": os.devnull,
-            },
-            capture_output=True,
-            text=True,
-            timeout=_PEX_TIMEOUT_SECONDS,
-        )
-    except subprocess.TimeoutExpired:
-        raise BuildFailed(f"`pex3 {' '.join(command)}` took over {_PEX_TIMEOUT_SECONDS} s")
-    if result.returncode != 0:
-        raise BuildFailed(failure(result.stderr))
+    # A session of its own, so that a timeout kills pip with pex (pip would hold the pipes open).
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            _RUN_PEX3,
+            pex_path,
+            *command,
+            f"--tmpdir={tmp}",
+            f"--pip-version={PIP_VERSION}",
+            *cert,
+            *options,
+        ],
+        env={
+            "PATH": os.environ.get("PATH", os.defpath),
+            "HOME": str(home),
+            "PEX_ROOT": str(settings.root),
+            "PEX_IGNORE_RCFILES": "true",
+            "PIP_CONFIG_FILE": os.devnull,
+        },
+        cwd=home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as process:
+        try:
+            _, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            if deadline is not None and deadline.left() <= 0:
+                raise deadline.missed()
+            raise BuildFailed(f"`pex3 {' '.join(command)}` took over {_PEX_TIMEOUT_SECONDS} s")
+    if process.returncode != 0:
+        raise BuildFailed(failure(stderr))
 
 
 def _tail(stderr: str) -> str:

@@ -1,11 +1,27 @@
+import base64
+import dataclasses
 import hashlib
 import json
+import socket
+import subprocess
+import threading
+import time
 import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from layer_builder.build_request import BuildRequest
-from layer_builder.builder import BuildFailed, build_layers
+from layer_builder.builder import (
+    BuildFailed,
+    Deadline,
+    InvalidSettings,
+    PexSettings,
+    build_layers,
+    scrub,
+)
 
 ELF_MACHINES = {"x86_64": 62, "arm64": 183}  # e_machine: EM_X86_64, EM_AARCH64
 
@@ -71,11 +87,165 @@ def test_a_requirement_without_a_wheel_fails_naming_it_and_the_platform(
 
 
 def test_an_unreachable_index_is_not_a_missing_wheel(tmp_path: Path, pex_settings) -> None:
-    import dataclasses
-
     offline = dataclasses.replace(pex_settings, index_url="https://127.0.0.1:9/simple/")
     request = BuildRequest(("six==1.16.0",), "3.13", ("x86_64",), True)
     with pytest.raises(
         BuildFailed, match=r"^Cannot reach the package index https://127\.0\.0\.1:9"
     ):
         build_layers(request, tmp_path, offline)
+
+
+def wheel(directory: Path, name: str, version: str = "1.0") -> Path:
+    """A pure-Python wheel of one empty module."""
+    path = directory / f"{name}-{version}-py3-none-any.whl"
+    dist_info = f"{name}-{version}.dist-info"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    files = {
+        f"{name}.py": b"",
+        f"{dist_info}/METADATA": metadata.encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+    }
+    record = "".join(
+        f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(d).digest()).decode().rstrip('=')},"
+        f"{len(d)}\n"
+        for p, d in files.items()
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        for p, d in files.items():
+            archive.writestr(p, d)
+        archive.writestr(f"{dist_info}/RECORD", f"{record}{dist_info}/RECORD,,\n")
+    return path
+
+
+def test_a_requirement_never_installs_a_file_of_the_working_directory(
+    tmp_path: Path, monkeypatch, pex_settings
+) -> None:
+    # The request check refuses archive names; this checks the build's own guard behind it.
+    planted = wheel(tmp_path, "planted")
+    monkeypatch.chdir(tmp_path)
+    request = BuildRequest((planted.name,), "3.13", ("x86_64",), True)
+    with pytest.raises(BuildFailed) as failure:
+        build_layers(request, tmp_path / "build", pex_settings)
+    assert "planted" in str(failure.value)
+
+
+def test_a_build_stops_at_its_deadline(tmp_path: Path, pex_settings) -> None:
+    with socket.socket() as silent:  # an index that accepts connections and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        hanging = dataclasses.replace(
+            pex_settings, index_url=f"http://127.0.0.1:{silent.getsockname()[1]}/simple/"
+        )
+        request = BuildRequest(("six==1.16.0",), "3.13", ("x86_64",), True)
+        started = time.monotonic()
+        with pytest.raises(BuildFailed, match=r"^The build took longer than its 4 s: "):
+            build_layers(request, tmp_path, hanging, Deadline.after(4))
+        assert time.monotonic() - started < 15  # pip alone would wait 15 s per try, 5 times
+
+    with pytest.raises(BuildFailed, match=r"^The build took longer than its 0 s: "):
+        build_layers(request, tmp_path / "late", pex_settings, Deadline.after(0))
+
+
+TOKEN = "s3cret-index-token"
+
+
+@dataclass
+class PrivateIndex:
+    """A PEP 503 index on 127.0.0.1 of one project, `private`, behind HTTP basic authentication."""
+
+    url: str
+    authorizations: list[str]
+    """The Authorization header of each request, or "" for none."""
+
+
+@pytest.fixture
+def private_index(tmp_path: Path) -> Iterator[PrivateIndex]:
+    package = wheel(tmp_path, "private")
+    digest = hashlib.sha256(package.read_bytes()).hexdigest()
+    expected = "Basic " + base64.b64encode(f"builder:{TOKEN}".encode()).decode()
+    authorizations: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            authorizations.append(self.headers.get("Authorization", ""))
+            if self.headers.get("Authorization") != expected:
+                self._send(401, "text/plain", b"who are you?", {"WWW-Authenticate": "Basic"})
+            elif self.path == "/simple/private/":
+                link = f'<a href="/files/{package.name}#sha256={digest}">{package.name}</a>'
+                self._send(200, "text/html", f"<!DOCTYPE html><html><body>{link}</body></html>")
+            elif self.path == f"/files/{package.name}":
+                self._send(200, "application/octet-stream", package.read_bytes())
+            else:
+                self._send(404, "text/plain", b"no such project")
+
+        def _send(self, status: int, kind: str, body, headers: dict | None = None) -> None:
+            data = body.encode() if isinstance(body, str) else body
+            self.send_response(status)
+            for name, value in {"Content-Type": kind, **(headers or {})}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield PrivateIndex(f"http://127.0.0.1:{server.server_address[1]}/simple/", authorizations)
+    server.shutdown()
+    server.server_close()
+
+
+def test_index_credentials_come_from_a_netrc_and_never_show(
+    tmp_path: Path, monkeypatch, pex_settings, private_index: PrivateIndex
+) -> None:
+    # pex fetches its pip from PyPI once per cache: the private index has only `private`.
+    build_layers(
+        BuildRequest(("six==1.16.0",), "3.13", ("x86_64",), True), tmp_path / "warm", pex_settings
+    )
+    netrc = tmp_path / "index.netrc"
+    netrc.write_text(f"machine 127.0.0.1 login builder password {TOKEN}\n")
+    settings = dataclasses.replace(pex_settings, index_url=private_index.url, netrc=netrc)
+    processes: list[dict] = []
+    popen = subprocess.Popen
+
+    def recording(args, **kwargs):
+        processes.append({"args": args, **kwargs})
+        return popen(args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", recording)
+
+    request = BuildRequest(("private==1.0",), "3.13", ("arm64",), True)
+    (built,) = build_layers(request, tmp_path / "ok", settings).zips
+    with zipfile.ZipFile(built.path) as archive:
+        assert "python/lib/python3.13/site-packages/private.py" in archive.namelist()
+    assert private_index.authorizations and all(private_index.authorizations)
+
+    missing = BuildRequest(("private==1.0", "absent==2.0"), "3.13", ("arm64",), True)
+    with pytest.raises(BuildFailed) as failure:
+        build_layers(missing, tmp_path / "failed", settings)
+    assert "absent" in str(failure.value) and TOKEN not in str(failure.value)
+    assert processes and all(TOKEN not in repr(p) for p in processes)  # argv and environment
+    for process in processes:
+        assert Path(process["cwd"]).is_relative_to(tmp_path)
+
+
+def test_an_index_url_with_credentials_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidSettings) as refused:
+        PexSettings(tmp_path, index_url=f"https://builder:{TOKEN}@pypi.example/simple/")
+    assert TOKEN not in str(refused.value) and "netrc" in str(refused.value)
+
+
+def test_scrub_removes_url_credentials_and_secrets() -> None:
+    text = (
+        f"pip --index-url https://builder:{TOKEN}@pypi.example/simple/ failed\n"
+        f"Looking in indexes: HTTP://{TOKEN}@other.example:8080/simple\n"
+        f"401 for {TOKEN}; a short one: abc"
+    )
+    scrubbed = scrub(text, [TOKEN, "abc"])
+    assert TOKEN not in scrubbed and "s3cret" not in scrubbed
+    assert "https://***@pypi.example/simple/" in scrubbed
+    assert "HTTP://***@other.example:8080/simple" in scrubbed
+    assert scrubbed.endswith("a short one: abc")  # too short to be a secret
