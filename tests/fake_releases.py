@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import tarfile
 import threading
+import time
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -84,6 +85,7 @@ class Route:
     status: int = 200
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
+    drip_seconds: float = 0.0  # sent a byte at a time, this long apart (a slow server)
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,16 @@ class ReleaseServer:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(route.body)))
                 self.end_headers()
-                self.wfile.write(route.body)
+                if not route.drip_seconds:
+                    self.wfile.write(route.body)
+                    return
+                try:
+                    for byte in route.body:
+                        time.sleep(route.drip_seconds)
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                except OSError:  # the client gave up
+                    pass
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -16,8 +16,9 @@ import ipaddress
 import json
 import socket
 import ssl
+import time
 from dataclasses import dataclass, field
-from typing import IO, Callable, Dict, List, Mapping, Optional
+from typing import IO, Callable, Dict, List, Mapping, Optional, Union
 from urllib.parse import quote, urljoin, urlsplit
 
 from repro_lambda.core.contract import UserError
@@ -25,6 +26,7 @@ from repro_lambda.core.sources import TOKEN_ENV_VAR
 
 MAX_DOWNLOAD_BYTES = 1 << 30
 MAX_REDIRECTS = 10
+FETCH_DEADLINE_SECONDS = 900
 _MAX_API_RESPONSE = 16 << 20
 _TIMEOUT_SECONDS = 60
 _CHUNK = 1 << 16
@@ -34,6 +36,10 @@ _METADATA = frozenset(
     ipaddress.ip_address(a)
     for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "192.0.0.192")
 )
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Deprecated site-local, and local-use NAT64 (whose IPv4 may sit anywhere): never public.
+_NEVER_PUBLIC = (ipaddress.ip_network("fec0::/10"), ipaddress.ip_network("64:ff9b:1::/48"))
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 Resolver = Callable[[str, int], List[str]]
 
@@ -54,25 +60,40 @@ class FetchPolicy:
     allow_loopback: bool = False
     ca_file: Optional[str] = None
     max_bytes: int = MAX_DOWNLOAD_BYTES
+    deadline_seconds: float = FETCH_DEADLINE_SECONDS
     resolver: Resolver = field(default=system_resolver, compare=False)
 
     def check_address(self, host: str, address: str) -> None:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        mapped = getattr(ip, "ipv4_mapped", None)
-        ip = mapped or ip
+        """Raise UserError unless `address` is public: an IPv6 address that carries an IPv4 one
+        (mapped, IPv4-compatible, 6to4, Teredo, NAT64) is judged by the IPv4 address."""
+        ip: IPAddress = ipaddress.ip_address(address.split("%", 1)[0])
+        inner = embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+        ip = inner or ip
         if self.allow_loopback and ip.is_loopback:
             return
         if ip in _METADATA:
             kind = "a cloud metadata"
         elif ip.is_loopback:
             kind = "a loopback"
-        elif not ip.is_global or ip.is_multicast:
+        elif not ip.is_global or ip.is_multicast or any(ip in net for net in _NEVER_PUBLIC):
             kind = "a private, link-local or reserved"
         else:
             return
+        carried = f" (it carries {inner})" if inner else ""
         raise UserError(
-            f"refusing to connect to {host!r}: it resolves to {address}, {kind} address"
+            f"refusing to connect to {host!r}: it resolves to {address}{carried}, {kind} address"
         )
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> Optional[ipaddress.IPv4Address]:
+    """The IPv4 address an IPv6 address leads to, if it embeds one."""
+    if ip.ipv4_mapped or ip.sixtofour:
+        return ip.ipv4_mapped or ip.sixtofour
+    if ip.teredo:
+        return ip.teredo[1]  # the client, where the traffic goes
+    if ip in _NAT64 or (int(ip) >> 32 == 0 and int(ip) > 1):  # NAT64, or ::a.b.c.d
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
 
 
 def redacted(url: str) -> str:
@@ -84,14 +105,53 @@ def redacted(url: str) -> str:
 class _PinnedConnection(http.client.HTTPSConnection):
     """An HTTPS connection to `address` that verifies the certificate of `host`."""
 
-    def __init__(self, host: str, port: int, address: str, context: ssl.SSLContext) -> None:
-        super().__init__(host, port, timeout=_TIMEOUT_SECONDS, context=context)
+    def __init__(
+        self, host: str, port: int, address: str, context: ssl.SSLContext, timeout: float
+    ) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
         self._address = address
         self._context = context
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), _TIMEOUT_SECONDS)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        # Kept: `sock` goes to the response on `Connection: close`, whose reads still time out.
+        self.tls = self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+class _Deadline:
+    """The time a whole fetch (redirects, connections, body) may take."""
+
+    def __init__(self, seconds: float, url: str) -> None:
+        self.seconds = seconds
+        self.url = url
+        self._end = time.monotonic() + seconds
+
+    def timeout(self) -> float:
+        """A socket timeout for the next operation, or UserError once the time is up."""
+        self.check()
+        return min(_TIMEOUT_SECONDS, self._end - time.monotonic())
+
+    def check(self) -> None:
+        if time.monotonic() >= self._end:
+            raise UserError(
+                f"GET {redacted(self.url)} did not finish within {self.seconds:g} seconds"
+            )
+
+
+def _connect(
+    host: str, port: int, addresses: List[str], context: ssl.SSLContext, deadline: _Deadline
+) -> _PinnedConnection:
+    """A connection to the first of the (checked) `addresses` that accepts one."""
+    failures = []
+    for address in addresses:
+        connection = _PinnedConnection(host, port, address, context, deadline.timeout())
+        try:
+            connection.connect()
+            return connection
+        except OSError as error:
+            connection.close()
+            failures.append(f"{address}: {error}")
+    raise UserError(f"cannot connect to {host!r} at any of its addresses ({'; '.join(failures)})")
 
 
 @dataclass(frozen=True)
@@ -109,6 +169,7 @@ def fetch(
 ) -> Downloaded:
     """GET `url` into `out`, following redirects under `policy`; return the body's digest."""
     limit = policy.max_bytes if max_bytes is None else max_bytes
+    deadline = _Deadline(policy.deadline_seconds, url)
     context = ssl.create_default_context(cafile=policy.ca_file)
     sent: Dict[str, str] = dict(headers or {})
     for _ in range(MAX_REDIRECTS + 1):
@@ -121,7 +182,7 @@ def fetch(
             raise UserError(f"cannot resolve {host!r}")
         for address in addresses:
             policy.check_address(host, address)
-        connection = _PinnedConnection(host, port, addresses[0], context)
+        connection = _connect(host, port, addresses, context, deadline)
         try:
             target = parts.path or "/"
             if parts.query:
@@ -138,8 +199,9 @@ def fetch(
                 continue
             if response.status != 200:
                 raise UserError(f"GET {redacted(url)} answered {response.status} {response.reason}")
-            return _read_body(response, out, limit, url)
+            return _read_body(response, connection, out, limit, url, deadline)
         except (OSError, http.client.HTTPException) as error:
+            deadline.check()  # a timeout because the fetch's time is up says so
             raise UserError(f"GET {redacted(url)} failed: {error}") from None
         finally:
             connection.close()
@@ -147,7 +209,12 @@ def fetch(
 
 
 def _read_body(
-    response: http.client.HTTPResponse, out: IO[bytes], limit: int, url: str
+    response: http.client.HTTPResponse,
+    connection: _PinnedConnection,
+    out: IO[bytes],
+    limit: int,
+    url: str,
+    deadline: _Deadline,
 ) -> Downloaded:
     too_big = f"{redacted(url)} is larger than the download bound of {limit:,} bytes"
     length = response.getheader("Content-Length")
@@ -156,7 +223,8 @@ def _read_body(
     digest = hashlib.sha256()
     size = 0
     while True:
-        chunk = response.read(_CHUNK)
+        connection.tls.settimeout(deadline.timeout())
+        chunk = response.read1(_CHUNK)
         if not chunk:
             break
         size += len(chunk)

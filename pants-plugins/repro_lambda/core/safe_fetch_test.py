@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_releases import ReleaseServer, release_server
+from fake_releases import ReleaseServer, Route, release_server
 
 from repro_lambda.core.contract import UserError
 from repro_lambda.core.safe_fetch import (
@@ -125,6 +125,17 @@ def test_a_name_resolving_to_a_private_address_is_refused_before_connecting(
         ("::ffff:10.0.0.1", "private"),
         ("0.0.0.0", "private"),
         ("224.0.0.1", "private"),
+        # IPv6 forms that carry an IPv4 address, which is the one to judge
+        ("::127.0.0.1", "loopback"),
+        ("::169.254.169.254", "cloud metadata"),
+        ("::10.0.0.1", "private"),
+        ("64:ff9b::a9fe:a9fe", "cloud metadata"),  # NAT64 of 169.254.169.254
+        ("64:ff9b::7f00:1", "loopback"),
+        ("2002:a9fe:a9fe::1", "cloud metadata"),  # 6to4
+        ("2002:c0a8:0101::1", "private"),
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "private"),  # Teredo, client 10.0.0.1
+        ("64:ff9b:1::5db8:d822", "private"),  # local-use NAT64
+        ("fec0::1", "private"),  # site-local
     ],
 )
 def test_addresses_that_are_not_public_are_refused(address: str, kind: str) -> None:
@@ -141,6 +152,33 @@ def test_addresses_that_are_not_public_are_refused(address: str, kind: str) -> N
 def test_public_addresses_pass() -> None:
     FetchPolicy().check_address("host", "93.184.216.34")
     FetchPolicy().check_address("host", "2606:4700::1111")
+    FetchPolicy().check_address("host", "64:ff9b::5db8:d822")  # NAT64 of 93.184.216.34
+    FetchPolicy().check_address("host", "2002:5db8:d822::1")  # 6to4 of 93.184.216.34
+
+
+def test_each_checked_address_is_tried_in_turn(server: ReleaseServer) -> None:
+    """An IPv6 address first, on an IPv4-only runner (or any address that does not answer),
+    does not fail the fetch: the next checked address is tried."""
+    url = server.serve("/dual-stack", BODY)
+    for addresses in (["::1", "127.0.0.1"], ["127.0.0.2", "127.0.0.1"]):
+        policy = FetchPolicy(
+            allow_loopback=True, ca_file=server.ca_file, resolver=lambda h, p: addresses
+        )
+        assert get(url, policy) == BODY
+    nothing = FetchPolicy(allow_loopback=True, resolver=lambda h, p: ["::1", "127.0.0.2"])
+    with pytest.raises(UserError, match=r"cannot connect to '127.0.0.1' at any of its addresses"):
+        get(url, nothing)
+
+
+def test_the_whole_fetch_is_bounded_in_time(server: ReleaseServer) -> None:
+    """A server that answers a byte at a time, each well within the socket timeout, cannot
+    hold a fetch past its deadline."""
+    server.routes["/slow"] = Route(body=BODY[:200], drip_seconds=0.05)
+    policy = FetchPolicy(allow_loopback=True, ca_file=server.ca_file, deadline_seconds=1)
+    with pytest.raises(
+        UserError, match=r"GET https://127.0.0.1:\d+/slow did not finish within 1 seconds"
+    ):
+        get(server.url("/slow"), policy)
 
 
 def test_downloads_stop_at_the_bound(server: ReleaseServer, policy: FetchPolicy) -> None:
