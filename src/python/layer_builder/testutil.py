@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -13,9 +14,10 @@ FINISHED = ("COMPLETED", "FAILED")
 
 
 def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
-    """The status and the decoded JSON (or raw bytes) of one request."""
+    """The status and the decoded JSON (or raw bytes) of one request; a body is sent as JSON."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
+    headers = {} if data is None else {"Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request) as response:
             status, content, kind = response.status, response.read(), response.headers
@@ -24,6 +26,20 @@ def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
     if kind.get("Content-Type", "").startswith("application/json"):
         return status, json.loads(content)
     return status, content
+
+
+def raw_http(port: int, request: bytes, timeout: float = 30) -> tuple[int, Any]:
+    """Send `request` as it is to 127.0.0.1:`port` and read the answer until the server closes
+    the connection: its status and its decoded JSON body (or raw bytes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    assert answer, "the server closed the connection without answering"
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    return status, json.loads(body) if head.find(b"application/json") > 0 else body
 
 
 def wait_for(get_build: Callable[[], dict[str, Any]], timeout: float = 300) -> dict[str, Any]:
