@@ -31,6 +31,8 @@ locals {
     URL_MINUTES  = tostring(var.download_url_minutes)
     INDEX_URL    = var.index_url
     MAX_RECEIVES = tostring(var.max_receives)
+    # API Gateway answers CORS itself (cors_configuration below); the handler says the same.
+    ALLOWED_ORIGIN = var.page_origin
   }
 }
 
@@ -242,6 +244,9 @@ resource "aws_lambda_function" "worker" {
   architectures    = [local.worker.architecture]
   memory_size      = var.worker_memory_mb
   timeout          = var.worker_timeout_seconds
+  # At most this many builds at once, whatever is queued: it bounds the cost and leaves the rest
+  # of the account's concurrency to other functions.
+  reserved_concurrent_executions = var.worker_concurrency
   ephemeral_storage {
     size = 4096 # pex's cache, the installs and the zips, in /tmp
   }
@@ -256,18 +261,38 @@ resource "aws_lambda_event_source_mapping" "builds" {
   function_name           = aws_lambda_function.worker.arn
   batch_size              = 1
   function_response_types = ["ReportBatchItemFailures"]
+  # No more pollers than the worker's reserved concurrency: a throttled message would count as a
+  # receive, and go to the dead-letter queue untried.
+  scaling_config {
+    maximum_concurrency = var.worker_concurrency
+  }
 }
 
-# The HTTP API: POST /builds, GET /builds/{build_id} and GET /options, with CORS for the page.
+# The HTTP API: POST /builds, GET /builds/{build_id} and GET /options, each behind the JWT
+# authorizer and throttled on its own, with CORS for the page's origin only.
 
 resource "aws_apigatewayv2_api" "http" {
   name          = var.name
   protocol_type = "HTTP"
   cors_configuration {
-    allow_origins = var.allowed_origins
+    allow_origins = [var.page_origin]
     allow_methods = ["GET", "POST", "OPTIONS"]
-    allow_headers = ["content-type"]
+    allow_headers = ["authorization", "content-type"]
     max_age       = 3600
+  }
+}
+
+# A caller sends `Authorization: Bearer <JWT>` from `jwt_issuer` (Cognito or any OIDC issuer),
+# with `jwt_audience` in its `aud` (or, for an access token, `client_id`); API Gateway checks its
+# signature, expiry, issuer and audience before the API function runs.
+resource "aws_apigatewayv2_authorizer" "jwt" {
+  api_id           = aws_apigatewayv2_api.http.id
+  name             = "${var.name}-jwt"
+  authorizer_type  = "JWT"
+  identity_sources = ["$request.header.Authorization"]
+  jwt_configuration {
+    issuer   = var.jwt_issuer
+    audience = var.jwt_audience
   }
 }
 
@@ -283,15 +308,29 @@ resource "aws_apigatewayv2_route" "routes" {
   api_id    = aws_apigatewayv2_api.http.id
   route_key = each.value
   target    = "integrations/${aws_apigatewayv2_integration.api.id}"
+
+  authorization_type = "JWT"
+  authorizer_id      = aws_apigatewayv2_authorizer.jwt.id
 }
 
 resource "aws_apigatewayv2_stage" "default" {
   api_id      = aws_apigatewayv2_api.http.id
   name        = "$default"
   auto_deploy = true
+  # A route without limits of its own would get the lowest.
   default_route_settings {
-    throttling_burst_limit = 20
-    throttling_rate_limit  = 10
+    throttling_burst_limit = min([for limit in values(var.route_throttling) : limit.burst]...)
+    throttling_rate_limit  = min([for limit in values(var.route_throttling) : limit.rate]...)
+  }
+  # Each route its own limits, for all callers together (HTTP APIs have no per-client usage plans:
+  # docs/layer-builder.md says how to limit each client).
+  dynamic "route_settings" {
+    for_each = aws_apigatewayv2_route.routes
+    content {
+      route_key              = route_settings.key
+      throttling_burst_limit = var.route_throttling[route_settings.key].burst
+      throttling_rate_limit  = var.route_throttling[route_settings.key].rate
+    }
   }
 }
 
@@ -301,4 +340,30 @@ resource "aws_lambda_permission" "api_gateway" {
   function_name = aws_lambda_function.api.function_name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/*/*"
+}
+
+# Cost: an e-mail when the month's spending is forecast to pass the budget, and when it has.
+
+resource "aws_budgets_budget" "monthly" {
+  name         = "${var.name}-monthly"
+  budget_type  = "COST"
+  limit_amount = tostring(var.monthly_budget_usd)
+  limit_unit   = "USD"
+  time_unit    = "MONTHLY"
+
+  notification {
+    comparison_operator        = "GREATER_THAN"
+    threshold                  = 100
+    threshold_type             = "PERCENTAGE"
+    notification_type          = "FORECASTED"
+    subscriber_email_addresses = [var.budget_email]
+  }
+
+  notification {
+    comparison_operator        = "GREATER_THAN"
+    threshold                  = 100
+    threshold_type             = "PERCENTAGE"
+    notification_type          = "ACTUAL"
+    subscriber_email_addresses = [var.budget_email]
+  }
 }

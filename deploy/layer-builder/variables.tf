@@ -27,10 +27,74 @@ variable "download_url_minutes" {
   default     = 60
 }
 
-variable "allowed_origins" {
-  description = "Origins allowed to call the API from a browser (the page's origin)."
+variable "page_origin" {
+  description = "The one origin allowed to call the API from a browser: where the page is served, as `https://host[:port]`."
+  type        = string
+  validation {
+    condition     = can(regex("^https://[a-z0-9-]+([.][a-z0-9-]+)*(:[0-9]{1,5})?$", var.page_origin))
+    error_message = "page_origin must be the page's https origin, in lower case and without a path, such as https://builder.example.com."
+  }
+}
+
+variable "jwt_issuer" {
+  description = "The issuer of the JWTs the API accepts (its `iss`), such as https://cognito-idp.<region>.amazonaws.com/<user pool id>."
+  type        = string
+  validation {
+    condition     = can(regex("^https://[^/ ]+", var.jwt_issuer))
+    error_message = "jwt_issuer must be an https URL, the `iss` of the tokens."
+  }
+}
+
+variable "jwt_audience" {
+  description = "The audiences the API accepts: a token's `aud` (or an access token's `client_id`) must be one of them."
   type        = list(string)
-  default     = ["*"]
+  validation {
+    condition     = length(var.jwt_audience) > 0
+    error_message = "jwt_audience must name at least one audience (such as the Cognito app client's id)."
+  }
+}
+
+variable "route_throttling" {
+  description = "Requests per second (`rate`) and `burst` of each route, for all callers together."
+  type        = map(object({ rate = number, burst = number }))
+  default = {
+    "POST /builds"           = { rate = 1, burst = 5 }
+    "GET /builds/{build_id}" = { rate = 10, burst = 20 }
+    "GET /options"           = { rate = 5, burst = 10 }
+  }
+  validation {
+    condition     = alltrue([for limit in values(var.route_throttling) : limit.rate > 0 && limit.burst >= 1])
+    error_message = "Each route's rate must be above 0 and its burst at least 1."
+  }
+}
+
+variable "worker_concurrency" {
+  description = "Builds at once: the worker's reserved concurrency and the queue's maximum pollers (at least 2)."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.worker_concurrency >= 2 && var.worker_concurrency <= 1000 && floor(var.worker_concurrency) == var.worker_concurrency
+    error_message = "worker_concurrency must be a whole number from 2 (the least an SQS event source allows) to 1000."
+  }
+}
+
+variable "monthly_budget_usd" {
+  description = "The account's monthly cost budget: an e-mail goes to budget_email when it is forecast to be passed, and when it is."
+  type        = number
+  default     = 50
+  validation {
+    condition     = var.monthly_budget_usd > 0
+    error_message = "monthly_budget_usd must be above 0."
+  }
+}
+
+variable "budget_email" {
+  description = "Who gets the budget's e-mails."
+  type        = string
+  validation {
+    condition     = can(regex("^[^@ ]+@[^@ ]+$", var.budget_email))
+    error_message = "budget_email must be an e-mail address."
+  }
 }
 
 variable "index_url" {

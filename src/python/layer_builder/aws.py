@@ -5,8 +5,8 @@ them) behind presigned URLs. `deploy/layer-builder/` is the Terraform.
 Configuration, from the functions' environment: `TABLE_NAME`, `QUEUE_URL`, `BUCKET`, `TTL_HOURS`
 (24), `URL_MINUTES` (60), `INDEX_URL` (PyPI), `MAX_RECEIVES` (the queue's `maxReceiveCount`: the
 attempt that marks a build FAILED), `CA_BUNDLE` (for an index behind a TLS-intercepting proxy) and
-`ALLOWED_ORIGIN` (`*`, for the page's CORS). `AWS_ENDPOINT_URL` points every client at another
-endpoint (the tests' moto server).
+`ALLOWED_ORIGIN` (the page's origin, the only one CORS lets read the answers; unset, none).
+`AWS_ENDPOINT_URL` points every client at another endpoint (the tests' moto server).
 """
 
 from __future__ import annotations
@@ -100,11 +100,16 @@ def _service() -> LayerService:
 def api_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """API Gateway HTTP API (payload 2.0): `POST /builds` and `GET /builds/{id}`."""
     http = event["requestContext"]["http"]
-    cors = {
-        "Access-Control-Allow-Origin": os.environ.get("ALLOWED_ORIGIN", "*"),
-        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-        "Access-Control-Allow-Headers": "Content-Type",
-    }
+    origin = os.environ.get("ALLOWED_ORIGIN")
+    cors = (
+        {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type",
+        }
+        if origin
+        else {}
+    )
     if http["method"] == "OPTIONS":
         return {"statusCode": 204, "headers": cors, "body": ""}
     body = event.get("body") or ""

@@ -11,6 +11,7 @@ from layer_builder.testutil import http
 from fake_s3 import FAKE_AWS_ENV, FakeS3
 
 TABLE, BUCKET = "layer-builds", "layer-artifacts"
+PAGE_ORIGIN = "https://builder.example"
 SIX = {"requirements": "six==1.16.0", "python_version": "3.12", "architectures": ["arm64"]}
 
 
@@ -47,6 +48,7 @@ def deployment(moto: FakeS3, monkeypatch, pex_settings) -> Iterator[dict[str, An
     )["QueueUrl"]
     session.client("s3").create_bucket(Bucket=BUCKET)
     env = {"TABLE_NAME": TABLE, "QUEUE_URL": queue, "BUCKET": BUCKET, "MAX_RECEIVES": "3"}
+    env["ALLOWED_ORIGIN"] = PAGE_ORIGIN
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     if pex_settings.cert:
@@ -66,7 +68,7 @@ def api(method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
         **({"body": json.dumps(body)} if body is not None else {}),
     }
     response = aws.api_handler(event, None)
-    assert response["headers"]["Access-Control-Allow-Origin"] == "*"
+    assert response["headers"]["Access-Control-Allow-Origin"] == PAGE_ORIGIN
     return response["statusCode"], json.loads(response["body"] or "null")
 
 

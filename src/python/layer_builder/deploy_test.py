@@ -92,3 +92,117 @@ def test_least_privilege(terraform: str) -> None:
     }
     assert '"*"' not in api + worker
     assert "${aws_s3_bucket.artifacts.arn}/builds/*" in api and worker.count("builds/*") == 1
+
+
+# The guards that keep the API closed to strangers and its cost bounded.
+
+VARIABLES = Path("deploy/layer-builder/variables.tf")
+
+
+@pytest.fixture(scope="module")
+def variables() -> str:
+    return VARIABLES.read_text()
+
+
+def validation(variables: str, name: str) -> re.Pattern[str]:
+    """The regex a variable's validation matches, as Python reads it; the variable has no default,
+    so a deployment must choose it."""
+    declaration = block(variables, f'variable "{name}"')
+    assert not re.search(r"^\s+default\s+=", declaration, re.M), f"{name} has a default"
+    (pattern,) = re.findall(r'regex\("((?:[^"\\]|\\.)*)"', declaration)
+    return re.compile(pattern.replace("\\\\", "\\"))
+
+
+def test_every_route_needs_a_token_from_the_chosen_issuer(terraform: str, variables: str) -> None:
+    assert terraform.count('resource "aws_apigatewayv2_route"') == 1
+    route = block(terraform, 'resource "aws_apigatewayv2_route"')
+    assert re.search(r'authorization_type\s+=\s+"JWT"', route)
+    assert re.search(r"authorizer_id\s+=\s+aws_apigatewayv2_authorizer\.jwt\.id", route)
+    authorizer = block(terraform, 'resource "aws_apigatewayv2_authorizer" "jwt"')
+    assert re.search(r'authorizer_type\s+=\s+"JWT"', authorizer)
+    assert re.search(r'identity_sources\s+=\s+\["\$request\.header\.Authorization"\]', authorizer)
+    assert re.search(r"issuer\s+=\s+var\.jwt_issuer", authorizer)
+    assert re.search(r"audience\s+=\s+var\.jwt_audience", authorizer)
+    assert "default" not in block(variables, 'variable "jwt_audience"')
+    issuer = validation(variables, "jwt_issuer")
+    assert issuer.match("https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Ab12")
+    assert not issuer.match("http://issuer.example") and not issuer.match("")
+
+
+def test_only_the_pages_origin_may_call_from_a_browser(
+    terraform: str, variables: str, monkeypatch
+) -> None:
+    cors = block(block(terraform, 'resource "aws_apigatewayv2_api"'), "cors_configuration")
+    assert re.search(r"allow_origins\s+=\s+\[var\.page_origin\]", cors)
+    assert re.search(r'allow_headers\s+=\s+\[[^]]*"authorization"', cors)
+    assert re.search(r"ALLOWED_ORIGIN\s+=\s+var\.page_origin", block(terraform, "environment = {"))
+    assert '"*"' not in terraform + variables
+    origin = validation(variables, "page_origin")
+    for good in ("https://builder.example.com", "https://me.github.io", "https://localhost:8443"):
+        assert origin.match(good), good
+    for bad in (
+        "*",
+        "null",
+        "http://builder.example.com",
+        "https://builder.example.com/",
+        "https://builder.example.com/page",
+        "https://Builder.example.com",
+        "https://a.example https://b.example",
+    ):
+        assert not origin.match(bad), bad
+
+    preflight = {"requestContext": {"http": {"method": "OPTIONS", "path": "/builds"}}}
+    monkeypatch.delenv("ALLOWED_ORIGIN", raising=False)
+    assert aws.api_handler(preflight, None)["headers"] == {}  # no origin but the API's own
+    monkeypatch.setenv("ALLOWED_ORIGIN", "https://builder.example.com")
+    headers = aws.api_handler(preflight, None)["headers"]
+    assert headers["Access-Control-Allow-Origin"] == "https://builder.example.com"
+    assert "Authorization" in headers["Access-Control-Allow-Headers"]
+
+
+def test_the_worker_runs_at_most_worker_concurrency_builds(terraform: str, variables: str) -> None:
+    worker = block(terraform, 'resource "aws_lambda_function" "worker"')
+    assert re.search(r"reserved_concurrent_executions\s+=\s+var\.worker_concurrency\n", worker)
+    pollers = block(
+        block(terraform, 'resource "aws_lambda_event_source_mapping"'), "scaling_config"
+    )
+    assert re.search(r"maximum_concurrency\s+=\s+var\.worker_concurrency\n", pollers)
+    declaration = block(variables, 'variable "worker_concurrency"')
+    assert re.search(r"default\s+=\s+2\n", declaration)
+    assert "var.worker_concurrency >= 2" in declaration  # an SQS event source's least
+
+
+def test_each_route_is_throttled_and_submissions_most(terraform: str, variables: str) -> None:
+    stage = block(terraform, 'resource "aws_apigatewayv2_stage"')
+    settings = block(stage, 'dynamic "route_settings"')
+    assert re.search(r"for_each\s+=\s+aws_apigatewayv2_route\.routes\n", settings)
+    assert re.search(
+        r"throttling_rate_limit\s+=\s+var\.route_throttling\[route_settings\.key\]", settings
+    )
+    assert re.search(
+        r"throttling_burst_limit\s+=\s+var\.route_throttling\[route_settings\.key\]", settings
+    )
+    defaults = block(block(variables, 'variable "route_throttling"'), "default")
+    limits = {
+        route: (float(rate), int(burst))
+        for route, rate, burst in re.findall(
+            r'"([A-Z]+ /[^"]*)"\s+=\s+\{\s*rate\s+=\s+([\d.]+),\s*burst\s+=\s+(\d+)\s*\}', defaults
+        )
+    }
+    routes = re.findall(
+        r'"((?:GET|POST) /[^"]*)"', block(terraform, 'resource "aws_apigatewayv2_route"')
+    )
+    assert sorted(limits) == sorted(routes)
+    assert limits["POST /builds"] == min(limits.values())
+
+
+def test_a_budget_mails_when_the_month_costs_too_much(terraform: str, variables: str) -> None:
+    budget = block(terraform, 'resource "aws_budgets_budget"')
+    assert re.search(r'budget_type\s+=\s+"COST"', budget)
+    assert re.search(r'time_unit\s+=\s+"MONTHLY"', budget)
+    assert re.search(r"limit_amount\s+=\s+tostring\(var\.monthly_budget_usd\)", budget)
+    kinds = re.findall(r'notification_type\s+=\s+"(\w+)"', budget)
+    assert sorted(kinds) == ["ACTUAL", "FORECASTED"]
+    assert budget.count("subscriber_email_addresses = [var.budget_email]") == 2
+    email = validation(variables, "budget_email")
+    assert email.match("ops@example.com") and not email.match("ops")
