@@ -363,6 +363,7 @@ class LocalService:
 
 
 def _lock(data_dir: Path) -> int:
+    """An open file that holds the data directory's lock, refused if another service holds it."""
     fd = os.open(data_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
