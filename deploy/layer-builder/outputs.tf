@@ -1,5 +1,5 @@
 output "api_url" {
-  description = "The API's URL: open the page with `?api=<this>`."
+  description = "The API's URL: open the page with `?api=<this>` and accept it, or paste it under API settings."
   value       = aws_apigatewayv2_api.http.api_endpoint
 }
 
