@@ -35,7 +35,9 @@ REQUEST = {
 
 def _json(method: str, url: str, body: dict | None = None) -> dict:
     data = None if body is None else json.dumps(body).encode()
-    with urllib.request.urlopen(urllib.request.Request(url, data=data, method=method)) as r:
+    headers = {"Content-Type": "application/json"}  # the service refuses any other body
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(request) as r:
         return json.loads(r.read())
 
 
