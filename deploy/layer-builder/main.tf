@@ -1,8 +1,9 @@
 # The layer builder on AWS (docs/layer-builder.md): API Gateway (HTTP API) -> the API function;
 # SQS (with a dead-letter queue) -> the worker function, which builds in the Lambda itself (no EC2,
 # no Docker); builds in DynamoDB with TTL; zips in a private S3 bucket that expires them, downloaded
-# through presigned URLs. Both functions are `lambda_artifact` targets of
-# src/python/layer_builder, published by `pants publish` into the catalog read here.
+# through presigned URLs; a sweeper function fails the builds whose messages reach the dead-letter
+# queue. The functions are `lambda_artifact` targets of src/python/layer_builder, published by
+# `pants publish` into the catalog read here.
 
 terraform {
   required_version = ">= 1.5.0"
@@ -22,7 +23,10 @@ locals {
   catalog  = jsondecode(file(var.catalog_path))
   api      = local.catalog.lambdas["layer-builder-api"]
   worker   = local.catalog.lambdas["layer-builder-worker"]
+  sweeper  = local.catalog.lambdas["layer-builder-sweeper"]
   ttl_days = ceil(var.artifact_ttl_hours / 24)
+  # The sweeper's timeout; the dead-letter queue hides a message it reads for six times as long.
+  sweeper_timeout_seconds = 30
   environment = {
     TABLE_NAME   = aws_dynamodb_table.builds.name
     QUEUE_URL    = aws_sqs_queue.builds.url
@@ -31,8 +35,15 @@ locals {
     URL_MINUTES  = tostring(var.download_url_minutes)
     INDEX_URL    = var.index_url
     MAX_RECEIVES = tostring(var.max_receives)
+    # A build still BUILDING after the worker's timeout (and a minute) has lost its worker.
+    BUILD_SECONDS = tostring(var.worker_timeout_seconds)
     # API Gateway answers CORS itself (cors_configuration below); the handler says the same.
     ALLOWED_ORIGIN = var.page_origin
+  }
+  # The worker's only: where it reads the index's credentials (none for a public index).
+  index_credentials = {
+    for name, arn in { INDEX_CREDENTIALS_SECRET_ARN = var.index_credentials_secret_arn } :
+    name => arn if arn != null
   }
 }
 
@@ -110,9 +121,10 @@ resource "aws_dynamodb_table" "builds" {
 # The queue, and its dead-letter queue for builds that failed `max_receives` times.
 
 resource "aws_sqs_queue" "dead_letters" {
-  name                      = "${var.name}-builds-dlq"
-  message_retention_seconds = 14 * 24 * 3600
-  sqs_managed_sse_enabled   = true
+  name                       = "${var.name}-builds-dlq"
+  message_retention_seconds  = 14 * 24 * 3600
+  sqs_managed_sse_enabled    = true
+  visibility_timeout_seconds = 6 * local.sweeper_timeout_seconds
 }
 
 resource "aws_sqs_queue" "builds" {
@@ -147,6 +159,11 @@ resource "aws_cloudwatch_log_group" "api" {
 
 resource "aws_cloudwatch_log_group" "worker" {
   name              = "/aws/lambda/${var.name}-worker"
+  retention_in_days = 14
+}
+
+resource "aws_cloudwatch_log_group" "sweeper" {
+  name              = "/aws/lambda/${var.name}-sweeper"
   retention_in_days = 14
 }
 
@@ -192,6 +209,36 @@ data "aws_iam_policy_document" "worker" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.worker.arn}:*"]
   }
+  dynamic "statement" {
+    # The index's credentials: that one secret (encrypted with the account's aws/secretsmanager
+    # key; a customer managed key also needs kms:Decrypt), if there is one.
+    for_each = var.index_credentials_secret_arn == null ? [] : [var.index_credentials_secret_arn]
+    content {
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+}
+
+# The sweeper reads and fails builds, and consumes the dead-letter queue.
+data "aws_iam_policy_document" "sweeper" {
+  statement {
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    resources = [aws_dynamodb_table.builds.arn]
+  }
+  statement {
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes",
+    ]
+    resources = [aws_sqs_queue.dead_letters.arn]
+  }
+  statement {
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.sweeper.arn}:*"]
+  }
 }
 
 resource "aws_iam_role" "api" {
@@ -212,6 +259,16 @@ resource "aws_iam_role" "worker" {
 resource "aws_iam_role_policy" "worker" {
   role   = aws_iam_role.worker.id
   policy = data.aws_iam_policy_document.worker.json
+}
+
+resource "aws_iam_role" "sweeper" {
+  name               = "${var.name}-sweeper"
+  assume_role_policy = data.aws_iam_policy_document.assume_lambda.json
+}
+
+resource "aws_iam_role_policy" "sweeper" {
+  role   = aws_iam_role.sweeper.id
+  policy = data.aws_iam_policy_document.sweeper.json
 }
 
 # The functions, from the artifacts `pants publish` recorded in the catalog.
@@ -251,7 +308,7 @@ resource "aws_lambda_function" "worker" {
     size = 4096 # pex's cache, the installs and the zips, in /tmp
   }
   environment {
-    variables = local.environment
+    variables = merge(local.environment, local.index_credentials)
   }
   depends_on = [aws_cloudwatch_log_group.worker]
 }
@@ -266,6 +323,32 @@ resource "aws_lambda_event_source_mapping" "builds" {
   scaling_config {
     maximum_concurrency = var.worker_concurrency
   }
+}
+
+# A worker that runs out of time or memory never records why: once its message has been received
+# `max_receives` times it lands in the dead-letter queue, and the sweeper fails its build.
+resource "aws_lambda_function" "sweeper" {
+  function_name    = "${var.name}-sweeper"
+  role             = aws_iam_role.sweeper.arn
+  s3_bucket        = local.sweeper.bucket
+  s3_key           = local.sweeper.key
+  source_code_hash = local.sweeper.code_sha256
+  handler          = local.sweeper.handler
+  runtime          = local.sweeper.runtime
+  architectures    = [local.sweeper.architecture]
+  memory_size      = 256
+  timeout          = local.sweeper_timeout_seconds
+  environment {
+    variables = local.environment
+  }
+  depends_on = [aws_cloudwatch_log_group.sweeper]
+}
+
+resource "aws_lambda_event_source_mapping" "dead_letters" {
+  event_source_arn        = aws_sqs_queue.dead_letters.arn
+  function_name           = aws_lambda_function.sweeper.arn
+  batch_size              = 10
+  function_response_types = ["ReportBatchItemFailures"]
 }
 
 # The HTTP API: POST /builds, GET /builds/{build_id} and GET /options, each behind the JWT

@@ -10,7 +10,7 @@ variable "name" {
 }
 
 variable "catalog_path" {
-  description = "The catalog `pants publish` wrote, with the `layer-builder-api` and `layer-builder-worker` artifacts."
+  description = "The catalog `pants publish` wrote, with the `layer-builder-api`, `layer-builder-worker` and `layer-builder-sweeper` artifacts."
   type        = string
   default     = "../../builds/catalog.json"
 }
@@ -98,9 +98,24 @@ variable "budget_email" {
 }
 
 variable "index_url" {
-  description = "The package index the worker builds from."
+  description = "The package index the worker builds from, without credentials (see index_credentials_secret_arn)."
   type        = string
   default     = "https://pypi.org/simple/"
+  validation {
+    # Credentials in the URL would be in the functions' environment and Terraform's state.
+    condition     = can(regex("^https?://[^/@]+(/|$)", var.index_url))
+    error_message = "index_url must be an http(s) URL without credentials: put them in a netrc file in a Secrets Manager secret, and give its ARN as index_credentials_secret_arn."
+  }
+}
+
+variable "index_credentials_secret_arn" {
+  description = "The ARN of a Secrets Manager secret whose value is a netrc file with the index's credentials (`machine <host> login <user> password <token>`); only the worker may read it. None for a public index."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.index_credentials_secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:", var.index_credentials_secret_arn))
+    error_message = "index_credentials_secret_arn must be the ARN of a Secrets Manager secret."
+  }
 }
 
 variable "worker_memory_mb" {
@@ -110,8 +125,9 @@ variable "worker_memory_mb" {
 }
 
 variable "worker_timeout_seconds" {
-  type    = number
-  default = 900
+  description = "The worker's timeout: a build has this long, less a minute to upload and record it."
+  type        = number
+  default     = 900
 }
 
 variable "max_receives" {

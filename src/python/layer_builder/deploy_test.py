@@ -30,7 +30,7 @@ def block(text: str, header: str) -> str:
 def test_the_functions_come_from_the_targets_catalog_entries(terraform: str) -> None:
     build_file = Path("src/python/layer_builder/BUILD").read_text()
     targets = dict(re.findall(r'logical_name="([^"]+)",\s+handler="([^"]+)"', build_file))
-    assert sorted(targets) == ["layer-builder-api", "layer-builder-worker"]
+    assert sorted(targets) == ["layer-builder-api", "layer-builder-sweeper", "layer-builder-worker"]
     assert sorted(re.findall(r'local\.catalog\.lambdas\["([^"]+)"\]', terraform)) == sorted(targets)
     for handler in targets.values():
         module, function = handler.rsplit(".", 1)
@@ -206,3 +206,90 @@ def test_a_budget_mails_when_the_month_costs_too_much(terraform: str, variables:
     assert budget.count("subscriber_email_addresses = [var.budget_email]") == 2
     email = validation(variables, "budget_email")
     assert email.match("ops@example.com") and not email.match("ops")
+
+
+# The guards that make every build end, and keep the index's credentials to the worker.
+
+
+def test_a_build_is_overdue_after_the_workers_own_timeout(terraform: str) -> None:
+    environment = block(terraform, "environment = {")
+    assert re.search(r"BUILD_SECONDS\s+=\s+tostring\(var\.worker_timeout_seconds\)", environment)
+    worker = block(terraform, 'resource "aws_lambda_function" "worker"')
+    assert re.search(r"\btimeout\s+=\s+var\.worker_timeout_seconds", worker)
+
+
+def test_the_sweeper_consumes_the_dead_letter_queue_only(terraform: str) -> None:
+    build_file = Path("src/python/layer_builder/BUILD").read_text()
+    targets = dict(re.findall(r'logical_name="([^"]+)",\s+handler="([^"]+)"', build_file))
+    assert targets["layer-builder-sweeper"] == f"{aws.__name__}.{aws.sweeper_handler.__name__}"
+    assert re.search(r'sweeper\s+=\s+local\.catalog\.lambdas\["layer-builder-sweeper"\]', terraform)
+    sweeper = block(terraform, 'resource "aws_lambda_function" "sweeper"')
+    assert re.search(r"role\s+=\s+aws_iam_role\.sweeper\.arn", sweeper)
+    assert re.search(r"handler\s+=\s+local\.sweeper\.handler", sweeper)
+    assert re.search(r"\btimeout\s+=\s+local\.sweeper_timeout_seconds", sweeper)
+    mapping = block(terraform, 'resource "aws_lambda_event_source_mapping" "dead_letters"')
+    assert re.search(r"event_source_arn\s+=\s+aws_sqs_queue\.dead_letters\.arn", mapping)
+    assert re.search(r"function_name\s+=\s+aws_lambda_function\.sweeper\.arn", mapping)
+    assert '"ReportBatchItemFailures"' in mapping
+    # Lambda refuses a queue that hides a message for less time than the function may take.
+    dead_letters = block(terraform, 'resource "aws_sqs_queue" "dead_letters"')
+    assert re.search(
+        r"visibility_timeout_seconds\s+=\s+6 \* local\.sweeper_timeout_seconds", dead_letters
+    )
+
+    policy = block(terraform, 'data "aws_iam_policy_document" "sweeper"')
+    assert actions(policy) == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    assert "aws_sqs_queue.dead_letters.arn" in policy and "aws_sqs_queue.builds" not in policy
+    assert "${aws_cloudwatch_log_group.sweeper.arn}:*" in policy and '"*"' not in policy
+    role_policy = block(terraform, 'resource "aws_iam_role_policy" "sweeper"')
+    assert re.search(r"policy\s+=\s+data\.aws_iam_policy_document\.sweeper\.json", role_policy)
+
+
+def test_only_the_worker_may_read_the_index_credentials(terraform: str, variables: str) -> None:
+    worker = block(terraform, 'data "aws_iam_policy_document" "worker"')
+    secret = block(worker, 'dynamic "statement"')
+    assert re.search(
+        r"for_each\s+=\s+var\.index_credentials_secret_arn == null \? \[\] : "
+        r"\[var\.index_credentials_secret_arn\]",
+        secret,
+    )
+    assert re.findall(r'"(secretsmanager:\w+)"', secret) == ["secretsmanager:GetSecretValue"]
+    assert re.search(r"resources\s+=\s+\[statement\.value\]", secret)
+    assert terraform.count("secretsmanager:") == 1  # nothing else reads secrets
+    # The secret's ARN, not its value, goes to the worker alone, under the name the handler reads.
+    credentials = block(terraform, "index_credentials = {")
+    assert re.search(
+        r"INDEX_CREDENTIALS_SECRET_ARN\s+=\s+var\.index_credentials_secret_arn", credentials
+    )
+    assert '"INDEX_CREDENTIALS_SECRET_ARN"' in Path(aws.__file__).read_text()
+    assert terraform.count("local.index_credentials") == 1
+    assert "merge(local.environment, local.index_credentials)" in block(
+        terraform, 'resource "aws_lambda_function" "worker"'
+    )
+    arn = block(variables, 'variable "index_credentials_secret_arn"')
+    assert re.search(r"default\s+=\s+null", arn)
+
+    # The index URL itself carries none: they would be in the environment and Terraform's state.
+    (pattern,) = re.findall(r'regex\("((?:[^"\\]|\\.)*)"', block(variables, 'variable "index_url"'))
+    index_url = re.compile(pattern.replace("\\\\", "\\"))
+    for good in (
+        "https://pypi.org/simple/",
+        "http://127.0.0.1:8080/simple",
+        "https://pypi.example",
+    ):
+        assert index_url.match(good), good
+    for bad in (
+        "https://user:token@pypi.example/simple/",
+        "https://token@pypi.example/",
+        "ftp://x/",
+    ):
+        assert not index_url.match(bad), bad
