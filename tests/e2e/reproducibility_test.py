@@ -67,7 +67,7 @@ EXPECTED_ARTIFACTS: dict[str, tuple[str, str, str, str | None]] = {
             "arm64",
             f"layer_builder.aws.{role}_handler",
         )
-        for role in ("api", "worker")
+        for role in ("api", "worker", "sweeper")
     },
     # the lambdas of the root lambdas.toml
     "inventory.zip": ("inventory", "python3.13", "arm64", "inventory.lambda_handler"),

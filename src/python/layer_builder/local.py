@@ -36,8 +36,8 @@ from typing import Any, BinaryIO
 from urllib.parse import parse_qs, quote, urlsplit
 
 from layer_builder.build_request import MAX_BODY_BYTES
-from layer_builder.builder import PYPI, BuildFailed, PexSettings
-from layer_builder.service import BuildRecord, Clock, LayerService, Settings, Status
+from layer_builder.builder import PYPI, BuildFailed, InvalidSettings, PexSettings
+from layer_builder.service import UNFINISHED, BuildRecord, Clock, LayerService, Settings, Status
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,6 @@ _DOWNLOADS = "/downloads/"
 _KEY = re.compile(r"builds/[0-9a-f]{32}/[A-Za-z0-9._-]+\.zip")
 _SIGNING_KEY = re.compile(r"[0-9a-f]{64,}")  # at least 32 bytes, in hex
 _DECIMAL = re.compile(r"[0-9]+")  # str.isdigit() also takes `²`, which int() refuses
-_UNFINISHED = (Status.QUEUED.value, Status.BUILDING.value)
 _GONE = "this file no longer exists: its build expired, or was evicted to keep the disk quota"
 INTERRUPTED = "The service stopped during this build; submit it again."
 
@@ -120,7 +119,7 @@ class SqliteBuildStore:
                 "SELECT record FROM builds WHERE expires_at > ?"
                 " AND json_extract(record, '$.status') IN (?, ?)"
                 " ORDER BY json_extract(record, '$.created_at')",
-                (now, *_UNFINISHED),
+                (now, *(status.value for status in UNFINISHED)),
             ).fetchall()
         return [BuildRecord.from_json(json.loads(row[0])) for row in rows]
 
@@ -327,7 +326,9 @@ class LocalService:
             if record.status is Status.QUEUED:
                 self.queue.send(record.build_id)
             else:
-                failed = dataclasses.replace(record, status=Status.FAILED, message=INTERRUPTED)
+                failed = dataclasses.replace(
+                    record, status=Status.FAILED, message=INTERRUPTED, updated_at=int(clock())
+                )
                 self.builds.put_if(failed, (Status.BUILDING,))
 
     def submit(self, body: bytes) -> Answer:
@@ -591,7 +592,20 @@ def main(argv: list[str] | None = None) -> None:
         default=Limits.artifacts_quota_bytes / 2**20,
         help="disk for zips; the builds that expire first are evicted to make room",
     )
-    parser.add_argument("--index-url", default=PYPI, help="the package index to build from")
+    parser.add_argument(
+        "--build-minutes",
+        type=float,
+        default=Settings.build_seconds / 60,
+        help="how long a build may take before it fails",
+    )
+    parser.add_argument(
+        "--index-url", default=PYPI, help="the package index to build from, without credentials"
+    )
+    parser.add_argument(
+        "--netrc",
+        type=Path,
+        help="a netrc file with the index's credentials (never shown in messages or argv)",
+    )
     parser.add_argument(
         "--cert",
         default=os.environ.get("SSL_CERT_FILE"),
@@ -599,11 +613,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    settings = Settings(
-        ttl_seconds=int(args.ttl_hours * 3600),
-        url_seconds=int(args.url_minutes * 60),
-        pex=PexSettings(args.data_dir / "pex", args.index_url, args.cert),
-    )
+    try:
+        settings = Settings(
+            ttl_seconds=int(args.ttl_hours * 3600),
+            url_seconds=int(args.url_minutes * 60),
+            build_seconds=int(args.build_minutes * 60),
+            pex=PexSettings(args.data_dir / "pex", args.index_url, args.cert, args.netrc),
+        )
+    except InvalidSettings as e:
+        parser.error(str(e))
     limits = Limits(
         max_pending=args.max_pending,
         artifacts_quota_bytes=int(args.artifacts_quota_mb * 2**20),

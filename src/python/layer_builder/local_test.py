@@ -290,6 +290,15 @@ def test_refuses_to_listen_beyond_this_machine(tmp_path: Path, pex_settings, cap
     assert "--host 0.0.0.0" in error and "no authentication" in error
 
 
+def test_index_credentials_go_in_a_netrc_not_the_url(tmp_path: Path, capsys) -> None:
+    index = "https://builder:s3cr3t-token@index.example/simple/"
+    with pytest.raises(SystemExit, match="^2$"):
+        main(["--index-url", index, "--data-dir", str(tmp_path / "data")])
+    error = capsys.readouterr().err
+    assert "--netrc" in error and "Traceback" not in error
+    assert "s3cr3t-token" not in error
+
+
 def test_requests_that_used_to_die_get_an_answer(service) -> None:
     _, port, _ = service()
     link = f"/downloads/{KEY}?expires=9999999999&signature=%C3%A9"
