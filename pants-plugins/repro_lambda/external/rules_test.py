@@ -287,14 +287,15 @@ def github_build(server: ReleaseServer) -> str:
     )
 
 
-@pytest.mark.parametrize("token", [None, "the-secret-token"])
-def test_a_github_release_is_locked_and_fetched_through_the_api(
-    server: ReleaseServer, token: str | None
-) -> None:
+def locked_github_runner(
+    server: ReleaseServer, readme: bytes, token: str | None = "the-secret-token"
+) -> RuleRunner:
+    """An app with one `github_release` source, whose release holds `readme`, locked; the server's
+    requests are those from the lock on."""
     server.github_release(
         "owner/vendor-tool",
         "vendor-v2.0.0",
-        {"vendor-2.0.0.tar.gz": tar_gz({"vendor-2.0.0/README": b"vendor 2"})},
+        {"vendor-2.0.0.tar.gz": tar_gz({"vendor-2.0.0/README": readme})},
     )
     env = {TOKEN_ENV_VAR: token} if token else None
     rule_runner = make_runner(server, env=env)
@@ -306,6 +307,14 @@ def test_a_github_release_is_locked_and_fetched_through_the_api(
     )
     server.requests.clear()
     lock(rule_runner, server, env=env)
+    return rule_runner
+
+
+@pytest.mark.parametrize("token", [None, "the-secret-token"])
+def test_a_github_release_is_locked_and_fetched_through_the_api(
+    server: ReleaseServer, token: str | None
+) -> None:
+    rule_runner = locked_github_runner(server, b"vendor 2", token)
     assert pins(rule_runner)["3rdparty/tools:vendor"]["url"] == server.url(
         "/repos/owner/vendor-tool/releases/assets/1"
     )
@@ -333,20 +342,7 @@ def served(body: bytes) -> dict[str, object]:
 
 
 def test_a_lock_edited_to_send_the_token_elsewhere_is_refused(server: ReleaseServer) -> None:
-    server.github_release(
-        "owner/vendor-tool",
-        "vendor-v2.0.0",
-        {"vendor-2.0.0.tar.gz": tar_gz({"vendor-2.0.0/README": b"vendor 2"})},
-    )
-    env = {TOKEN_ENV_VAR: "the-secret-token"}
-    rule_runner = make_runner(server, env=env)
-    rule_runner.write_files(
-        {
-            "3rdparty/tools/BUILD": github_build(server),
-            "src/python/app/BUILD": APP_BUILD.replace(', "3rdparty/tools:terraform"', ""),
-        }
-    )
-    lock(rule_runner, server, env=env)
+    rule_runner = locked_github_runner(server, b"vendor 2")
     # another host (localhost is not the API's 127.0.0.1) that serves the same bytes
     elsewhere = server.url("/repos/owner/vendor-tool/releases/assets/1", host="localhost")
     edit_pin(rule_runner, "3rdparty/tools:vendor", url=elsewhere)
@@ -411,20 +407,7 @@ def test_lock_refuses_an_asset_url_the_api_gives_on_another_host(server: Release
 def test_a_private_download_is_written_where_only_this_run_reads_it(
     server: ReleaseServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server.github_release(
-        "owner/vendor-tool",
-        "vendor-v2.0.0",
-        {"vendor-2.0.0.tar.gz": tar_gz({"vendor-2.0.0/README": b"private 2"})},
-    )
-    env = {TOKEN_ENV_VAR: "the-secret-token"}
-    rule_runner = make_runner(server, env=env)
-    rule_runner.write_files(
-        {
-            "3rdparty/tools/BUILD": github_build(server),
-            "src/python/app/BUILD": APP_BUILD.replace(', "3rdparty/tools:terraform"', ""),
-        }
-    )
-    lock(rule_runner, server, env=env)
+    rule_runner = locked_github_runner(server, b"private 2")
     seen: list[tuple[Path, int, int]] = []
 
     def fetch_pinned(url: str, out, *args, **kwargs) -> None:
