@@ -11,7 +11,7 @@ from layer_builder import aws
 from layer_builder import service as service_module
 from layer_builder.builder import BuiltLayers, BuiltZip, InvalidSettings
 from layer_builder.service import NOT_QUEUED, STOPPED, BuildRecord, Status
-from layer_builder.testutil import http
+from layer_builder.testutil import http, many_pins
 
 from fake_s3 import FAKE_AWS_ENV, FakeS3
 
@@ -223,16 +223,7 @@ def test_a_finished_build_is_never_overwritten(deployment) -> None:
 def test_a_record_too_large_for_dynamodb_fails_the_build_saying_why(
     deployment, monkeypatch
 ) -> None:
-    tags = "cp312-cp312-manylinux_2_17_aarch64.manylinux2014_aarch64"
-    pins = [
-        {
-            "name": f"package{i}",
-            "version": "1.0.0",
-            "wheel": f"package{i}-1.0.0-{tags}.whl",
-            "sha256": f"{i:064x}",
-        }
-        for i in range(1600)
-    ]
+    pins = many_pins(1600, "cp312-cp312-manylinux_2_17_aarch64.manylinux2014_aarch64")
     stand_in_builds(monkeypatch, {"python3.12-arm64": pins, "python3.12-x86_64": pins})
     _, queued = api("POST", "/builds", SIX)
     assert deliver(deployment) == {"batchItemFailures": []}

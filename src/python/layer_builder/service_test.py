@@ -19,6 +19,7 @@ from layer_builder.service import (
     Settings,
     Status,
 )
+from layer_builder.testutil import many_pins
 
 SIX = {"requirements": "six==1.16.0", "python_version": "3.13", "architectures": ["arm64"]}
 DYNAMODB_ITEM_BYTES = 400 * 1024
@@ -155,15 +156,7 @@ def test_a_result_that_cannot_be_recorded_fails_the_build(service: Service) -> N
 def test_a_record_too_large_to_store_fails_the_build_saying_why(service: Service) -> None:
     # A DynamoDB item holds 400 KB: about 1,600 pins per platform, for two, do not fit.
     service.store.refuse = lambda r: len(json.dumps(r.to_json())) > DYNAMODB_ITEM_BYTES
-    pins = [
-        {
-            "name": f"package{i}",
-            "version": "1.0.0",
-            "wheel": f"package{i}-1.0.0-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-            "sha256": f"{i:064x}",
-        }
-        for i in range(1600)
-    ]
+    pins = many_pins(1600, "cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64")
     service.pins = {"python3.13-arm64": pins, "python3.13-x86_64": pins}
     build_id = service.submit()
     service.api.work(build_id)

@@ -13,6 +13,19 @@ from typing import Any
 FINISHED = ("COMPLETED", "FAILED")
 
 
+def many_pins(count: int, tags: str) -> list[dict[str, str]]:
+    """`count` pins of wheels with `tags`, as a platform's pins in a build record."""
+    return [
+        {
+            "name": f"package{i}",
+            "version": "1.0.0",
+            "wheel": f"package{i}-1.0.0-{tags}.whl",
+            "sha256": f"{i:064x}",
+        }
+        for i in range(count)
+    ]
+
+
 def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
     """The status and the decoded JSON (or raw bytes) of one request; a body is sent as JSON."""
     data = None if body is None else json.dumps(body).encode()
