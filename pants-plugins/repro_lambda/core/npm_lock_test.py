@@ -108,12 +108,15 @@ def test_lockfile_version_1_and_plain_http_registry_are_refused() -> None:
 
 
 def test_in_bundle_needs_a_package_above_it_that_bundles() -> None:
-    nested = {"node_modules/a": MS, "node_modules/a/node_modules/pkg": {"inBundle": True}}
-    in_bundle_chain = {
+    nested: dict[str, Any] = {
+        "node_modules/a": MS,
+        "node_modules/a/node_modules/pkg": {"inBundle": True},
+    }
+    in_bundle_chain: dict[str, Any] = {
         "node_modules/a": {**MS, "inBundle": True},
         "node_modules/a/node_modules/pkg": {"inBundle": True},
     }
-    linked = {
+    linked: dict[str, Any] = {
         "node_modules/a": {"resolved": "../a", "link": True, "bundleDependencies": True},
         "node_modules/a/node_modules/pkg": {"inBundle": True},
     }

@@ -71,6 +71,7 @@ from repro_lambda.core.sources import (
     validate,
     version_file,
 )
+from repro_lambda.errors import LambdaUserError
 from repro_lambda.external.subsystem import LambdaSources
 from repro_lambda.external.target_types import (
     LambdaExternalSourcesField,
@@ -95,7 +96,7 @@ _DOWNLOAD = "__download"
 _VERSION_FROM_KEYS = ("source", "file", "key")
 
 
-class LambdaSourceError(Exception):
+class LambdaSourceError(LambdaUserError):
     """A `lambda_source` cannot be locked, fetched or staged (a user error)."""
 
 
@@ -285,35 +286,33 @@ def _tool_error(address: Address, action: str, stderr: bytes) -> LambdaSourceErr
 async def _fetch_with_token(
     pinned: PinnedSource, subsystem: LambdaSources, token: str, global_options: GlobalOptions
 ) -> FetchedSource:
-    """Fetch in Pants itself, into a private file of its own, then hand the bytes to the engine
-    through a `file://` URL: the engine keeps them in its store by digest, so a later run finds
-    them there and fetches nothing (it probes with a marker header and a file that does not
-    exist)."""
+    """Fetch in Pants itself, then hand the bytes to the engine through a `file://` URL named by
+    the pin: the engine remembers the URL's path with its digest, so a later run finds the bytes
+    in the store and fetches nothing (it asks with a marker header, which only its memo sees).
+    The download goes to a private file of its own (0600, a unique name in a 0700 directory) and
+    is renamed into place whole; it is removed once the engine holds it."""
     pin, address = pinned.pin, pinned.declaration.address
     file_digest = FileDigest(pin.sha256, pin.size)
     cache = Path(global_options.named_caches_dir, "repro_lambda_sources")
+    path = cache / pin.sha256
     try:
-        missing = (cache / pin.sha256).as_uri()
-        await Get(Digest, NativeDownloadFile(missing, file_digest, {"x-probe": "1"}))
+        await Get(Digest, NativeDownloadFile(path.as_uri(), file_digest, {"x-probe": "1"}))
     except Exception:  # not in the store yet: the engine found no file to read
         cache.mkdir(parents=True, exist_ok=True)
+        cache.chmod(0o700)
         headers = {**ASSET_ACCEPT, **github_headers(token)}
-        # mkdtemp: a directory only this user reads, with a name no concurrent run shares.
-        with tempfile.TemporaryDirectory(dir=cache, prefix=f"{pin.sha256}.") as private:
-            path = Path(private, _DOWNLOAD)
-            try:
-                with open(path, "xb", opener=_private) as out:
-                    fetch_pinned(
-                        pin.url, out, subsystem.policy, pin.sha256, pin.size, headers=headers
-                    )
-                await Get(Digest, NativeDownloadFile(path.as_uri(), file_digest))
-            except UserError as error:
-                raise LambdaSourceError(f"Cannot fetch {address}: {error}") from None
+        fd, partial = tempfile.mkstemp(dir=cache, prefix=f".{pin.sha256}.")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                fetch_pinned(pin.url, out, subsystem.policy, pin.sha256, pin.size, headers=headers)
+            os.replace(partial, path)  # a concurrent run's file there has the same bytes
+            await Get(Digest, NativeDownloadFile(path.as_uri(), file_digest))
+        except UserError as error:
+            raise LambdaSourceError(f"Cannot fetch {address}: {error}") from None
+        finally:
+            Path(partial).unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
     return FetchedSource(await Get(Digest, CreateDigest([FileEntry(_DOWNLOAD, file_digest)])))
-
-
-def _private(path: str, flags: int) -> int:
-    return os.open(path, flags, 0o600)
 
 
 @rule(desc="Fetching a pinned source", level=LogLevel.DEBUG)

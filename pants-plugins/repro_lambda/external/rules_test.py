@@ -411,7 +411,7 @@ def test_a_private_download_is_written_where_only_this_run_reads_it(
     seen: list[tuple[Path, int, int]] = []
 
     def fetch_pinned(url: str, out, *args, **kwargs) -> None:
-        path = Path(out.name)
+        path = Path(os.readlink(f"/proc/self/fd/{out.fileno()}"))  # the file being written
         seen.append(
             (path, stat.S_IMODE(os.stat(path).st_mode), stat.S_IMODE(path.parent.stat().st_mode))
         )
@@ -423,8 +423,8 @@ def test_a_private_download_is_written_where_only_this_run_reads_it(
     ((path, file_mode, dir_mode),) = seen
     assert (file_mode, dir_mode) == (0o600, 0o700)
     sha256 = pins(rule_runner)["3rdparty/tools:vendor"]["sha256"]
-    assert path.parent.name != sha256 and path.name != sha256  # not a name other runs share
-    assert not path.parent.exists()  # removed once the engine holds it
+    assert path.name.startswith(f".{sha256}.")  # written under a name no other run shares
+    assert not path.exists() and not (path.parent / sha256).exists()  # gone once stored
 
 
 def test_a_nodejs_lambda_bundles_its_sources_too(server: ReleaseServer) -> None:
