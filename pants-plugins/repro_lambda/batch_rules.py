@@ -1,6 +1,7 @@
 """Packing a BUILD directory's Python lambdas in batches of one packer process each, whatever
 target declares them: each zip is still its own result, and a lambda that cannot be prepared or
-packed fails only its own `package`.
+packed for a reason the user has to fix (a `LambdaUserError`) fails only its own `package`; any
+other exception is a bug, and fails the batch.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.batches import split_into_batches
+from repro_lambda.errors import LambdaUserError
 from repro_lambda.pack_rules import PackedBatch, PackedLambda, PackLambdaBatch, PackLambdaRequest
 
 
@@ -78,7 +80,7 @@ class _MaybePrepared:
 async def prepare_batch_mate(mate: _BatchMate) -> _MaybePrepared:
     try:
         return _MaybePrepared(await Get(PreparedLambda, BatchedLambdaFieldSet, mate.field_set))
-    except Exception:  # its own `package` reports it; the batch goes on without it
+    except LambdaUserError:  # its own `package` reports it; the batch goes on without it
         return _MaybePrepared(None)
 
 

@@ -13,10 +13,10 @@ from pants.engine.target import (
     FieldSet,
     InferDependenciesRequest,
     InferredDependencies,
-    InvalidFieldException,
 )
 from pants.engine.unions import UnionRule
 
+from repro_lambda.errors import LambdaFieldError
 from repro_lambda.target_types import LambdaArtifactDependenciesField, LambdaHandlerField
 
 
@@ -58,7 +58,7 @@ async def find_handler_owner(
             f"Check the spelling, and that `{handler.module.replace('.', '/')}.py` (relative to "
             "a source root) is owned by a `python_sources` target."
         )
-    raise InvalidFieldException(
+    raise LambdaFieldError(
         f"The `{handler.alias}` field in target {handler.address} names the module "
         f"`{handler.module}`, which {problem}. {fix}"
     )

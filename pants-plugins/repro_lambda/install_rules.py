@@ -27,15 +27,11 @@ from pants.engine.fs import (
 )
 from pants.engine.process import FallibleProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.engine.target import (
-    InvalidFieldException,
-    Target,
-    TransitiveTargets,
-    TransitiveTargetsRequest,
-)
+from pants.engine.target import Target, TransitiveTargets, TransitiveTargetsRequest
 from pants.util.logging import LogLevel
 from pants.util.resources import read_resource
 
+from repro_lambda.errors import LambdaFieldError
 from repro_lambda.pex_cli import LambdaPexProcess
 from repro_lambda.platform_lock import (
     LambdaLockError,
@@ -73,7 +69,7 @@ async def lambda_complete_platforms(request: LambdaPlatformRequest) -> CompleteP
             CompletePlatforms, UnparsedAddressInputs, override.to_unparsed_address_inputs()
         )
         if len(platforms) != 1:
-            raise InvalidFieldException(
+            raise LambdaFieldError(
                 f"The `{override.alias}` field in target {override.address} must name exactly one "
                 "complete platform file (a Lambda runs on one platform), but it gave "
                 f"{len(platforms)}: {sorted(platforms)}."

@@ -18,18 +18,13 @@ from pants.engine.addresses import Address, UnparsedAddressInputs
 from pants.engine.collection import Collection
 from pants.engine.fs import Digest, DigestEntries, FileEntry, MergeDigests
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.engine.target import (
-    AllTargets,
-    DependenciesRequest,
-    InvalidFieldException,
-    InvalidTargetException,
-    Targets,
-)
+from pants.engine.target import AllTargets, DependenciesRequest, Targets
 from pants.engine.unions import UnionRule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import LayerLayout, Section
+from repro_lambda.errors import LambdaFieldError, LambdaTargetError, LambdaUserError
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
 from repro_lambda.external.target_types import LambdaExternalSourcesField
 from repro_lambda.install_rules import (
@@ -106,7 +101,7 @@ async def package_groups(field_set: LambdaLayerFieldSet) -> _PackageGroups:
     direct = await Get(Targets, DependenciesRequest(field_set.dependencies))
     requirements = _requirements(direct)
     if not requirements:
-        raise InvalidTargetException(
+        raise LambdaTargetError(
             f"The `lambda_layer` target {field_set.address} has no `python_requirement` in its "
             "`dependencies`: list the requirements the layer should hold."
         )
@@ -266,7 +261,7 @@ async def package_lambda_layer(field_set: LambdaLayerFieldSet) -> BuiltPackage:
     return BuiltPackage(digest, tuple(z.packed.artifact(z.platform_name) for z in zips))
 
 
-class LambdaLayerMismatch(Exception):
+class LambdaLayerMismatch(LambdaUserError):
     """A function uses a layer that is not built for its runtime or architecture."""
 
 
@@ -299,7 +294,7 @@ async def function_layers(request: FunctionLayersRequest) -> FunctionLayers:
     targets = await Get(Targets, UnparsedAddressInputs, request.layers.to_unparsed_address_inputs())
     for target in targets:
         if not LambdaLayerFieldSet.is_applicable(target):
-            raise InvalidFieldException(
+            raise LambdaFieldError(
                 f"The `layers` field of {request.address} must name `lambda_layer` targets, but "
                 f"{target.address} is a `{target.alias}`."
             )

@@ -13,16 +13,17 @@ from dataclasses import dataclass
 
 from pants.engine.addresses import Address
 from pants.engine.rules import collect_rules, rule
-from pants.engine.target import AllTargets, InvalidTargetException
+from pants.engine.target import AllTargets
 from pants.util.frozendict import FrozenDict
 
 from repro_lambda.core.contract import KEY_CHARS, Section
+from repro_lambda.errors import LambdaTargetError
 from repro_lambda.target_types import LambdaLogicalNameField
 
 _UNSAFE_KEY_CHARS = re.compile(f"[^{KEY_CHARS}]")
 
 
-class DuplicateLogicalName(InvalidTargetException):
+class DuplicateLogicalName(LambdaTargetError):
     """Two targets would publish under one key prefix and one catalog entry."""
 
 

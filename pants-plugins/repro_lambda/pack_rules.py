@@ -29,6 +29,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import ERROR_PREFIX, WARNING_PREFIX, Section, tool_messages
+from repro_lambda.errors import LambdaUserError
 from repro_lambda.install_rules import SITE_PACKAGES
 from repro_lambda.subsystems.packer import PackerTool
 
@@ -46,7 +47,7 @@ _OUTPUTS = "__out"  # its zip and metadata at `__out/<index>/`
 _MESSAGES = "__messages"  # its `error:` and `warning:` lines in `__messages/<index>`
 
 
-class LambdaPackagingError(Exception):
+class LambdaPackagingError(LambdaUserError):
     """The packer refused an artifact (a user error, reported without a traceback)."""
 
 

@@ -23,6 +23,8 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
+from repro_lambda.errors import LambdaUserError
+
 if TYPE_CHECKING:
     from repro_lambda.install_rules import LambdaInstallInputs
 
@@ -30,7 +32,7 @@ METADATA_KEY = "repro_lambda"
 LOCK_COMMAND = f"{bin_name()} lambda-lock"
 
 
-class LambdaLockError(Exception):
+class LambdaLockError(LambdaUserError):
     """A platform lock is missing, stale, or cannot be created."""
 
 

@@ -41,6 +41,7 @@ from repro_lambda.core.contract import (
     UserError,
     parse_store_url,
 )
+from repro_lambda.errors import LambdaUserError
 from repro_lambda.layer_rules import LambdaLayerFieldSet
 from repro_lambda.manifest.rules import ManifestPythonLambdaFieldSet
 from repro_lambda.manifest.target_types import ManifestHandlerField, ManifestSourceDirField
@@ -61,7 +62,7 @@ _PLAN = "__lambda_publish/plan.json"
 _EDGE_REGION = "us-east-1"
 
 
-class InvalidLambdaStore(ValueError):
+class InvalidLambdaStore(LambdaUserError, ValueError):
     """A `[lambda-publish]` store option that is not an `s3://` or `file://` URL."""
 
 

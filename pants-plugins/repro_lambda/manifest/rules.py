@@ -40,6 +40,7 @@ from repro_lambda.core.globs import to_pants_globs
 from repro_lambda.core.hashed_requirements import check_locked_wheels, parse_hashed_requirements
 from repro_lambda.core.manifest import ManifestLambda, PackageManager, parse_manifest
 from repro_lambda.core.sources import SourceSpec
+from repro_lambda.errors import LambdaUserError
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
 from repro_lambda.external.target_types import LambdaExternalSourcesField, LambdaSourceTarget
 from repro_lambda.install_rules import SITE_PACKAGES, LambdaPlatformRequest
@@ -67,7 +68,7 @@ from repro_lambda.target_types import (
 )
 
 
-class LambdaManifestError(Exception):
+class LambdaManifestError(LambdaUserError):
     """A `lambdas.toml` that cannot be read as the reference design states it (a user error)."""
 
 

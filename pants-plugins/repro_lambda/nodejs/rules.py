@@ -29,6 +29,7 @@ from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import Architecture, UserError
 from repro_lambda.core.npm_lock import check_npm_lock
+from repro_lambda.errors import LambdaUserError
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
 from repro_lambda.external.target_types import LambdaExternalSourcesField
 from repro_lambda.names_rules import LogicalName, LogicalNameRequest
@@ -57,7 +58,7 @@ _LOCKFILE = "package-lock.json"
 _NOT_PACKED = ("!**/node_modules/.bin/**", "!node_modules/.package-lock.json")
 
 
-class NodeLambdaError(Exception):
+class NodeLambdaError(LambdaUserError):
     """A Node.js lambda's package.json, lockfile or install is not usable (a user error)."""
 
 

@@ -19,6 +19,7 @@ from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
+from repro_lambda.errors import LambdaUserError
 from repro_lambda.host_tools import HostBinary, HostBinaryRequest
 
 
@@ -51,7 +52,7 @@ class NodeJsLambda(Subsystem):
         executable_search_paths_help = "Directories to look for `node` and `npm` in."
 
 
-class NodeJsNotFound(Exception):
+class NodeJsNotFound(LambdaUserError):
     """`node` or `npm` is not on `[nodejs-lambda].executable_search_paths`."""
 
 

@@ -13,6 +13,7 @@ from pants.util.strutil import softwrap
 
 from repro_lambda.core import runtimes
 from repro_lambda.core.runtimes import BY_NAME, describe, lifecycle_problem
+from repro_lambda.errors import LambdaUserError
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class LambdaRuntimes(Subsystem):
     )
 
 
-class BlockedRuntime(Exception):
+class BlockedRuntime(LambdaUserError):
     """AWS no longer accepts functions on the runtime."""
 
 
