@@ -1,4 +1,9 @@
-"""Deterministic minimal ZIP writer: sorted entries, fixed metadata, libdeflate compression."""
+"""Deterministic minimal ZIP writer: sorted entries, fixed metadata, libdeflate compression.
+
+Section numbers cite PKWARE's APPNOTE.TXT, the .ZIP File Format Specification (6.3.x): the layout
+is 4.3.6 without encryption headers, data descriptors or ZIP64 records, and every field is
+little-endian (4.4.1.1). `golden_test.py` pins the bytes.
+"""
 
 from __future__ import annotations
 
@@ -19,26 +24,27 @@ COMPRESSION_LEVEL = 6
 """libdeflate level: the lowest never larger than zlib level 6 on the benchmark tree, ~3x faster."""
 
 ZIP32_MAX_SIZE = 0xFFFFFFFE
-"""Largest size or offset without ZIP64 (0xFFFFFFFF itself is the ZIP64 marker)."""
+"""Largest size or offset without ZIP64 (0xFFFFFFFF itself is the ZIP64 marker: 4.4.1.4, 4.4.8)."""
 ZIP32_MAX_ENTRIES = 0xFFFE
-"""Largest entry count without ZIP64 (0xFFFF itself is the ZIP64 marker)."""
+"""Largest entry count without ZIP64 (0xFFFF itself is the ZIP64 marker: 4.4.1.4, 4.4.22)."""
 ZIP_MAX_FIELD_LENGTH = 0xFFFF
+"""Longest file name or comment: their lengths are 2-byte fields (4.4.10, 4.4.25)."""
 
-_METHOD_STORED = 0
-_METHOD_DEFLATED = 8
-_VERSION_NEEDED = 20
-_VERSION_MADE_BY = (3 << 8) | _VERSION_NEEDED
-_FLAG_UTF8 = 1 << 11
-_DOS_TIME = 0
-_DOS_DATE = (0 << 9) | (1 << 5) | 1
-_REGULAR_FILE = 0o100000
+_METHOD_STORED = 0  # 4.4.5 compression method
+_METHOD_DEFLATED = 8  # 4.4.5; the stream is RFC 1951 DEFLATE
+_VERSION_NEEDED = 20  # 4.4.3.2: 2.0, Deflate's (stored entries, which need 1.0, say 2.0 too)
+_VERSION_MADE_BY = (3 << 8) | _VERSION_NEEDED  # 4.4.2.2 upper byte 3: UNIX; 4.4.2.3 lower: 2.0
+_FLAG_UTF8 = 1 << 11  # 4.4.4 bit 11, the language encoding flag: the name is UTF-8 (APPENDIX D)
+_DOS_TIME = 0  # 4.4.6 MS-DOS time (hour << 11 | minute << 5 | second // 2): 00:00:00
+_DOS_DATE = (0 << 9) | (1 << 5) | 1  # 4.4.6 MS-DOS date ((year - 1980) << 9 | month << 5 | day)
+_REGULAR_FILE = 0o100000  # S_IFREG, in the high 16 bits of the 4.4.15 external attributes
 
-_LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
-_CENTRAL_HEADER = struct.Struct("<IHHHHHHIIIHHHHHII")
-_END_OF_CENTRAL_DIRECTORY = struct.Struct("<IHHHHIIH")
-_LOCAL_HEADER_SIGNATURE = 0x04034B50
-_CENTRAL_HEADER_SIGNATURE = 0x02014B50
-_END_OF_CENTRAL_DIRECTORY_SIGNATURE = 0x06054B50
+_LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")  # 4.3.7 local file header, up to the file name
+_CENTRAL_HEADER = struct.Struct("<IHHHHHHIIIHHHHHII")  # 4.3.12 central directory file header
+_END_OF_CENTRAL_DIRECTORY = struct.Struct("<IHHHHIIH")  # 4.3.16, up to the comment
+_LOCAL_HEADER_SIGNATURE = 0x04034B50  # 4.3.7
+_CENTRAL_HEADER_SIGNATURE = 0x02014B50  # 4.3.12
+_END_OF_CENTRAL_DIRECTORY_SIGNATURE = 0x06054B50  # 4.3.16
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,7 @@ def build_zip(
 def _encode_path(path: str) -> bytes:
     if not path:
         raise UserError("invalid archive path '': empty path")
-    if path.startswith("/"):
+    if path.startswith("/"):  # 4.4.17.1: no leading slash, forward slashes only
         raise UserError(f"invalid archive path {path!r}: absolute paths are not allowed")
     if "\\" in path:
         raise UserError(f"invalid archive path {path!r}: backslashes are not allowed")
@@ -179,43 +185,49 @@ def _compress(name: bytes, entry: ZipEntry, memo: CompressionMemo | None) -> _St
 
 
 def _archive_parts(stored: Iterable[_StoredEntry], comment: bytes) -> Iterator[bytes | bytearray]:
+    """The local header, name and data of each entry (4.3.6), then the central directory (4.3.12)
+    and its end record (4.3.16)."""
     central_directory: list[bytes] = []
     offset = 0
     for entry in stored:
         _check_offset(offset)
-        flags = 0 if entry.name.isascii() else _FLAG_UTF8
-        common = (
-            entry.method,
-            _DOS_TIME,
-            _DOS_DATE,
-            entry.crc,
-            len(entry.payload),
-            entry.size,
-            len(entry.name),
+        flags = 0 if entry.name.isascii() else _FLAG_UTF8  # 4.4.4; no bit 3: no data descriptor
+        common = (  # the fields both headers share, in this order
+            entry.method,  # 4.4.5
+            _DOS_TIME,  # 4.4.6
+            _DOS_DATE,  # 4.4.6
+            entry.crc,  # 4.4.7
+            len(entry.payload),  # 4.4.8 compressed size
+            entry.size,  # 4.4.9 uncompressed size
+            len(entry.name),  # 4.4.10 file name length
         )
         local_header = _LOCAL_HEADER.pack(
-            _LOCAL_HEADER_SIGNATURE, _VERSION_NEEDED, flags, *common, 0
+            _LOCAL_HEADER_SIGNATURE,
+            _VERSION_NEEDED,  # 4.4.3
+            flags,
+            *common,
+            0,  # 4.4.11 extra field length: no extra fields (4.4.28)
         )
         mode = 0o755 if entry.executable else 0o644
         central_directory.append(
             _CENTRAL_HEADER.pack(
                 _CENTRAL_HEADER_SIGNATURE,
-                _VERSION_MADE_BY,
-                _VERSION_NEEDED,
+                _VERSION_MADE_BY,  # 4.4.2
+                _VERSION_NEEDED,  # 4.4.3
                 flags,
                 *common,
-                0,  # extra field length
-                0,  # file comment length
-                0,  # disk number
-                0,  # internal attributes
-                (_REGULAR_FILE | mode) << 16,
-                offset,
+                0,  # 4.4.11 extra field length
+                0,  # 4.4.12 file comment length
+                0,  # 4.4.13 disk number start
+                0,  # 4.4.14 internal file attributes
+                (_REGULAR_FILE | mode) << 16,  # 4.4.15 external file attributes: st_mode
+                offset,  # 4.4.16 relative offset of local header
             )
-            + entry.name
+            + entry.name  # 4.4.17 file name
         )
         yield local_header
-        yield entry.name
-        yield entry.payload
+        yield entry.name  # 4.4.17
+        yield entry.payload  # 4.3.8 file data
         offset += len(local_header) + len(entry.name) + len(entry.payload)
     _check_offset(offset)
     directory_size = sum(map(len, central_directory))
@@ -224,15 +236,15 @@ def _archive_parts(stored: Iterable[_StoredEntry], comment: bytes) -> Iterator[b
     count = len(central_directory)
     yield _END_OF_CENTRAL_DIRECTORY.pack(
         _END_OF_CENTRAL_DIRECTORY_SIGNATURE,
-        0,
-        0,
-        count,
-        count,
-        directory_size,
-        offset,
-        len(comment),
+        0,  # 4.4.19 number of this disk
+        0,  # 4.4.20 number of the disk with the start of the central directory
+        count,  # 4.4.21 entries in the central directory on this disk
+        count,  # 4.4.22 entries in the central directory
+        directory_size,  # 4.4.23 size of the central directory
+        offset,  # 4.4.24 offset of the start of the central directory
+        len(comment),  # 4.4.25 .ZIP file comment length
     )
-    yield comment
+    yield comment  # 4.4.26 .ZIP file comment
 
 
 def _check_offset(offset: int) -> None:
