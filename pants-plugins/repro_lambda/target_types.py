@@ -28,7 +28,14 @@ from pants.engine.target import (
 from pants.util.docutil import bin_name
 from pants.util.strutil import help_text
 
-from repro_lambda.core.contract import KEY_SEGMENT, Architecture, LayerLayout, Section, StrChoice
+from repro_lambda.core.contract import (
+    KEY_SEGMENT,
+    ZIP_MAX_FIELD_LENGTH,
+    Architecture,
+    LayerLayout,
+    Section,
+    StrChoice,
+)
 from repro_lambda.core.runtimes import AL2, AL2023, PYTHON_RUNTIMES, describe
 from repro_lambda.external.target_types import LambdaExternalSourcesField
 
@@ -161,13 +168,25 @@ class LambdaHashExtraField(StringField):
     alias = "hash_extra"
     default = None
     help = help_text(
-        """
+        f"""
         Free text that becomes the zip's comment, and so forces a new artifact key.
 
         Use it to redeploy unchanged code on purpose (e.g. after rotating a secret the function
-        reads at start-up). Empty means no comment.
+        reads at start-up). Empty means no comment. At most {ZIP_MAX_FIELD_LENGTH:,} bytes
+        (UTF-8), a zip comment's limit.
         """
     )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
+        value = super().compute_value(raw_value, address)
+        size = len(value.encode("utf-8")) if value else 0
+        if size > ZIP_MAX_FIELD_LENGTH:
+            raise InvalidFieldException(
+                f"The `{cls.alias}` field in target {address} is {size:,} bytes (UTF-8), over the"
+                f" {ZIP_MAX_FIELD_LENGTH:,}-byte limit of the zip comment it becomes: shorten it."
+            )
+        return value
 
 
 class LambdaLayersField(SpecialCasedDependencies):

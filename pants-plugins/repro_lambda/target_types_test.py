@@ -148,6 +148,20 @@ def test_lambda_at_edge_requires_x86_64(rule_runner: RuleRunner) -> None:
     assert 'set `architecture="x86_64"`' in message
 
 
+def test_hash_extra_is_checked_against_the_zip_comment_limit(rule_runner: RuleRunner) -> None:
+    """Up front, in bytes: 32,768 `é` are 65,536 bytes of UTF-8, one over a zip comment's limit."""
+    fields = 'handler="orders.api.handler", runtime="python3.12", hash_extra="{}"'
+    message = _build_error(rule_runner, fields.format("é" * 32_768))
+    assert (
+        "The `hash_extra` field in target src/python/orders:bad is 65,536 bytes (UTF-8), over the"
+        " 65,535-byte limit of the zip comment it becomes: shorten it." in message
+    )
+    rule_runner.write_files(
+        {"src/python/orders/BUILD": f'lambda_artifact(name="ok", {fields.format("x" * 65_535)})'}
+    )
+    rule_runner.get_target(Address("src/python/orders", target_name="ok"))
+
+
 @pytest.mark.parametrize("target_type", register.target_types())
 def test_every_field_has_help(target_type: type[Target]) -> None:
     """`pants help <target>` can describe every field (it reads `compute_value`'s type hints)."""

@@ -1,8 +1,8 @@
 """What the Pants plugin and the core's tools agree on, defined once and imported by both sides.
 
 Standard library only and Python 3.9, the plugin's interpreter: the architectures, the catalog's
-sections (each also the key prefix of its artifacts), the rule for S3 keys, store URLs, the
-publish plan's fields, and how the tools report errors and warnings.
+sections (each also the key prefix of its artifacts), the zip's field limit, the rule for S3 keys,
+store URLs, the publish plan's fields, and how the tools report errors and warnings.
 """
 
 from __future__ import annotations
@@ -70,6 +70,13 @@ class LayerLayout(StrChoice):
         return (
             "python/lib/{python}/site-packages" if self is LayerLayout.SITE_PACKAGES else "python"
         )
+
+
+# Zips
+
+ZIP_MAX_FIELD_LENGTH = 0xFFFF
+"""Longest file name or comment, in bytes: their lengths are 2-byte fields (APPNOTE 4.4.10,
+4.4.25). The zip's comment is its `hash_extra`, which the plugin checks before packing."""
 
 
 # Keys

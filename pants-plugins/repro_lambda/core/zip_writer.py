@@ -18,7 +18,7 @@ from itertools import pairwise
 
 import deflate
 
-from repro_lambda.core.contract import UserError
+from repro_lambda.core.contract import ZIP_MAX_FIELD_LENGTH, UserError
 
 COMPRESSION_LEVEL = 6
 """libdeflate level: the lowest never larger than zlib level 6 on the benchmark tree, ~3x faster."""
@@ -27,8 +27,6 @@ ZIP32_MAX_SIZE = 0xFFFFFFFE
 """Largest size or offset without ZIP64 (0xFFFFFFFF itself is the ZIP64 marker: 4.4.1.4, 4.4.8)."""
 ZIP32_MAX_ENTRIES = 0xFFFE
 """Largest entry count without ZIP64 (0xFFFF itself is the ZIP64 marker: 4.4.1.4, 4.4.22)."""
-ZIP_MAX_FIELD_LENGTH = 0xFFFF
-"""Longest file name or comment: their lengths are 2-byte fields (4.4.10, 4.4.25)."""
 
 _METHOD_STORED = 0  # 4.4.5 compression method
 _METHOD_DEFLATED = 8  # 4.4.5; the stream is RFC 1951 DEFLATE
