@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Set, Tuple
 
@@ -35,7 +36,7 @@ from pants.engine.unions import UnionMembership, UnionRule
 from pants.util.logging import LogLevel
 
 from repro_lambda.batch_rules import BatchedLambdaFieldSet, PackInBatch, PreparedLambda
-from repro_lambda.core.contract import UserError
+from repro_lambda.core.contract import ZIP_MAX_FIELD_LENGTH, UserError
 from repro_lambda.core.globs import to_pants_globs
 from repro_lambda.core.hashed_requirements import check_locked_wheels, parse_hashed_requirements
 from repro_lambda.core.manifest import ManifestLambda, PackageManager, parse_manifest
@@ -84,6 +85,58 @@ def _relative(path: str, base: str) -> str:
     return os.path.relpath(path, base or ".")
 
 
+def _where(path: str, item: ManifestLambda) -> str:
+    return f"{path}: [[lambda]] #{item.index} ({item.logical_name})"
+
+
+_PATH_FIELDS = ("source_dir", "requirements_lock", "package_json")
+
+
+def _check_paths_inside(
+    tables: List[Dict[str, Any]], lambdas: List[ManifestLambda], path: str
+) -> None:
+    """Refuse a path that leaves the repository (absolute, or `..` above its root): Pants reads
+    only the files under its build root. `tables` are the manifest's `[[lambda]]` tables as
+    written (the parsed `source_dir` has lost its leading `/`)."""
+    for item in lambdas:
+        for field in _PATH_FIELDS:
+            value = tables[item.index - 1].get(field)
+            if value and (
+                posixpath.isabs(value) or posixpath.normpath(value).split("/")[0] == ".."
+            ):
+                raise LambdaManifestError(
+                    f"{_where(path, item)}: `{field}` = {value!r} is outside the repository."
+                    f" Paths in {path} are relative to the repository's root and stay under it,"
+                    " where Pants reads files: move the files into the repository and give their"
+                    " path from its root."
+                )
+
+
+async def _check_source_dirs(lambdas: List[ManifestLambda], path: str) -> None:
+    """Refuse a `source_dir` that is no directory of the repository, before its globs find
+    nothing to pack."""
+    found = await MultiGet(Get(Paths, PathGlobs([item.source_dir])) for item in lambdas)
+    for item, paths in zip(lambdas, found):
+        if not paths.dirs:
+            raise LambdaManifestError(
+                f"{_where(path, item)}: `source_dir` = {item.source_dir!r} does not exist (it is"
+                " relative to the repository's root): correct the path, create the directory"
+                " with the lambda's code, or remove this [[lambda]]."
+            )
+
+
+def _check_hash_extra(item: ManifestLambda, path: str) -> None:
+    """The zip comment is `hash_extra` with the builder's fingerprint: it must fit a zip."""
+    size = len(item.key_extra.encode("utf-8"))
+    if size > ZIP_MAX_FIELD_LENGTH:
+        allowed = ZIP_MAX_FIELD_LENGTH - (size - len(item.hash_extra.encode("utf-8")))
+        raise LambdaManifestError(
+            f"{_where(path, item)}: `hash_extra` is too long: with the builder's fingerprint it"
+            f" makes a zip comment of {size:,} bytes, over a zip comment's limit of"
+            f" {ZIP_MAX_FIELD_LENGTH:,}. Shorten it to at most {allowed:,} bytes (UTF-8)."
+        )
+
+
 def _source_fields(spec: SourceSpec, upstream: Dict[str, Address]) -> Dict[str, Any]:
     fields: Dict[str, Any] = {
         "type": str(spec.type),
@@ -112,7 +165,7 @@ def _lambda_targets(
 ) -> List[Target]:
     generator = request.generator
     base = generator.address.spec_path
-    where = f"{path}: [[lambda]] #{item.index} ({item.logical_name})"
+    where = _where(path, item)
     sources = {
         s.name: generator.address.create_generated(f"{item.logical_name}.{s.name}")
         for s in item.sources
@@ -197,6 +250,10 @@ async def generate_manifest_targets(
         lambdas = parse_manifest(data, path)
     except UserError as error:
         raise LambdaManifestError(str(error)) from None
+    _check_paths_inside(data.get("lambda") or [], lambdas, path)
+    for item in lambdas:
+        _check_hash_extra(item, path)
+    await _check_source_dirs(lambdas, path)
     base = generator.address.spec_path
     globs = {
         item.logical_name: to_pants_globs(

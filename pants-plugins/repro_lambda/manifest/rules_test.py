@@ -25,7 +25,7 @@ from repro_lambda.external.target_types import (
     LambdaSourceVersionField,
     LambdaSourceVersionFromField,
 )
-from repro_lambda.manifest.rules import ManifestPythonLambdaFieldSet
+from repro_lambda.manifest.rules import LambdaManifestError, ManifestPythonLambdaFieldSet
 from repro_lambda.manifest.target_types import ManifestSourcesField
 from repro_lambda.nodejs.rules import NodeLambdaFieldSet
 from repro_lambda.nodejs.target_types import NodeLambdaSourcesField
@@ -202,6 +202,67 @@ def test_bad_manifests_are_explained(rule_runner: RuleRunner, manifest: str, mes
     rule_runner.write_files({"lambdas.toml": manifest})
     with pytest.raises(ExecutionError, match=message):
         rule_runner.get_target(APP)
+
+
+def manifest_error(rule_runner: RuleRunner, old: str, new: str) -> str:
+    """The error of the manifest with `old` replaced by `new`, as `pants` prints it."""
+    rule_runner.write_files({"lambdas.toml": MANIFEST.replace(old, new)})
+    with pytest.raises(ExecutionError) as exc_info:
+        rule_runner.get_target(APP)
+    (error,) = exc_info.value.wrapped_exceptions
+    assert isinstance(error, LambdaManifestError)
+    return str(error)
+
+
+def test_a_source_dir_that_does_not_exist_is_named(rule_runner: RuleRunner) -> None:
+    """Not "no files to pack" when the lambda is packaged."""
+    message = manifest_error(rule_runner, 'source_dir = "src/worker"', 'source_dir = "src/wroker"')
+    assert message == (
+        "lambdas.toml: [[lambda]] #2 (worker): `source_dir` = 'src/wroker' does not exist (it is"
+        " relative to the repository's root): correct the path, create the directory with the"
+        " lambda's code, or remove this [[lambda]]."
+    )
+
+
+@pytest.mark.parametrize(
+    "old, new, where",
+    [
+        ('source_dir = "src/worker"', 'source_dir = "../elsewhere"', "#2 (worker): `source_dir`"),
+        ('source_dir = "src/worker"', 'source_dir = "src/../.."', "#2 (worker): `source_dir`"),
+        ('source_dir = "src/worker"', 'source_dir = "/srv/worker"', "#2 (worker): `source_dir`"),
+        (
+            'package_json = "src/edge/package.json"',
+            'package_json = "../edge/package.json"',
+            "#3 (edge): `package_json`",
+        ),
+    ],
+)
+def test_a_path_outside_the_repository_is_refused(
+    rule_runner: RuleRunner, old: str, new: str, where: str
+) -> None:
+    """Not Pants' "Globs may not traverse outside of the buildroot"; nor is an absolute path taken
+    as one under the repository's root."""
+    message = manifest_error(rule_runner, old, new)
+    value = new.split(" = ")[1].strip('"')
+    assert message == (
+        f"lambdas.toml: [[lambda]] {where} = {value!r} is outside the repository. Paths in"
+        " lambdas.toml are relative to the repository's root and stay under it, where Pants reads"
+        " files: move the files into the repository and give their path from its root."
+    )
+
+
+def test_hash_extra_must_leave_room_for_the_builders_fingerprint(rule_runner: RuleRunner) -> None:
+    """The zip comment is `hash_extra`, a newline and `builder=<sha256>`: 73 bytes more."""
+    message = manifest_error(rule_runner, 'hash_extra = ""', f'hash_extra = "{"x" * 65_463}"')
+    assert message == (
+        "lambdas.toml: [[lambda]] #1 (app): `hash_extra` is too long: with the builder's"
+        " fingerprint it makes a zip comment of 65,536 bytes, over a zip comment's limit of"
+        " 65,535. Shorten it to at most 65,462 bytes (UTF-8)."
+    )
+    rule_runner.write_files(
+        {"lambdas.toml": MANIFEST.replace('hash_extra = ""', f'hash_extra = "{"x" * 65_462}"')}
+    )
+    rule_runner.get_target(APP)
 
 
 SOURCES = dedent(
