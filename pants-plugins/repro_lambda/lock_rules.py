@@ -34,7 +34,8 @@ from pants.engine.target import AllTargets
 from pants.util.docutil import bin_name
 from pants.util.strutil import help_text, softwrap
 
-from repro_lambda.core.lock_failure import missing_wheel
+from repro_lambda.core.hashed_requirements import canonical
+from repro_lambda.core.lock_failure import missing_wheel, pip_said
 from repro_lambda.core.sources import TOKEN_ENV_VAR, render_lock
 from repro_lambda.external.rules import lock_sources, write_atomically
 from repro_lambda.external.subsystem import LambdaSources
@@ -93,18 +94,27 @@ def _locked_pins(resolve_lockfile: bytes) -> list[str]:
     )
 
 
-def _lock_failure_message(resolve: str, stderr: str, platform_names: dict[str, str]) -> str:
-    """Name the requirement and the platform pex could not find a wheel for, when it says so."""
+def _lock_failure_message(
+    resolve: str, stderr: str, platform_names: dict[str, str], pins: list[str]
+) -> str:
+    """Name the resolve's pin and the platform pex could not find a wheel for, when it says so;
+    else say what pip said."""
     missing = missing_wheel(stderr, platform_names)
     if missing is None:
-        return f"Locking the `{resolve}` resolve for Lambda failed:\n{stderr}"
-    requirement, where = missing
+        return f"Locking the `{resolve}` resolve for Lambda failed. pip said:\n{pip_said(stderr)}"
+    by_project = {canonical(pin.split("==")[0]): pin for pin in pins}
+    requirement, pin = missing.requirement, by_project.get(canonical(missing.project))
+    pinned = f"pins `{pin}`" if pin else f"needs `{requirement}`"
+    if pin and pin != requirement:
+        pinned += f" (for `{requirement}`)"
     return softwrap(
         f"""
-        The requirement `{requirement}` of the `{resolve}` resolve has no wheel for {where}
-        (only wheels are installed, within the manylinux window of the runtime's glibc). Pin a
-        version that publishes one in the resolve's requirements, or change the runtime or
-        architecture of the lambdas that use it.
+        The `{resolve}` resolve {pinned}, which has no wheel for {missing.platforms}: only wheels
+        are installed, for the runtime's Python ABI and within its glibc's manylinux window.
+        Require a version that publishes one and run `{bin_name()} generate-lockfiles
+        --resolve={resolve}`, or give the lambdas on {missing.platforms} a resolve of their own
+        (their `resolve` field): runtimes with different glibc or ABI windows may need different
+        pins.
         """
     )
 
@@ -166,7 +176,9 @@ async def lock_resolve_for_lambda(
             tags = json.loads(contents[0].content)["compatible_tags"]
             platform_names[tags[0]] = p.platform_name
         raise LambdaLockError(
-            _lock_failure_message(resolve, result.stderr.decode(errors="replace"), platform_names)
+            _lock_failure_message(
+                resolve, result.stderr.decode(errors="replace"), platform_names, pins
+            )
         )
     (lock_file,) = await Get(DigestContents, Digest, result.output_digest)
     lock = json.loads(lock_file.content)

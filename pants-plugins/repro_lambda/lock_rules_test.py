@@ -104,5 +104,44 @@ def test_no_wheel_for_the_runtime(rule_runner: RuleRunner, architecture: str) ->
         run_lambda_lock(rule_runner)
     (error,) = exc_info.value.wrapped_exceptions
     assert isinstance(error, LambdaLockError)
-    assert str(error).startswith("The requirement `numpy")
-    assert f"has no wheel for python3.11-{architecture} " in str(error)
+    assert str(error).startswith("The `lambdas` resolve pins `numpy==2.3.0`, which")
+    assert f"has no wheel for python3.11-{architecture}: " in str(error)
+
+
+def test_a_pin_that_predates_the_runtime(rule_runner: RuleRunner) -> None:
+    """numpy 2.2.6 came out before CPython 3.14: it has no cp314 wheel. pip calls that a conflict
+    between `numpy<2.3 and >=2.2` and the pin: the error names the pin and the platform, not pip's
+    resolver dump with its sandbox paths."""
+    rule_runner.write_files(
+        {
+            LAMBDAS_LOCK: pants_lockfile({"numpy": "2.2.6"}),
+            "3rdparty/python/BUILD": (
+                'python_requirement(name="numpy", requirements=["numpy>=2.2,<2.3"])\n'
+            ),
+            "src/python/stats/BUILD": dedent(
+                """\
+                python_sources(name="lib")
+                lambda_artifact(
+                    name="stats",
+                    handler="stats.handler.lambda_handler",
+                    runtime=parametrize("python3.12", "python3.14"),
+                )
+                """
+            ),
+            "src/python/stats/handler.py": (
+                "import numpy\n\ndef lambda_handler(event, context):\n    pass\n"
+            ),
+        }
+    )
+    with pytest.raises(ExecutionError) as exc_info:
+        run_lambda_lock(rule_runner)
+    (error,) = exc_info.value.wrapped_exceptions
+    assert isinstance(error, LambdaLockError)
+    assert str(error) == (
+        "The `lambdas` resolve pins `numpy==2.2.6` (for `numpy<2.3,>=2.2`), which has no wheel for"
+        " python3.14-x86_64: only wheels are installed, for the runtime's Python ABI and within"
+        " its glibc's manylinux window. Require a version that publishes one and run `pants"
+        " generate-lockfiles --resolve=lambdas`, or give the lambdas on python3.14-x86_64 a"
+        " resolve of their own (their `resolve` field): runtimes with different glibc or ABI"
+        " windows may need different pins."
+    )
