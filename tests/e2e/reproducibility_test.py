@@ -14,6 +14,13 @@ from pathlib import Path
 import pytest
 
 from e2e.checkout import Build, copy_checkout, run_pants, touch_all
+from e2e.update_golden_keys import (
+    GOLDEN_KEYS_FILE,
+    UPDATE_COMMAND,
+    artifact_keys,
+    key_changes,
+    read_golden_keys,
+)
 
 SECOND_UMASK = 0o077
 SECOND_TZ = "Pacific/Kiritimati"  # UTC+14, while the first build runs in UTC
@@ -97,11 +104,29 @@ def second_build(buildroot: Path) -> Iterator[Build]:
 
 
 def metadata_of(zip_path: Path) -> dict[str, str | int]:
-    return json.loads(zip_path.with_suffix(".json").read_text())
+    metadata: dict[str, str | int] = json.loads(zip_path.with_suffix(".json").read_text())
+    return metadata
 
 
 def test_packages_every_example_lambda_and_layer(first_build: Build) -> None:
     assert EXPECTED_ARTIFACTS.keys() == first_build.zips().keys()
+
+
+def test_every_artifact_keeps_its_golden_key(first_build: Build) -> None:
+    """A change that re-keys an example fails here until the golden keys are updated on purpose."""
+    changes = key_changes(read_golden_keys(first_build.checkout), artifact_keys(first_build))
+    assert not changes, "\n".join(
+        [
+            f"these artifacts' keys differ from {GOLDEN_KEYS_FILE} (golden -> built):",
+            *changes,
+            "Unless the change is to those examples' own code, wheels or settings, every user's"
+            " artifacts would re-key on upgrade (new S3 keys, every function redeployed with no"
+            " change to its code): find what changed the bytes"
+            " (pants-plugins/repro_lambda/core/golden_test.py pins the packer's). If the new keys"
+            f" are intended, run `{UPDATE_COMMAND}` from the repository's root, commit"
+            f" {GOLDEN_KEYS_FILE} and say in CHANGELOG.md what re-keys and why.",
+        ]
+    )
 
 
 def test_rebuild_elsewhere_is_byte_identical(first_build: Build, second_build: Build) -> None:
