@@ -38,7 +38,8 @@ def _json(method: str, url: str, body: dict | None = None) -> dict:
     headers = {"Content-Type": "application/json"}  # the service refuses any other body
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     with urllib.request.urlopen(request) as r:
-        return json.loads(r.read())
+        answer: dict = json.loads(r.read())
+    return answer
 
 
 def build_once(data_dir: Path, pex_root: Path) -> tuple[float, list[tuple[str, int]]]:

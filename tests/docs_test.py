@@ -40,7 +40,8 @@ def as_list(value: str | list[str]) -> list[str]:
 def policy(text: str) -> dict:
     json_blocks = blocks(text, "json")
     assert len(json_blocks) == 1, "the bucket policy must be the one ```json block"
-    return json.loads(json_blocks[0])
+    document: dict = json.loads(json_blocks[0])
+    return document
 
 
 def statements(policy: dict, effect: str, action: str) -> list[dict]:

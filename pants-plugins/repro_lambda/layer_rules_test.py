@@ -18,7 +18,12 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.target import DependenciesRequest, InvalidTargetException, Targets
 from pants.testutil.rule_runner import MockGet, RuleRunner, run_rule_with_mocks
 
-from repro_lambda.layer_rules import LambdaLayerFieldSet, LambdaLayerMismatch, package_groups
+from repro_lambda.layer_rules import (
+    LambdaLayerFieldSet,
+    LambdaLayerMismatch,
+    _PackageGroups,
+    package_groups,
+)
 from repro_lambda.package_rules import LambdaArtifactFieldSet
 from repro_lambda.target_types import LambdaLayerTarget
 from repro_lambda.testutil import LAMBDAS_LOCK, REPO_ROOT, make_rule_runner, run_lambda_lock
@@ -229,7 +234,7 @@ def _package_groups(split: str, requirements: list[str]) -> tuple:
             for i, requirement in enumerate(requirements)
         ]
     )
-    groups = run_rule_with_mocks(
+    groups: _PackageGroups = run_rule_with_mocks(
         package_groups,
         rule_args=[LambdaLayerFieldSet.create(layer)],
         mock_gets=[MockGet(Targets, (DependenciesRequest,), lambda _: direct)],

@@ -87,7 +87,7 @@ async def read_platform_lock(
 def _lock_metadata(path: str, content: bytes) -> dict:
     """The `repro_lambda` section `lambda-lock` writes into a platform lock, checked."""
     try:
-        metadata = json.loads(content)[METADATA_KEY]
+        metadata: dict = json.loads(content)[METADATA_KEY]
         fields = ("resolve_lockfile_sha256", str), ("platforms", dict), ("requirements", list)
         if all(isinstance(metadata[name], kind) for name, kind in fields):
             return metadata

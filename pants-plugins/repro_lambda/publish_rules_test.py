@@ -90,7 +90,8 @@ def _plan(rule_runner: RuleRunner, processes: PublishProcesses) -> dict:
         Digest, [DigestSubset(publish.process.process.input_digest, PathGlobs(["**/plan.json"]))]
     )
     (plan,) = rule_runner.request(DigestContents, [digest])
-    return json.loads(plan.content)
+    fields: dict = json.loads(plan.content)
+    return fields
 
 
 def test_batch_follows_the_command_line(rule_runner: RuleRunner) -> None:

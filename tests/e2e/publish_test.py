@@ -33,11 +33,13 @@ class Artifact:
 
     @property
     def name(self) -> str:
-        return self.metadata["logical_name"]
+        name: str = self.metadata["logical_name"]
+        return name
 
     @property
     def key(self) -> str:
-        return self.metadata["s3_key"]
+        key: str = self.metadata["s3_key"]
+        return key
 
     @property
     def section(self) -> str:
@@ -75,7 +77,8 @@ class Site:
         )
 
     def catalog(self, path: str) -> dict:
-        return json.loads((self.checkout / path).read_text())
+        catalog: dict = json.loads((self.checkout / path).read_text())
+        return catalog
 
     def create_buckets(self, bucket: str) -> None:
         """`bucket` and its edge twin."""

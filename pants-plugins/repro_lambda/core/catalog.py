@@ -61,7 +61,7 @@ def load_catalog(path: Path) -> Catalog:
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(f"cannot read catalog {path}: {error}") from error
     try:
-        catalog = json.loads(text)
+        catalog: Catalog = json.loads(text)
     except json.JSONDecodeError as error:
         raise UserError(f"catalog {path} is not valid JSON: {error}") from error
     problem = _problem(catalog)

@@ -47,7 +47,8 @@ def publish_in_turn(*sha256s: str, history_limit: int = 10) -> dict[str, Any]:
     catalog = empty_catalog()
     for sha256 in sha256s:
         catalog = update_catalog(catalog, [entry("orders", sha256)], history_limit)
-    return catalog["lambdas"]["orders"]
+    orders: dict[str, Any] = catalog["lambdas"]["orders"]
+    return orders
 
 
 def history_of(*sha256s: str, history_limit: int = 10) -> list[str]:

@@ -32,12 +32,12 @@ def test_scans_every_core_module() -> None:
     }
 
 
-@pytest.mark.parametrize("path", CORE_MODULES, ids=lambda path: path.name)
+@pytest.mark.parametrize("path", CORE_MODULES, ids=[path.name for path in CORE_MODULES])
 def test_core_module_does_not_import_pants(path: Path) -> None:
     assert "pants" not in imported_top_level_names(path)
 
 
-@pytest.mark.parametrize("path", CORE_MODULES, ids=lambda path: path.name)
+@pytest.mark.parametrize("path", CORE_MODULES, ids=[path.name for path in CORE_MODULES])
 def test_core_module_imports_only_stdlib_and_deflate(path: Path) -> None:
     allowed = sys.stdlib_module_names | ALLOWED_THIRD_PARTY
     if path.name.endswith("_test.py") or path.name in ("conftest.py", "testutil.py"):

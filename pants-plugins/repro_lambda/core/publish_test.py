@@ -57,7 +57,8 @@ def make_artifact(
 
 
 def metadata_of(artifact: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(Path(artifact["metadata"]).read_text())
+    metadata: dict[str, Any] = json.loads(Path(artifact["metadata"]).read_text())
+    return metadata
 
 
 def write_plan(base: Path, artifacts: list[dict[str, Any]], **settings: Any) -> Path:
@@ -95,7 +96,8 @@ def snapshot(path: Path) -> tuple[bytes, int]:
 
 
 def catalog_of(base: Path) -> dict[str, Any]:
-    return json.loads((base / CATALOG).read_text())
+    catalog: dict[str, Any] = json.loads((base / CATALOG).read_text())
+    return catalog
 
 
 def test_plain_http_endpoint_on_another_machine_is_warned_about(

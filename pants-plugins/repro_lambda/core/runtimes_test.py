@@ -26,7 +26,7 @@ def test_the_runtimes_of_today() -> None:
     assert newest(NODEJS_RUNTIMES) == "nodejs24.x"
 
 
-@pytest.mark.parametrize("runtime", RUNTIMES, ids=lambda runtime: runtime.name)
+@pytest.mark.parametrize("runtime", RUNTIMES, ids=[runtime.name for runtime in RUNTIMES])
 def test_each_lifecycle_is_in_order(runtime) -> None:
     assert runtime.deprecated <= runtime.block_create <= runtime.block_update
 

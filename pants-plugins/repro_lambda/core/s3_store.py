@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from repro_lambda.core.contract import StoreUrl, UserError
 from repro_lambda.core.stores import (
@@ -97,14 +97,17 @@ class S3Store:
             self._call(
                 "PutObject",
                 location,
-                lambda: self._client.put_object(
-                    Bucket=self._bucket,
-                    Key=object_key,
-                    Body=data,
-                    IfNoneMatch="*",
-                    ChecksumAlgorithm="SHA256",
-                    ChecksumSHA256=checksum,
-                    ContentType="application/zip",
+                lambda: cast(
+                    "dict[str, Any]",
+                    self._client.put_object(
+                        Bucket=self._bucket,
+                        Key=object_key,
+                        Body=data,
+                        IfNoneMatch="*",
+                        ChecksumAlgorithm="SHA256",
+                        ChecksumSHA256=checksum,
+                        ContentType="application/zip",
+                    ),
                 ),
             )
             return Outcome.UPLOADED
@@ -122,8 +125,11 @@ class S3Store:
         head = self._call(
             "HeadObject",
             location,
-            lambda: self._client.head_object(
-                Bucket=self._bucket, Key=object_key, ChecksumMode="ENABLED"
+            lambda: cast(
+                "dict[str, Any]",
+                self._client.head_object(
+                    Bucket=self._bucket, Key=object_key, ChecksumMode="ENABLED"
+                ),
             ),
         )
         stored_size = head.get("ContentLength")
@@ -135,9 +141,12 @@ class S3Store:
         body = self._call(
             "GetObject",
             location,
-            lambda: self._client.get_object(
-                Bucket=self._bucket, Key=object_key, ChecksumMode="ENABLED"
-            )["Body"].read(),
+            lambda: cast(
+                bytes,
+                self._client.get_object(
+                    Bucket=self._bucket, Key=object_key, ChecksumMode="ENABLED"
+                )["Body"].read(),
+            ),
         )
         return hashlib.sha256(body).hexdigest()
 
@@ -213,7 +222,7 @@ class S3Store:
 def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     """The wait before retry `attempt` (1 for the first): the exponential step's first half, and
     up to its second half at random ("equal jitter"); at least `Retry-After`, up to the cap."""
-    step = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    step: float = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
     delay = step / 2 + random.uniform(0, step / 2)
     return max(delay, min(retry_after or 0.0, BACKOFF_CAP_SECONDS))
 
@@ -246,7 +255,8 @@ def _status(error: Exception) -> int | None:
     from botocore.exceptions import ClientError
 
     if isinstance(error, ClientError):
-        return error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        status: int | None = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return status
     return None
 
 

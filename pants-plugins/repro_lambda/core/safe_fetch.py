@@ -276,7 +276,9 @@ def github_asset_url(
         hint = "" if token else f" (for a private repository, set {TOKEN_ENV_VAR})"
         raise UserError(f"cannot read release {tag!r} of {repo}: {error}{hint}") from None
     try:
-        assets = {a["name"]: a["url"] for a in json.loads(body.getvalue())["assets"]}
+        assets: dict[str, str] = {
+            a["name"]: a["url"] for a in json.loads(body.getvalue())["assets"]
+        }
     except (ValueError, KeyError, TypeError) as error:
         raise UserError(f"release {tag!r} of {repo}: unexpected API answer ({error})") from None
     if asset not in assets:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_s3 import BUCKET
+from fake_s3 import BUCKET, FakeS3, FaultProxy
 from repro_lambda.core.contract import parse_store_url
 from repro_lambda.core.file_store import FileStore
 from repro_lambda.core.stores import Outcome, PublishError, Store, endpoint_warning
@@ -46,12 +46,16 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
             },
             plant=plant_file,
         )
-    proxy = request.getfixturevalue("proxy")
-    s3 = request.getfixturevalue("s3")
+    proxy: FaultProxy = request.getfixturevalue("proxy")
+    s3: FakeS3 = request.getfixturevalue("s3")
+
+    def plant_object(key: str, data: bytes) -> None:
+        s3.client().put_object(Bucket=BUCKET, Key=key, Body=data)
+
     return Backend(
         open=lambda: s3_store(proxy.url, prefix=""),
         contents=lambda: s3.objects(BUCKET),
-        plant=lambda key, data: s3.client().put_object(Bucket=BUCKET, Key=key, Body=data),
+        plant=plant_object,
     )
 
 

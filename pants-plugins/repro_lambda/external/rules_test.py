@@ -144,7 +144,8 @@ def package(rule_runner: RuleRunner, address: Address = FN) -> zipfile.ZipFile:
 
 
 def pins(rule_runner: RuleRunner) -> dict[str, dict]:
-    return json.loads(Path(rule_runner.build_root, LOCK).read_text())["sources"]
+    sources: dict[str, dict] = json.loads(Path(rule_runner.build_root, LOCK).read_text())["sources"]
+    return sources
 
 
 def test_lock_then_package_bundles_both_sources_at_their_dests(server: ReleaseServer) -> None:

@@ -32,7 +32,8 @@ _PLATFORM_RE = re.compile(
 
 
 def _load(rt: str, arch: str) -> dict:
-    return json.loads((HERE / f"{rt}-{arch}.json").read_text(encoding="utf-8"))
+    platform: dict = json.loads((HERE / f"{rt}-{arch}.json").read_text(encoding="utf-8"))
+    return platform
 
 
 def _glibc(platform_tag: str):

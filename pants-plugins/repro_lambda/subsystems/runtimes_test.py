@@ -27,9 +27,10 @@ def check(
 ) -> RuntimeLifecycle:
     monkeypatch.setattr(runtimes, "today", lambda: datetime.date.fromisoformat(today))
     subsystem = create_subsystem(LambdaRuntimes, allow_blocked=list(allow_blocked))
-    return run_rule_with_mocks(
+    lifecycle: RuntimeLifecycle = run_rule_with_mocks(
         check_runtime_lifecycle, rule_args=[RuntimeLifecycleRequest(ADDRESS, runtime), subsystem]
     )
+    return lifecycle
 
 
 def test_supported(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:

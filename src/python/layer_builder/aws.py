@@ -86,11 +86,12 @@ class S3ArtifactStore:
             )
 
     def download_url(self, key: str, expires_at: int) -> str:
-        return self.s3.generate_presigned_url(
+        url: str = self.s3.generate_presigned_url(
             "get_object",
             Params={"Bucket": self.bucket, "Key": key},
             ExpiresIn=max(1, expires_at - int(self.clock())),
         )
+        return url
 
 
 class SqsQueue:

@@ -1,7 +1,7 @@
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +100,7 @@ def api(method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
 
 def deliver(
     deployment: dict[str, Any],
-    handler=aws.worker_handler,
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = aws.worker_handler,
     queue_name: str = "layer-builds",
     seconds_left: float = 900,
 ) -> dict[str, Any]:

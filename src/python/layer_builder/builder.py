@@ -216,7 +216,8 @@ def _complete_platform(workdir: Path, runtime: str, architecture: str) -> Path:
 
 
 def _first_tag(platform: Path) -> str:
-    return json.loads(platform.read_bytes())["compatible_tags"][0]
+    tag: str = json.loads(platform.read_bytes())["compatible_tags"][0]
+    return tag
 
 
 def _make_home(workdir: Path, settings: PexSettings) -> None:

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -76,7 +76,13 @@ def stand_in_builds(service, monkeypatch) -> Iterator[threading.Event]:
     release.set()
 
 
-def request(port: int, method="GET", path="/options", headers=None, body=b"") -> bytes:
+def request(
+    port: int,
+    method: str = "GET",
+    path: str = "/options",
+    headers: Mapping[str, str | None] | None = None,
+    body: bytes = b"",
+) -> bytes:
     """An HTTP/1.1 request as bytes: the service's Host and, with a body, JSON and its length;
     `headers` add to or replace those (None leaves one out). Values are sent as Latin-1."""
     fields: dict = {"Host": f"127.0.0.1:{port}", "Connection": "close"}
@@ -90,7 +96,8 @@ def request(port: int, method="GET", path="/options", headers=None, body=b"") ->
 def recorded(tmp_path: Path) -> int:
     """How many builds the service under `tmp_path` has recorded."""
     with contextlib.closing(sqlite3.connect(tmp_path / "data" / "builds.sqlite3")) as db:
-        return db.execute("SELECT count(*) FROM builds").fetchone()[0]
+        count: int = db.execute("SELECT count(*) FROM builds").fetchone()[0]
+    return count
 
 
 def test_submit_build_and_download(service) -> None:

@@ -50,7 +50,9 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     driver.quit()
 
 
-def test_build_a_layer_from_the_page(browser, tmp_path: Path, pex_settings) -> None:
+def test_build_a_layer_from_the_page(
+    browser: webdriver.Chrome, tmp_path: Path, pex_settings
+) -> None:
     server, local = serve(tmp_path / "data", "127.0.0.1", 0, Settings(pex=pex_settings), 1)
     try:
         browser.get(f"http://127.0.0.1:{server.server_address[1]}/")
@@ -217,9 +219,10 @@ def page_url(tmp_path: Path, pex_settings) -> Iterator[str]:
 
 
 def architectures(browser: webdriver.Chrome) -> list[str]:
-    return browser.execute_script(
+    names: list[str] = browser.execute_script(
         "return [...document.querySelectorAll('input[name=architecture]')].map((b) => b.value)"
     )
+    return names
 
 
 def use_linked_api(browser: webdriver.Chrome, page_url: str, api: HostileApi) -> None:
@@ -238,7 +241,7 @@ def submit(browser: webdriver.Chrome, requirements: str) -> None:
 
 
 def test_a_linked_api_is_used_only_once_confirmed_and_its_answers_stay_text(
-    browser, page_url: str, hostile_api: HostileApi
+    browser: webdriver.Chrome, page_url: str, hostile_api: HostileApi
 ) -> None:
     browser.get(f"{page_url}?api={hostile_api.url}")
     wait = WebDriverWait(browser, 30)
@@ -288,7 +291,9 @@ def test_a_linked_api_is_used_only_once_confirmed_and_its_answers_stay_text(
     assert browser.execute_script("return sessionStorage.getItem('token')") is None
 
 
-def test_the_policy_stops_injected_markup_from_running(browser, page_url: str) -> None:
+def test_the_policy_stops_injected_markup_from_running(
+    browser: webdriver.Chrome, page_url: str
+) -> None:
     browser.get(page_url)
     WebDriverWait(browser, 30).until(lambda b: architectures(b))
     browser.execute_script(
@@ -299,7 +304,7 @@ def test_the_policy_stops_injected_markup_from_running(browser, page_url: str) -
         "document.body.append(probe);",
         XSS.replace("src=x", "src=/nothing"),
     )
-    WebDriverWait(browser, 10).until(lambda b: b.execute_script("return window.__blocked"))
+    WebDriverWait(browser, 10).until(lambda b: bool(b.execute_script("return window.__blocked")))
     assert browser.execute_script("return [window.__blocked, window.__xss]") == [
         "script-src-attr",
         None,

@@ -109,7 +109,8 @@ class Service:
     def submit(self) -> str:
         status, answer = self.api.handle("POST", "/builds", json.dumps(SIX).encode())
         assert status == 202, answer
-        return answer["build_id"]
+        build_id: str = answer["build_id"]
+        return build_id
 
     def get(self, build_id: str) -> dict[str, Any]:
         return self.api.handle("GET", f"/builds/{build_id}", b"")[1]

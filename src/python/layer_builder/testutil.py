@@ -55,11 +55,11 @@ def raw_http(port: int, request: bytes, timeout: float = 30) -> tuple[int, Any]:
     return status, json.loads(body) if head.find(b"application/json") > 0 else body
 
 
-def wait_for(get_build: Callable[[], dict[str, Any]], timeout: float = 300) -> dict[str, Any]:
+def wait_for(get_build: Callable[[], Any], timeout: float = 300) -> dict[str, Any]:
     """Poll until the build is COMPLETED or FAILED."""
     deadline = time.monotonic() + timeout
     while True:
-        build = get_build()
+        build: dict[str, Any] = get_build()
         if build.get("status") in FINISHED or time.monotonic() > deadline:
             return build
         time.sleep(0.5)
