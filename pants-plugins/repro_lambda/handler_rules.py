@@ -9,11 +9,7 @@ from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.target_types import PythonResolveField
 from pants.engine.addresses import Address
 from pants.engine.rules import Get, collect_rules, rule
-from pants.engine.target import (
-    FieldSet,
-    InferDependenciesRequest,
-    InferredDependencies,
-)
+from pants.engine.target import FieldSet, InferDependenciesRequest, InferredDependencies
 from pants.engine.unions import UnionRule
 
 from repro_lambda.errors import LambdaFieldError
