@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime
-from textwrap import dedent
 
 import pytest
 from pants.testutil.rule_runner import RuleRunner
 
 from repro_lambda.core import runtimes
-from repro_lambda.testutil import LAMBDAS_LOCK, REPO_ROOT, make_rule_runner, run_lambda_lock
+from repro_lambda.testutil import (
+    LAMBDAS_LOCK,
+    REPO_ROOT,
+    make_rule_runner,
+    numpy_lambda_files,
+    run_lambda_lock,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -31,28 +36,8 @@ def numpy_rule_runner() -> RuleRunner:
     rule_runner.write_files(
         {
             LAMBDAS_LOCK: (REPO_ROOT / LAMBDAS_LOCK).read_text(),
-            "3rdparty/python/BUILD": (
-                'python_requirement(name="numpy", requirements=["numpy>=2.2,<2.3"])\n'
-            ),
-            "src/python/stats/BUILD": dedent(
-                """\
-                python_sources(name="lib")
-                lambda_artifact(
-                    name="stats",
-                    handler="stats.handler.lambda_handler",
-                    runtime="python3.12",
-                    architecture=parametrize("x86_64", "arm64"),
-                )
-                """
-            ),
-            "src/python/stats/handler.py": dedent(
-                """\
-                import numpy as np
-
-
-                def lambda_handler(event, context):
-                    return float(np.asarray(event["values"]).mean())
-                """
+            **numpy_lambda_files(
+                "numpy>=2.2,<2.3", '"python3.12"', 'parametrize("x86_64", "arm64")'
             ),
         }
     )

@@ -13,7 +13,13 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner
 
 from repro_lambda.platform_lock import LambdaLockError, platform_lock_path
-from repro_lambda.testutil import LAMBDAS_LOCK, PLATFORM_LOCK, pants_lockfile, run_lambda_lock
+from repro_lambda.testutil import (
+    LAMBDAS_LOCK,
+    PLATFORM_LOCK,
+    numpy_lambda_files,
+    pants_lockfile,
+    run_lambda_lock,
+)
 
 
 def test_platform_lock_path() -> None:
@@ -81,23 +87,7 @@ def test_no_wheel_for_the_runtime(rule_runner: RuleRunner, architecture: str) ->
     rule_runner.write_files(
         {
             LAMBDAS_LOCK: pants_lockfile({"numpy": "2.3.0"}),
-            "3rdparty/python/BUILD": (
-                'python_requirement(name="numpy", requirements=["numpy==2.3.0"])\n'
-            ),
-            "src/python/stats/BUILD": dedent(
-                f"""\
-                python_sources(name="lib")
-                lambda_artifact(
-                    name="stats",
-                    handler="stats.handler.lambda_handler",
-                    runtime="python3.11",
-                    architecture="{architecture}",
-                )
-                """
-            ),
-            "src/python/stats/handler.py": (
-                "import numpy\n\ndef lambda_handler(event, context):\n    pass\n"
-            ),
+            **numpy_lambda_files("numpy==2.3.0", '"python3.11"', f'"{architecture}"'),
         }
     )
     with pytest.raises(ExecutionError) as exc_info:
@@ -115,21 +105,8 @@ def test_a_pin_that_predates_the_runtime(rule_runner: RuleRunner) -> None:
     rule_runner.write_files(
         {
             LAMBDAS_LOCK: pants_lockfile({"numpy": "2.2.6"}),
-            "3rdparty/python/BUILD": (
-                'python_requirement(name="numpy", requirements=["numpy>=2.2,<2.3"])\n'
-            ),
-            "src/python/stats/BUILD": dedent(
-                """\
-                python_sources(name="lib")
-                lambda_artifact(
-                    name="stats",
-                    handler="stats.handler.lambda_handler",
-                    runtime=parametrize("python3.12", "python3.14"),
-                )
-                """
-            ),
-            "src/python/stats/handler.py": (
-                "import numpy\n\ndef lambda_handler(event, context):\n    pass\n"
+            **numpy_lambda_files(
+                "numpy>=2.2,<2.3", 'parametrize("python3.12", "python3.14")', '"x86_64"'
             ),
         }
     )

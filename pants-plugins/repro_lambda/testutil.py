@@ -38,6 +38,30 @@ PLATFORM_LOCK = "3rdparty/python/lambdas.lambda-platforms.lock"
 ENV_INHERIT = {"PATH", "PYENV_ROOT", "HOME", "REPRO_LAMBDA_PEX"}
 
 
+def numpy_lambda_files(requirement: str, runtime: str, architecture: str) -> dict[str, str]:
+    """A `stats` lambda whose handler imports numpy, required as `requirement`; `runtime` and
+    `architecture` are BUILD expressions (`"python3.12"`, `parametrize(...)`)."""
+    return {
+        "3rdparty/python/BUILD": (
+            f'python_requirement(name="numpy", requirements=["{requirement}"])\n'
+        ),
+        "src/python/stats/BUILD": (
+            'python_sources(name="lib")\n'
+            "lambda_artifact(\n"
+            '    name="stats",\n'
+            '    handler="stats.handler.lambda_handler",\n'
+            f"    runtime={runtime},\n"
+            f"    architecture={architecture},\n"
+            ")\n"
+        ),
+        "src/python/stats/handler.py": (
+            "import numpy as np\n\n\n"
+            "def lambda_handler(event, context):\n"
+            '    return float(np.asarray(event["values"]).mean())\n'
+        ),
+    }
+
+
 def _pex_cli_args() -> list[str]:
     """The repository's `[pex-cli]` options (pex served from disk), as flags."""
     pants_toml = REPO_ROOT / "pants.toml"
