@@ -47,6 +47,12 @@ class Architecture(StrChoice):
         return "x86_64" if self is Architecture.X86_64 else "aarch64"
 
 
+def platform_name(runtime: str, architecture: str) -> str:
+    """A runtime × architecture's name, e.g. `python3.13-arm64`: of its complete platform file,
+    its pins in the platform lock, and in messages."""
+    return f"{runtime}-{architecture}"
+
+
 class Section(StrChoice):
     """A section of the catalog; its artifacts' keys start with its name."""
 
