@@ -31,6 +31,8 @@ from pants.engine.target import Target, TransitiveTargets, TransitiveTargetsRequ
 from pants.util.logging import LogLevel
 from pants.util.resources import read_resource
 
+from repro_lambda.core.contract import platform_name
+from repro_lambda.core.pex_args import VENV_CREATE, venv_flat_args
 from repro_lambda.errors import LambdaFieldError
 from repro_lambda.pex_cli import LambdaPexProcess
 from repro_lambda.platform_lock import (
@@ -75,7 +77,7 @@ async def lambda_complete_platforms(request: LambdaPlatformRequest) -> CompleteP
                 f"{len(platforms)}: {sorted(platforms)}."
             )
         return platforms
-    name = f"{request.runtime}-{request.architecture}.json"
+    name = f"{platform_name(request.runtime, request.architecture)}.json"
     path = f"__lambda_platforms/{name}"
     content = read_resource("repro_lambda.platforms", name)
     assert content is not None, f"the plugin ships no complete platform {name}"
@@ -96,7 +98,7 @@ class LambdaInstallInputs:
 
     @property
     def platform_name(self) -> str:
-        return f"{self.runtime}-{self.architecture}"
+        return platform_name(self.runtime, self.architecture)
 
 
 @dataclass(frozen=True)
@@ -222,14 +224,9 @@ async def install_wheels(inputs: LambdaInstallInputs) -> _InstalledWheels:
     result = await Get(
         FallibleProcessResult,
         LambdaPexProcess(
-            subcommand=("venv", "create"),
-            args=(
-                f"--dest-dir={SITE_PACKAGES}",
-                "--layout=flat",
-                f"--lock={lock.path}",
-                "--no-build",
-                *inputs.platforms.generate_pex_arg_list(),
-                *inputs.requirements,
+            subcommand=VENV_CREATE,
+            args=venv_flat_args(
+                SITE_PACKAGES, lock.path, inputs.requirements, complete_platforms=inputs.platforms
             ),
             input_digest=input_digest,
             output_directories=(SITE_PACKAGES,),

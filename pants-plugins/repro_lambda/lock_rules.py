@@ -36,6 +36,7 @@ from pants.util.strutil import help_text, softwrap
 
 from repro_lambda.core.hashed_requirements import canonical
 from repro_lambda.core.lock_failure import missing_wheel, pip_said
+from repro_lambda.core.pex_args import LOCK_CREATE, index_args, lock_wheels_args
 from repro_lambda.core.sources import TOKEN_ENV_VAR, render_lock
 from repro_lambda.external.rules import lock_sources, write_atomically
 from repro_lambda.external.subsystem import LambdaSources
@@ -119,6 +120,12 @@ def _lock_failure_message(
     )
 
 
+def resolve_index_args(config: ResolvePexConfig) -> tuple[str, ...]:
+    """The resolve's indexes, find-links and path mappings: its `pex_args()` without the
+    `--manylinux`/`--no-manylinux` option, as the complete platforms say which wheels fit."""
+    return index_args(config.indexes, config.find_links, config.path_mappings)
+
+
 @dataclass(frozen=True)
 class _ResolveLockRequest:
     resolve: str
@@ -143,23 +150,19 @@ async def lock_resolve_for_lambda(
         Digest, CreateDigest([FileContent("__constraints.txt", "\n".join(pins).encode())])
     )
     config = await Get(ResolvePexConfig, ResolvePexConfigRequest(resolve))
-    index_args = [arg for arg in config.pex_args() if "manylinux" not in arg]
     input_digest = await Get(
         Digest, MergeDigests([constraints, *(p.platforms.digest for p in request.platforms)])
     )
     result = await Get(
         FallibleProcessResult,
         LambdaPexProcess(
-            subcommand=("lock", "create"),
-            args=(
-                "--output=lock.json",
-                "--style=strict",
-                "--no-build",
-                "--resolver-version=pip-2020-resolver",
-                "--constraints=__constraints.txt",
-                *index_args,
-                *(arg for p in request.platforms for arg in p.platforms.generate_pex_arg_list()),
-                *request.requirements,
+            subcommand=LOCK_CREATE,
+            args=lock_wheels_args(
+                "lock.json",
+                [path for p in request.platforms for path in p.platforms],
+                request.requirements,
+                repos=resolve_index_args(config),
+                constraints="__constraints.txt",
             ),
             input_digest=input_digest,
             output_files=("lock.json",),

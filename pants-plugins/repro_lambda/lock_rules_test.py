@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
 from textwrap import dedent
 
 import pytest
-from pants.backend.python.util_rules.pex_requirements import strip_comments_from_pex_json_lockfile
+from pants.backend.python.util_rules.pex_requirements import (
+    ResolvePexConfig,
+    strip_comments_from_pex_json_lockfile,
+)
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner
+from pants.util.ordered_set import FrozenOrderedSet
 
+from repro_lambda.core.pex_args import index_args
+from repro_lambda.lock_rules import resolve_index_args
 from repro_lambda.platform_lock import LambdaLockError, platform_lock_path
 from repro_lambda.testutil import (
     LAMBDAS_LOCK,
@@ -122,3 +129,32 @@ def test_a_pin_that_predates_the_runtime(rule_runner: RuleRunner) -> None:
         " resolve of their own (their `resolve` field): runtimes with different glibc or ABI"
         " windows may need different pins."
     )
+
+
+def test_the_lock_drops_only_the_manylinux_option_of_the_resolve() -> None:
+    """Indexes, find-links and path mappings stay, even with `manylinux` in them: the complete
+    platforms say which wheels fit. They are the layer builder's arguments for the same index."""
+    mirror = "https://mirror.example/manylinux/simple/"
+    wheels = "https://files.example/manylinux-wheels/"
+    config = ResolvePexConfig(
+        indexes=(mirror,),
+        find_links=(wheels,),
+        manylinux="manylinux2014",
+        constraints_file=None,
+        only_binary=FrozenOrderedSet(),
+        no_binary=FrozenOrderedSet(),
+        path_mappings=("WHEELS|/srv/manylinux",),
+    )
+    expected = (
+        "--no-pypi",
+        f"--index={mirror}",
+        f"--find-links={wheels}",
+        "--path-mapping=WHEELS|/srv/manylinux",
+    )
+    assert resolve_index_args(config) == expected
+    pants_args = list(config.pex_args())
+    assert pants_args[3:5] == ["--manylinux", "manylinux2014"]
+    assert tuple(pants_args[:3] + pants_args[5:]) == expected
+    no_manylinux = dataclasses.replace(config, manylinux=None, find_links=(), path_mappings=())
+    assert "--no-manylinux" in no_manylinux.pex_args()
+    assert resolve_index_args(no_manylinux) == index_args([mirror])

@@ -32,6 +32,7 @@ from pants.util.logging import LogLevel
 from pants.util.strutil import help_text
 
 from repro_lambda import host_tools
+from repro_lambda.core.pex_args import pex3_argv, resolve_args
 from repro_lambda.host_tools import ScriptsPython
 from repro_lambda.remote_cache import WAIT_FOR_REMOTE_CACHE_MILLIS
 
@@ -39,13 +40,8 @@ _PEX_DIR = "__lambda_pex"
 _TMP_DIR = ".tmp"
 _PEX_ROOT = ".cache/repro_lambda_pex_root"
 _PEX_ROOT_CACHE = "repro_lambda_pex_root"
-# Extracts the pex wheel; the runner puts it first on `sys.path` and calls `pex3`.
+# Extracts the pex wheel; `pex3_argv` puts it first on `sys.path` and calls `pex3`.
 _UNPACK = f"import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall({_PEX_DIR!r})"
-_RUN_PEX3 = (
-    "import os, sys; "
-    f"sys.path.insert(0, os.path.abspath({_PEX_DIR!r})); "
-    "from pex.cli.pex import main; sys.argv[0] = 'pex3'; sys.exit(main())"
-)
 
 
 class LambdaPexCli(TemplatedExternalTool):
@@ -110,7 +106,8 @@ async def unpack_lambda_pex(
 class LambdaPexProcess:
     """A `pex3` subcommand run with the plugin's pex.
 
-    One that `resolves` (`venv create`, `lock create`) also gets the pip version and CA bundle.
+    One that `resolves` (`venv create`, `lock create`) also gets the pip version (Pants'
+    `[python].pip_version`, by default the core's `PIP_VERSION`) and CA bundle.
     """
 
     subcommand: tuple[str, ...]
@@ -134,28 +131,26 @@ async def setup_lambda_pex_process(
     global_options: GlobalOptions,
 ) -> Process:
     extra_inputs = [CreateDigest([Directory(_TMP_DIR)])]
-    resolve_args: tuple[str, ...] = ()
+    resolve: tuple[str, ...] = ()
     if request.resolves:
-        resolve_args = (f"--pip-version={python_setup.pip_version.value}",)
+        cert = None
         if global_options.ca_certs_path:
             ca_certs = ca_certs_path_to_file_content(global_options.ca_certs_path)
             extra_inputs.append(CreateDigest([ca_certs]))
-            resolve_args += ("--cert", ca_certs.path)
+            cert = ca_certs.path
+        resolve = resolve_args(python_setup.pip_version.value, cert)
     extra_digests = await MultiGet(Get(Digest, CreateDigest, c) for c in extra_inputs)
     input_digest = await Get(
         Digest, MergeDigests([pex.digest, request.input_digest, *extra_digests])
     )
     return Process(
-        (
+        pex3_argv(
             python.binary.path,
-            "-I",
-            "-c",
-            _RUN_PEX3,
-            *request.subcommand,
-            "--tmpdir",
-            _TMP_DIR,
-            *resolve_args,
-            *request.args,
+            _PEX_DIR,
+            request.subcommand,
+            request.args,
+            tmpdir=_TMP_DIR,
+            resolve=resolve,
         ),
         description=request.description,
         input_digest=input_digest,

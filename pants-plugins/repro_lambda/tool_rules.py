@@ -31,6 +31,7 @@ from pants.option.errors import OptionsError
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from repro_lambda.core.pex_args import VENV_CREATE, venv_flat_args
 from repro_lambda.host_tools import HostBinary, HostBinaryRequest
 from repro_lambda.pex_cli import LambdaPexProcess
 from repro_lambda.remote_cache import WAIT_FOR_REMOTE_CACHE_MILLIS
@@ -153,14 +154,12 @@ async def build_lambda_tool(
         Get(
             ProcessResult,
             LambdaPexProcess(
-                subcommand=("venv", "create"),
-                args=(
-                    "--layout=flat",
-                    f"--dest-dir={_SITE_PACKAGES}",
-                    f"--lock={loaded.lockfile_path}",
-                    f"--python={python.path}",
-                    "--no-build",
-                    *requirements,
+                subcommand=VENV_CREATE,
+                args=venv_flat_args(
+                    _SITE_PACKAGES,
+                    loaded.lockfile_path,
+                    requirements,
+                    options=(f"--python={python.path}",),
                 ),
                 description=f"Installing the `{tool.options_scope}` tool",
                 input_digest=loaded.lockfile_digest,

@@ -36,10 +36,17 @@ from pants.engine.unions import UnionMembership, UnionRule
 from pants.util.logging import LogLevel
 
 from repro_lambda.batch_rules import BatchedLambdaFieldSet, PackInBatch, PreparedLambda
-from repro_lambda.core.contract import ZIP_MAX_FIELD_LENGTH, UserError
+from repro_lambda.core.contract import ZIP_MAX_FIELD_LENGTH, UserError, platform_name
 from repro_lambda.core.globs import to_pants_globs
 from repro_lambda.core.hashed_requirements import check_locked_wheels, parse_hashed_requirements
 from repro_lambda.core.manifest import ManifestLambda, PackageManager, parse_manifest
+from repro_lambda.core.pex_args import (
+    LOCK_CREATE,
+    VENV_CREATE,
+    index_args,
+    lock_wheels_args,
+    venv_flat_args,
+)
 from repro_lambda.core.sources import SourceSpec
 from repro_lambda.errors import LambdaUserError
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
@@ -320,24 +327,18 @@ async def install_hashed_requirements(request: HashedInstallRequest, repos: Pyth
     platforms = await Get(
         CompletePlatforms, LambdaPlatformRequest(request.runtime, request.architecture)
     )
-    platform = f"{request.runtime}-{request.architecture}"
-    index_args = (
-        "--no-pypi",
-        *(f"--index={index}" for index in repos.indexes),
-        *(f"--find-links={links}" for links in repos.find_links),
-    )
+    platform = platform_name(request.runtime, request.architecture)
+    repos_args = index_args(repos.indexes, repos.find_links)
     locked = await Get(
         FallibleProcessResult,
         LambdaPexProcess(
-            subcommand=("lock", "create"),
-            args=(
-                "--output=lock.json",
-                "--style=strict",
-                "--no-build",
-                "--intransitive",
-                *index_args,
-                *platforms.generate_pex_arg_list(),
-                *(requirement.pin for requirement in requirements),
+            subcommand=LOCK_CREATE,
+            args=lock_wheels_args(
+                "lock.json",
+                platforms,
+                [requirement.pin for requirement in requirements],
+                repos=repos_args,
+                intransitive=True,
             ),
             input_digest=platforms.digest,
             output_files=("lock.json",),
@@ -355,14 +356,9 @@ async def install_hashed_requirements(request: HashedInstallRequest, repos: Pyth
     installed = await Get(
         FallibleProcessResult,
         LambdaPexProcess(
-            subcommand=("venv", "create"),
-            args=(
-                f"--dest-dir={SITE_PACKAGES}",
-                "--layout=flat",
-                "--lock=lock.json",
-                "--no-build",
-                *index_args,
-                *platforms.generate_pex_arg_list(),
+            subcommand=VENV_CREATE,
+            args=venv_flat_args(
+                SITE_PACKAGES, "lock.json", complete_platforms=platforms, options=repos_args
             ),
             input_digest=input_digest,
             output_directories=(SITE_PACKAGES,),

@@ -28,6 +28,7 @@ import os
 import sys
 from typing import Dict, List, Optional, Tuple
 
+from repro_lambda.core.contract import platform_name
 from repro_lambda.core.runtimes import BY_NAME, PYTHON_RUNTIMES
 
 # --------------------------------------------------------------------------------------
@@ -213,7 +214,7 @@ def complete_platform(runtime: str, arch: str) -> Dict[str, object]:
 
 
 def file_name(runtime: str, arch: str) -> str:
-    return f"{runtime}-{arch}.json"
+    return f"{platform_name(runtime, arch)}.json"
 
 
 def render(data: object) -> str:
