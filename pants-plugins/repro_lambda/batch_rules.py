@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from pants.core.util_rules.environments import EnvironmentField, EnvironmentName
 from pants.engine.addresses import Address
@@ -18,15 +19,44 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.batches import split_into_batches
+from repro_lambda.core.contract import PackSpec
 from repro_lambda.errors import LambdaUserError
+from repro_lambda.external.target_types import LambdaExternalSourcesField
 from repro_lambda.pack_rules import PackedBatch, PackedLambda, PackLambdaBatch, PackLambdaRequest
+from repro_lambda.target_types import (
+    LambdaArchitectureField,
+    LambdaHashExtraField,
+    LambdaLogicalNameField,
+    LambdaOutputPathField,
+    LambdaRuntimeField,
+)
 
 
 @union(in_scope_types=[EnvironmentName])
 @dataclass(frozen=True)
 class BatchedLambdaFieldSet(FieldSet):
-    """The `package` field sets of Python lambdas that pack in batches: each subclass is a member
-    of this union with a rule that makes a `PreparedLambda` of it."""
+    """The `package` field sets of Python functions (`lambda_artifact`, a manifest's pip
+    lambdas), which pack in batches, with the fields they share: each subclass is a member of this
+    union with a rule that makes a `PreparedLambda` of it."""
+
+    runtime: LambdaRuntimeField
+    architecture: LambdaArchitectureField
+    logical_name: LambdaLogicalNameField
+    hash_extra: LambdaHashExtraField
+    external_sources: LambdaExternalSourcesField
+    output_path: LambdaOutputPathField
+    environment: EnvironmentField
+
+    def pack_spec(self, logical_name: str, handler: str, **options: Any) -> PackSpec:
+        """The spec of its zip; `options` are PackSpec's other fields."""
+        return PackSpec(
+            logical_name,
+            self.runtime.value,
+            self.architecture.value,
+            handler=handler,
+            hash_extra=self.hash_extra.value or "",
+            **options,
+        )
 
 
 @dataclass(frozen=True)
@@ -34,7 +64,6 @@ class PreparedLambda:
     """What a lambda is packed from, and what its package needs after packing."""
 
     request: PackLambdaRequest
-    platform_name: str
     layer_zips: tuple[PackedLambda, ...] = ()
 
 

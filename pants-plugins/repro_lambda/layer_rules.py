@@ -8,7 +8,7 @@ import itertools
 import os
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from pants.backend.python.pip_requirement import PipRequirement
 from pants.backend.python.target_types import PythonRequirementsField, PythonResolveField
@@ -23,7 +23,7 @@ from pants.engine.unions import UnionRule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
-from repro_lambda.core.contract import LayerLayout, Section
+from repro_lambda.core.contract import LayerArtifact, LayerDist, LayerLayout, PackSpec, Section
 from repro_lambda.errors import LambdaFieldError, LambdaTargetError, LambdaUserError
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
 from repro_lambda.external.target_types import LambdaExternalSourcesField
@@ -201,15 +201,7 @@ async def install_layer_for_platform(
     )
 
 
-@dataclass(frozen=True)
-class LayerZip:
-    """One packed zip of a layer, and the platform it is for (`python3.13-arm64`)."""
-
-    packed: PackedLambda
-    platform_name: str
-
-
-class LayerZips(Collection[LayerZip]):
+class LayerZips(Collection[PackedLambda]):
     """A layer's zips for one runtime × architecture."""
 
 
@@ -228,20 +220,22 @@ async def pack_layer_for_platform(request: LayerPlatformRequest) -> LayerZips:
             PackLambdaRequest(
                 field_set.address,
                 zip_path=os.path.join(directory, f"{install.name}.zip"),
-                logical_name=install.name,
-                runtime=install.inputs.runtime,
-                architecture=install.inputs.architecture,
+                spec=PackSpec(
+                    install.name,
+                    install.inputs.runtime,
+                    install.inputs.architecture,
+                    key_prefix=Section.LAYERS.value,
+                    site_packages_prefix=layout.format(python=install.inputs.runtime),
+                ),
                 payload=external.digest,
                 has_sources=False,
                 site_packages=install.digest,
-                key_prefix=Section.LAYERS.value,
-                site_packages_prefix=layout.format(python=install.inputs.runtime),
                 external_roots=external.roots,
             ),
         )
         for install in installs
     )
-    return LayerZips(LayerZip(p, i.inputs.platform_name) for p, i in zip(packed, installs))
+    return LayerZips(packed)
 
 
 @rule(desc="Package a Lambda layer", level=LogLevel.DEBUG)
@@ -257,8 +251,8 @@ async def package_lambda_layer(field_set: LambdaLayerFieldSet) -> BuiltPackage:
         )
     )
     zips = [layer_zip for layer_zips in per_platform for layer_zip in layer_zips]
-    digest = await Get(Digest, MergeDigests(z.packed.digest for z in zips))
-    return BuiltPackage(digest, tuple(z.packed.artifact(z.platform_name) for z in zips))
+    digest = await Get(Digest, MergeDigests(z.digest for z in zips))
+    return BuiltPackage(digest, tuple(z.artifact() for z in zips))
 
 
 class LambdaLayerMismatch(LambdaUserError):
@@ -277,13 +271,19 @@ class FunctionLayersRequest:
 
 @dataclass(frozen=True)
 class FunctionLayers:
-    """What a function's layers provide: `layer:name==version` per distribution, and their size;
-    and their zips, as `name=sha256=key` and packed."""
+    """What a function's layers provide: their distributions and unzipped size, and their zips."""
 
-    dists: tuple[str, ...]
+    dists: tuple[LayerDist, ...]
     unzipped_size: int
-    artifacts: tuple[str, ...]
     zips: tuple[PackedLambda, ...]
+
+    @property
+    def artifacts(self) -> tuple[LayerArtifact, ...]:
+        """The layer zips, as the function's metadata records them."""
+        return tuple(
+            LayerArtifact(z.metadata.logical_name, z.metadata.sha256, z.metadata.s3_key)
+            for z in self.zips
+        )
 
 
 _DIST_INFO = re.compile(rf"^{SITE_PACKAGES}/([^/]+)-([^/-]+)\.dist-info/")
@@ -316,19 +316,17 @@ async def function_layers(request: FunctionLayersRequest) -> FunctionLayers:
     all_zips = await MultiGet(Get(LayerZips, LayerPlatformRequest, r) for r in platform_requests)
     installs = [install for installs in all_installs for install in installs]
     entries = await MultiGet(Get(DigestEntries, Digest, install.digest) for install in installs)
-    dists, size = set(), 0
+    dists: set[LayerDist] = set()
+    size = 0
     for install, install_entries in zip(installs, entries):
         for entry in install_entries:
             if isinstance(entry, FileEntry):
                 size += entry.file_digest.serialized_bytes_length
                 match = _DIST_INFO.match(entry.path)
                 if match:
-                    dists.add(f"{install.name}:{match[1]}=={match[2]}")
-    packed = [z.packed for zips in all_zips for z in zips]
-    artifacts = sorted(
-        "=".join(p.metadata[k] for k in ("logical_name", "sha256", "s3_key")) for p in packed
-    )
-    return FunctionLayers(tuple(sorted(dists)), size, tuple(artifacts), tuple(packed))
+                    dists.add(LayerDist(install.name, match[1], match[2]))
+    packed = tuple(z for zips in all_zips for z in zips)
+    return FunctionLayers(tuple(sorted(dists, key=astuple)), size, packed)
 
 
 def rules():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -25,10 +24,20 @@ from pants.engine.fs import (
 )
 from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
-from repro_lambda.core.contract import ERROR_PREFIX, WARNING_PREFIX, Section, tool_messages
+from repro_lambda.core.contract import (
+    ERROR_PREFIX,
+    WARNING_PREFIX,
+    ArtifactMetadata,
+    BatchMember,
+    PackBatch,
+    PackJob,
+    PackSpec,
+    UserError,
+    to_json,
+    tool_messages,
+)
 from repro_lambda.errors import LambdaUserError
 from repro_lambda.install_rules import SITE_PACKAGES
 from repro_lambda.subsystems.packer import PackerTool
@@ -57,18 +66,18 @@ class PackedLambda:
 
     digest: Digest
     zip_path: str
-    metadata: FrozenDict
+    metadata: ArtifactMetadata
 
-    def artifact(self, platform_name: str) -> BuiltPackageArtifact:
+    def artifact(self) -> BuiltPackageArtifact:
         """The zip, as `package` reports it: with its key, platform, file count and sizes."""
         metadata = self.metadata
         return BuiltPackageArtifact(
             self.zip_path,
             extra_log_lines=(
-                f"    Key: {metadata['s3_key']}",
+                f"    Key: {metadata.s3_key}",
                 (
-                    f"    {platform_name}, {metadata['entry_count']} files, "
-                    f"{metadata['size']:,} bytes ({metadata['uncompressed_size']:,} unzipped)"
+                    f"    {metadata.platform_name}, {metadata.entry_count} files, "
+                    f"{metadata.size:,} bytes ({metadata.uncompressed_size:,} unzipped)"
                 ),
             ),
         )
@@ -76,28 +85,18 @@ class PackedLambda:
 
 @dataclass(frozen=True)
 class PackLambdaRequest:
-    """One zip to pack from `payload` (`__sources/`, `__bytecode/`, `__external/`) and
+    """One zip to pack for `spec` from `payload` (`__sources/`, `__bytecode/`, `__external/`) and
     `site_packages` (a third-party install in `site-packages/`)."""
 
     address: Address
     zip_path: str
-    logical_name: str
-    runtime: str
-    architecture: str
+    spec: PackSpec
     payload: Digest
     has_sources: bool
     site_packages: Digest = EMPTY_DIGEST
-    handler: str | None = None
-    hash_extra: str | None = None
-    key_prefix: str = Section.LAMBDAS.value
-    site_packages_prefix: str = ""
-    layer_dists: tuple[str, ...] = ()  # `layer:name==version` the function's layers provide
-    layer_artifacts: tuple[str, ...] = ()  # `name=sha256=key` of the function's layer zips
-    layers_unzipped_size: int = 0
-    layer_zips: tuple[str, ...] = ()  # in `payload`, for the import check
-    runtime_provides: tuple[str, ...] = ()  # top-level modules the function imports from Lambda
     has_bytecode: bool = False
     external_roots: tuple[str, ...] = ()  # in `payload`: staged external sources
+    layer_zips: tuple[str, ...] = ()  # in `payload`, for the import check
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ class PackedMember:
 
     request: PackLambdaRequest
     digest: Digest
-    metadata: FrozenDict | None
+    metadata: ArtifactMetadata | None
     messages: tuple[str, ...]
 
     def packed(self) -> PackedLambda:
@@ -140,34 +139,21 @@ class PackedBatch:
         return next(member for member in self.members if member.request == request)
 
 
-def _pack_argv(
+def _pack_job(
     request: PackLambdaRequest, inputs: str, site_packages: str | None, outputs: str
-) -> tuple[str, ...]:
-    """The packer's arguments for `request`, whose payload is at `inputs/` and install at
+) -> PackJob:
+    """The packer's job for `request`, whose payload is at `inputs/` and install at
     `site_packages/`, its outputs to go to `outputs/`."""
-    optional = {
-        "handler": request.handler,
-        "hash-extra": request.hash_extra,
-        "sources": f"{inputs}/{SOURCES}" if request.has_sources else None,
-        "site-packages": f"{site_packages}/{SITE_PACKAGES}" if site_packages else None,
-        "site-packages-prefix": request.site_packages_prefix,
-        "layers-unzipped-size": request.layers_unzipped_size,
-        "bytecode": f"{inputs}/{BYTECODE}" if request.has_bytecode else None,
-    }
-    return (
-        f"--output={outputs}/{request.zip_path}",
-        f"--metadata={outputs}/{_metadata_path(request)}",
-        f"--logical-name={request.logical_name}",
-        f"--runtime={request.runtime}",
-        f"--architecture={request.architecture}",
-        f"--key-prefix={request.key_prefix}",
-        *(f"--{option}={value}" for option, value in optional.items() if value),
-        *(f"--layer-dist={dist}" for dist in request.layer_dists),
-        *(f"--layer-artifact={artifact}" for artifact in request.layer_artifacts),
-        *(f"--layer-zip={inputs}/{path}" for path in request.layer_zips),
-        *(f"--runtime-provides={module}" for module in request.runtime_provides),
-        *(f"--external={inputs}/{root}" for root in request.external_roots),
-        f"--executables={_EXECUTABLES}",
+    return PackJob(
+        spec=request.spec,
+        output=f"{outputs}/{request.zip_path}",
+        metadata=f"{outputs}/{_metadata_path(request)}",
+        sources=(f"{inputs}/{SOURCES}",) if request.has_sources else (),
+        site_packages=(f"{site_packages}/{SITE_PACKAGES}",) if site_packages else (),
+        bytecode=(f"{inputs}/{BYTECODE}",) if request.has_bytecode else (),
+        external=tuple(f"{inputs}/{root}" for root in request.external_roots),
+        layer_zips=tuple(f"{inputs}/{path}" for path in request.layer_zips),
+        executables=_EXECUTABLES,
     )
 
 
@@ -195,19 +181,18 @@ async def pack_lambda_batch(batch: PackLambdaBatch, packer: PackerTool) -> Packe
         for entry in entries
         if isinstance(entry, FileEntry) and entry.is_executable
     )
-    members = [
-        {
-            "argv": _pack_argv(request, root, install_roots.get(request.site_packages), out),
-            "messages": messages_path,
-        }
+    members = tuple(
+        BatchMember(
+            _pack_job(request, root, install_roots.get(request.site_packages), out), messages_path
+        )
         for request, root, out, messages_path in zip(requests, inputs, outputs, messages)
-    ]
+    )
     batch_file = await Get(
         Digest,
         CreateDigest(
             [
                 FileContent(_EXECUTABLES, executables.encode()),
-                FileContent(_BATCH, json.dumps(members).encode()),
+                FileContent(_BATCH, to_json(PackBatch(members)).encode()),
             ]
         ),
     )
@@ -249,7 +234,7 @@ async def pack_lambda_batch(batch: PackLambdaBatch, packer: PackerTool) -> Packe
             PackedMember(
                 request,
                 digest,
-                _metadata(by_path.get(f"{out}/{_metadata_path(request)}")),
+                _metadata(by_path.get(f"{out}/{_metadata_path(request)}"), request),
                 tuple(by_path[messages_path].decode().splitlines()),
             )
             for request, digest, out, messages_path in zip(requests, digests, outputs, messages)
@@ -257,8 +242,13 @@ async def pack_lambda_batch(batch: PackLambdaBatch, packer: PackerTool) -> Packe
     )
 
 
-def _metadata(content: bytes | None) -> FrozenDict | None:
-    return None if content is None else FrozenDict.deep_freeze(json.loads(content))
+def _metadata(content: bytes | None, request: PackLambdaRequest) -> ArtifactMetadata | None:
+    if content is None:
+        return None
+    try:
+        return ArtifactMetadata.parse(content.decode(), f"the metadata of {request.zip_path}")
+    except UserError as error:
+        raise LambdaPackagingError(f"Cannot package {request.address}: {error}") from error
 
 
 @rule(desc="Packing a Lambda zip", level=LogLevel.DEBUG)

@@ -12,6 +12,7 @@ from pants.engine.addresses import Address
 from pants.engine.fs import EMPTY_DIGEST, CreateDigest, Digest, DigestContents, FileContent
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
+from repro_lambda.core.contract import PackSpec
 from repro_lambda.pack_rules import (
     SOURCES,
     LambdaPackagingError,
@@ -46,13 +47,10 @@ def request(
     return PackLambdaRequest(
         Address("src/python/app", target_name=name),
         zip_path=f"src.python.app/{name}.zip",
-        logical_name=name,
-        runtime="python3.12",
-        architecture="arm64",
+        spec=PackSpec(name, "python3.12", "arm64", handler="app.handler"),
         payload=digest(rule_runner, {f"{SOURCES}/{p}": c for p, c in sources.items()}),
         has_sources=True,
         site_packages=install,
-        handler="app.handler",
     )
 
 
@@ -88,7 +86,7 @@ def test_a_batch_packs_each_member_as_alone_and_keeps_errors_to_their_member(
         # the packer learns the executable files from the install's digest, not the sandbox
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
         assert modes == {"app.py": 0o100644, "dep/__init__.py": 0o100755, "dep/run.sh": 0o100755}
-    assert packed_first.metadata["logical_name"] == "first"
+    assert packed_first.metadata.logical_name == "first"
 
 
 def test_warnings_are_logged_for_their_member(

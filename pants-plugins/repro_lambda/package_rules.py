@@ -12,7 +12,6 @@ from pants.backend.python.util_rules.python_sources import (
     StrippedPythonSourceFiles,
 )
 from pants.core.goals.package import BuiltPackage, PackageFieldSet
-from pants.core.util_rules.environments import EnvironmentField
 from pants.engine.fs import AddPrefix, Digest, MergeDigests
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import TransitiveTargets, TransitiveTargetsRequest
@@ -21,7 +20,6 @@ from pants.util.logging import LogLevel
 
 from repro_lambda.batch_rules import BatchedLambdaFieldSet, PackInBatch, PreparedLambda
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
-from repro_lambda.external.target_types import LambdaExternalSourcesField
 from repro_lambda.handler_rules import HandlerOwner, HandlerOwnerRequest
 from repro_lambda.install_rules import (
     SITE_PACKAGES,
@@ -45,14 +43,10 @@ from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleR
 from repro_lambda.target_types import (
     RUNTIME_BOTO3_MODULES,
     Bytecode,
-    LambdaArchitectureField,
     LambdaBytecodeField,
     LambdaCompletePlatformsField,
     LambdaHandlerField,
-    LambdaHashExtraField,
     LambdaLayersField,
-    LambdaLogicalNameField,
-    LambdaOutputPathField,
     LambdaRuntimeBoto3Field,
     LambdaRuntimeField,
     LambdaSmokeImportField,
@@ -64,19 +58,12 @@ class LambdaArtifactFieldSet(PackageFieldSet, BatchedLambdaFieldSet):
     required_fields = (LambdaHandlerField, LambdaRuntimeField)
 
     handler: LambdaHandlerField
-    runtime: LambdaRuntimeField
-    architecture: LambdaArchitectureField
-    logical_name: LambdaLogicalNameField
     resolve: PythonResolveField
     complete_platforms: LambdaCompletePlatformsField
-    hash_extra: LambdaHashExtraField
     layers: LambdaLayersField
     runtime_boto3: LambdaRuntimeBoto3Field
     smoke_import: LambdaSmokeImportField
     bytecode: LambdaBytecodeField
-    external_sources: LambdaExternalSourcesField
-    output_path: LambdaOutputPathField
-    environment: EnvironmentField
 
 
 @rule(desc="Prepare a Lambda artifact", level=LogLevel.DEBUG)
@@ -146,26 +133,26 @@ async def prepare_lambda_artifact(field_set: LambdaArtifactFieldSet) -> Prepared
             ),
         )
         payload = await Get(Digest, MergeDigests([payload, bytecode.digest]))
-    request = PackLambdaRequest(
-        field_set.address,
-        zip_path=field_set.output_path.value_or_default(file_ending="zip"),
-        logical_name=name.value,
-        runtime=field_set.runtime.value,
-        architecture=field_set.architecture.value,
-        payload=payload,
-        has_sources=True,
-        site_packages=requirements.digest,
-        handler=field_set.handler.value,
-        hash_extra=field_set.hash_extra.value,
+    spec = field_set.pack_spec(
+        name.value,
+        field_set.handler.value,
         layer_dists=layers.dists,
         layer_artifacts=layers.artifacts,
         layers_unzipped_size=layers.unzipped_size,
-        layer_zips=tuple(z.zip_path for z in layers.zips),
         runtime_provides=RUNTIME_BOTO3_MODULES if field_set.runtime_boto3.value else (),
+    )
+    request = PackLambdaRequest(
+        field_set.address,
+        zip_path=field_set.output_path.value_or_default(file_ending="zip"),
+        spec=spec,
+        payload=payload,
+        has_sources=True,
+        site_packages=requirements.digest,
         has_bytecode=has_bytecode,
         external_roots=external.roots,
+        layer_zips=tuple(z.zip_path for z in layers.zips),
     )
-    return PreparedLambda(request, inputs.platform_name, layers.zips)
+    return PreparedLambda(request, layers.zips)
 
 
 @rule(desc="Package a Lambda artifact", level=LogLevel.DEBUG)
@@ -184,7 +171,7 @@ async def package_lambda_artifact(field_set: LambdaArtifactFieldSet) -> BuiltPac
                 prepared.layer_zips,
             ),
         )
-    return BuiltPackage(packed.digest, (packed.artifact(prepared.platform_name),))
+    return BuiltPackage(packed.digest, (packed.artifact(),))
 
 
 def rules():

@@ -292,7 +292,7 @@ async def smoke_import(
             f"--handler={request.handler}",
             f"--function={request.function.zip_path}",
             *(f"--layer={layer.zip_path}" for layer in request.layers),
-            f"--max-unzipped-bytes={sum(z.metadata['uncompressed_size'] for z in zips)}",
+            f"--max-unzipped-bytes={sum(z.metadata.uncompressed_size for z in zips)}",
         ),
         digest,
         f"Importing {request.handler} from {request.function.zip_path}",

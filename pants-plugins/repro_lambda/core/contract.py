@@ -16,7 +16,7 @@ import typing
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, List, Mapping, NoReturn, Optional, Type, TypeVar
+from typing import Any, List, NoReturn, Optional, Tuple, Type, TypeVar
 
 
 class UserError(ValueError):
@@ -192,44 +192,193 @@ class PublishPlan:
 
 
 _T = TypeVar("_T")
-_REQUIRED = object()
+_NONE = type(None)
 _TYPE_NAMES = {
     str: "a string",
     int: "an integer",
     bool: "true or false",
     list: "a list",
-    type(None): "null",
+    tuple: "a list",
+    _NONE: "null",
 }
 
 
-def read_field(
-    mapping: Mapping[str, Any], name: str, *types: type, where: str, default: Any = _REQUIRED
-) -> Any:
-    """`mapping[name]` if it is of one of the JSON `types`, else `default`; raise UserError if
-    neither.
-    """
-    if name not in mapping:
-        if default is _REQUIRED:
-            raise UserError(f"{where} has no {name!r}")
-        return default
-    value = mapping[name]
-    if type(value) not in types:
-        expected = " or ".join(_TYPE_NAMES[kind] for kind in types)
-        raise UserError(f"{where}: {name!r} must be {expected}, not {json.dumps(value)}")
-    return value
-
-
-def read_fields(cls: Type[_T], mapping: Mapping[str, Any], where: str) -> _T:
-    """The dataclass `cls` from a JSON object, each field checked by `read_field`."""
+def read_fields(cls: Type[_T], mapping: Any, where: str) -> _T:
+    """The dataclass `cls` from a JSON object, each field checked against its type: str, int,
+    bool, None, Optional, `Tuple[X, ...]`, `List[Any]` or another such dataclass. Raise UserError
+    naming `where` and the field if it does not fit; ignore names `cls` does not have."""
+    if not isinstance(mapping, dict):
+        raise UserError(f"{where} must be an object, not {json.dumps(mapping)}")
     hints = typing.get_type_hints(cls)
     values = {}
     for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-        hint = hints[field.name]
-        origin = typing.get_origin(hint)
-        types = typing.get_args(hint) if origin is typing.Union else (origin or hint,)
-        default = _REQUIRED if field.default is dataclasses.MISSING else field.default
-        values[field.name] = read_field(mapping, field.name, *types, where=where, default=default)
+        if field.name in mapping:
+            value = mapping[field.name]
+            values[field.name] = _read_value(value, hints[field.name], f"{where}: {field.name!r}")
+        elif field.default is dataclasses.MISSING:
+            raise UserError(f"{where} has no {field.name!r}")
     return cls(**values)
+
+
+def _read_value(value: Any, hint: Any, where: str) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return read_fields(hint, value, where)
+    if origin is tuple and isinstance(value, list):
+        return tuple(_read_value(item, args[0], f"{where}[{i}]") for i, item in enumerate(value))
+    options = args if origin is typing.Union else (origin or hint,)
+    if type(value) in options:
+        return value
+    if origin is typing.Union and value is not None:
+        (inner,) = (option for option in options if option is not _NONE)
+        if typing.get_origin(inner) is tuple or dataclasses.is_dataclass(inner):
+            return _read_value(value, inner, where)
+    expected = " or ".join(_TYPE_NAMES.get(typing.get_origin(o) or o, "an object") for o in options)
+    raise UserError(f"{where} must be {expected}, not {json.dumps(value)}")
+
+
+def to_json(record: Any) -> str:
+    """A dataclass record as the JSON that `read_fields` reads back: sorted, ASCII, indented."""
+    return json.dumps(dataclasses.asdict(record), sort_keys=True, indent=2, ensure_ascii=True)
+
+
+# The packer's input: the plugin writes a batch of jobs, the packer reads them.
+
+
+@dataclass(frozen=True)
+class LayerDist:
+    """A distribution, at one version, that one of a function's layers provides."""
+
+    layer: str
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class LayerArtifact:
+    """A layer zip that a function is built against, as the function's metadata records it."""
+
+    logical_name: str
+    sha256: str
+    s3_key: str
+
+    def check(self) -> None:
+        """Raise UserError unless its name, digest and key are well formed."""
+        if not (
+            KEY_SEGMENT.fullmatch(self.logical_name)
+            and SHA256_HEX.fullmatch(self.sha256)
+            and is_key(self.s3_key)
+        ):
+            raise UserError(
+                f"invalid layer artifact {self.logical_name}={self.sha256}={self.s3_key}: expected"
+                " a name, 64 hex digits and a key"
+            )
+
+
+@dataclass(frozen=True)
+class PackSpec:
+    """What one zip is, on any machine that packs it: its name, platform, handler and options."""
+
+    logical_name: str
+    runtime: str
+    architecture: str
+    handler: Optional[str] = None
+    """The function's handler; None for a layer."""
+    hash_extra: str = ""
+    """Text stored as the zip's comment, which changes its hash."""
+    key_prefix: str = Section.LAMBDAS.value
+    site_packages_prefix: str = ""
+    """The zip's directory of the third-party installs."""
+    layer_dists: Tuple[LayerDist, ...] = ()
+    """The distributions the function's layers provide, left out of its zip."""
+    layer_artifacts: Tuple[LayerArtifact, ...] = ()
+    """The layer zips the function is built against, recorded in its metadata."""
+    layers_unzipped_size: int = 0
+    runtime_provides: Tuple[str, ...] = ()
+    """Top-level modules the function imports from the runtime, such as boto3."""
+
+    @property
+    def platform_name(self) -> str:
+        return platform_name(self.runtime, self.architecture)
+
+
+@dataclass(frozen=True)
+class PackJob:
+    """One zip for the packer to write: its spec, where its inputs are and where its outputs go,
+    as paths relative to the packer's working directory."""
+
+    spec: PackSpec
+    output: str
+    metadata: str
+    sources: Tuple[str, ...] = ()
+    """Roots of first-party files."""
+    site_packages: Tuple[str, ...] = ()
+    """Roots of third-party installs, packed under `spec.site_packages_prefix`."""
+    bytecode: Tuple[str, ...] = ()
+    """Roots of hash-based bytecode of the packed modules, in `__pycache__/` directories."""
+    external: Tuple[str, ...] = ()
+    """Roots of staged external sources, each file at its archive path."""
+    layer_zips: Tuple[str, ...] = ()
+    """The function's layer zips, whose modules its imports may use."""
+    executables: Optional[str] = None
+    """A file naming the executable input files, one path a line; None: the files with an x bit."""
+
+
+@dataclass(frozen=True)
+class BatchMember:
+    """A job of a packer batch, and the file for its `error:` and `warning:` lines."""
+
+    job: PackJob
+    messages: str
+
+
+@dataclass(frozen=True)
+class PackBatch:
+    """The batch packer's input: jobs packed in one process, each exactly as alone."""
+
+    members: Tuple[BatchMember, ...]
+
+
+# The packer's output: the metadata beside each zip
+
+
+@dataclass(frozen=True)
+class ArtifactMetadata:
+    """What the packer writes beside a zip, and publish, the catalog and `package` read."""
+
+    logical_name: str
+    sha256: str
+    code_sha256: str
+    """The base64 of the SHA-256 digest, as Lambda's CodeSha256."""
+    size: int
+    uncompressed_size: int
+    runtime: str
+    architecture: str
+    handler: Optional[str]
+    entry_count: int
+    s3_key: str
+    layers: Optional[Tuple[LayerArtifact, ...]] = None
+    """A function's layer zips (sorted by name); None for a layer."""
+
+    @property
+    def platform_name(self) -> str:
+        return platform_name(self.runtime, self.architecture)
+
+    def render(self) -> str:
+        """The metadata file: sorted ASCII JSON, indent 2, a trailing newline; no `layers` for a
+        layer."""
+        fields = dataclasses.asdict(self)
+        if self.layers is None:
+            del fields["layers"]
+        return json.dumps(fields, sort_keys=True, indent=2, ensure_ascii=True) + "\n"
+
+    @classmethod
+    def parse(cls, text: str, where: str) -> ArtifactMetadata:
+        """Read a metadata file's text; raise UserError naming `where` if it does not fit."""
+        try:
+            return read_fields(cls, json.loads(text), where)
+        except json.JSONDecodeError as error:
+            raise UserError(f"{where} is not valid JSON: {error}") from error
 
 
 # The tools' command lines

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from repro_lambda.core import zip_writer
-from repro_lambda.core.pack import PackRequest, pack
+from repro_lambda.core.contract import PackJob, PackSpec
+from repro_lambda.core.pack import pack
 
 GOLDEN_SHA256 = "385f4e9f67018fc93f1f9ac31d8159e87507b41e06f09a206a0c6110b59a6e49"
 """The sha256 of the zip of `GOLDEN_INPUT`. Reviewed; change it only to re-key on purpose."""
@@ -62,17 +63,19 @@ def pack_golden(base: Path, executables: frozenset[str] | None = None) -> bytes:
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_bytes(content)
         file.chmod(mode)
+    executables_file = None
+    if executables is not None:
+        executables_file = str(base / "executables")
+        Path(executables_file).write_text("".join(f"{path}\n" for path in executables))
+    spec = PackSpec("golden", runtime="python3.12", architecture="arm64", handler="app.handler")
     pack(
-        PackRequest(
-            output=base / "golden.zip",
-            metadata=base / "golden.json",
-            logical_name="golden",
-            runtime="python3.12",
-            architecture="arm64",
-            handler="app.handler",
-            sources=(base / "sources",),
-            site_packages=(base / "site-packages",),
-            executables=executables,
+        PackJob(
+            spec,
+            output=str(base / "golden.zip"),
+            metadata=str(base / "golden.json"),
+            sources=(str(base / "sources"),),
+            site_packages=(str(base / "site-packages"),),
+            executables=executables_file,
         )
     )
     return (base / "golden.zip").read_bytes()

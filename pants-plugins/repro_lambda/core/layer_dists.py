@@ -7,54 +7,14 @@ import os
 import posixpath
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from repro_lambda.core.contract import KEY_SEGMENT, SHA256_HEX, UserError, is_key
-
-_LAYER_DIST = re.compile(
-    r"(?P<layer>[A-Za-z0-9._-]+)"
-    r":(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
-    r"==(?P<version>[A-Za-z0-9.+!_-]+)"
-)
-
-
-@dataclass(frozen=True)
-class LayerDist:
-    """A distribution, at one version, that a layer provides."""
-
-    layer: str
-    name: str
-    version: str
-
-
-def parse_layer_artifact(value: str) -> dict[str, str]:
-    """Parse `NAME=SHA256=KEY`, one layer zip a function is built against, into the entry its
-    metadata records; raise UserError on bad syntax."""
-    parts = value.split("=")
-    name, sha256, key = parts if len(parts) == 3 else ("", "", "")
-    if KEY_SEGMENT.fullmatch(name) and SHA256_HEX.fullmatch(sha256) and is_key(key):
-        return {"logical_name": name, "sha256": sha256, "s3_key": key}
-    raise UserError(
-        f"invalid --layer-artifact {value!r}: expected NAME=SHA256=KEY, e.g."
-        " science-python3.13-arm64=<64 hex digits>=layers/science-python3.13-arm64/<sha256>.zip"
-    )
+from repro_lambda.core.contract import LayerDist, UserError
 
 
 def canonical_name(name: str) -> str:
     """The PEP 503 normalised form of a distribution name."""
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def parse_layer_dist(value: str) -> LayerDist:
-    """Parse `LAYER:NAME==VERSION`; raise UserError on bad syntax."""
-    match = _LAYER_DIST.fullmatch(value)
-    if match is None:
-        raise UserError(
-            f"invalid --layer-dist {value!r}: expected LAYER:NAME==VERSION, e.g."
-            " science-python3.13-arm64:numpy==2.2.6"
-        )
-    return LayerDist(match["layer"], match["name"], match["version"])
 
 
 def excluded_archive_paths(

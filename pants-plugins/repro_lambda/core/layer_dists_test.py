@@ -7,13 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from repro_lambda.core.contract import UserError
-from repro_lambda.core.layer_dists import (
-    LayerDist,
-    canonical_name,
-    excluded_archive_paths,
-    parse_layer_dist,
-)
+from repro_lambda.core.contract import LayerDist, UserError
+from repro_lambda.core.layer_dists import canonical_name, excluded_archive_paths
 
 LAYER = "science-python3.13-arm64"
 
@@ -35,31 +30,6 @@ def install(site: Path, dist_info: str, files: list[str], record: list[str] | No
 
 def numpy(version: str = "2.2.6") -> LayerDist:
     return LayerDist(LAYER, "numpy", version)
-
-
-def test_parse_layer_dist() -> None:
-    assert parse_layer_dist(f"{LAYER}:numpy==2.2.6") == numpy()
-    assert parse_layer_dist("l:Typing.Extensions==4.12.2+local") == LayerDist(
-        "l", "Typing.Extensions", "4.12.2+local"
-    )
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "numpy==2.2.6",
-        "l:numpy",
-        "l:numpy=2.2.6",
-        ":numpy==1",
-        "l:==1",
-        "l:numpy==",
-        "l:num py==1",
-        "l:-np==1",
-    ],
-)
-def test_parse_layer_dist_rejects_bad_syntax(value: str) -> None:
-    with pytest.raises(UserError, match=r"invalid --layer-dist .*: expected LAYER:NAME==VERSION"):
-        parse_layer_dist(value)
 
 
 @pytest.mark.parametrize(

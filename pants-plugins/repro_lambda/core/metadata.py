@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
-from collections.abc import Mapping, Sequence
-from typing import Any
 
-from repro_lambda.core.contract import KEY_SEGMENT, Section, UserError, is_key
+from repro_lambda.core.contract import KEY_SEGMENT, ArtifactMetadata, PackSpec, UserError, is_key
 
 
 def validate_key_parts(logical_name: str, key_prefix: str) -> None:
@@ -27,39 +24,25 @@ def validate_key_parts(logical_name: str, key_prefix: str) -> None:
 def build_metadata(
     zip_bytes: bytes,
     *,
-    logical_name: str,
-    runtime: str,
-    architecture: str,
-    handler: str | None,
+    spec: PackSpec,
     entry_count: int,
     uncompressed_size: int,
-    key_prefix: str = Section.LAMBDAS.value,
-    layers: Sequence[Mapping[str, str]] | None = None,
-) -> dict[str, Any]:
-    """Describe `zip_bytes`; `code_sha256` is the base64 SHA-256 digest, as Lambda's CodeSha256.
-
-    A function's metadata names the layer zips it was built against (`layers`, sorted)."""
-    validate_key_parts(logical_name, key_prefix)
+) -> ArtifactMetadata:
+    """Describe `zip_bytes`, packed for `spec`; a function's metadata names the layer zips it was
+    built against (sorted by name)."""
+    validate_key_parts(spec.logical_name, spec.key_prefix)
     digest = hashlib.sha256(zip_bytes)
-    return {
-        "logical_name": logical_name,
-        "sha256": digest.hexdigest(),
-        "code_sha256": base64.b64encode(digest.digest()).decode("ascii"),
-        "size": len(zip_bytes),
-        "uncompressed_size": uncompressed_size,
-        "runtime": runtime,
-        "architecture": architecture,
-        "handler": handler,
-        "entry_count": entry_count,
-        "s3_key": f"{key_prefix}/{logical_name}/{digest.hexdigest()}.zip",
-        **({} if layers is None else {"layers": _sorted_layers(layers)}),
-    }
-
-
-def _sorted_layers(layers: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
-    return sorted((dict(layer) for layer in layers), key=lambda layer: layer["logical_name"])
-
-
-def render_metadata(metadata: Mapping[str, Any]) -> str:
-    """Serialise metadata as ASCII-safe JSON with sorted keys, indent 2 and a trailing newline."""
-    return json.dumps(metadata, sort_keys=True, indent=2, ensure_ascii=True) + "\n"
+    layers = sorted(spec.layer_artifacts, key=lambda layer: layer.logical_name)
+    return ArtifactMetadata(
+        logical_name=spec.logical_name,
+        sha256=digest.hexdigest(),
+        code_sha256=base64.b64encode(digest.digest()).decode("ascii"),
+        size=len(zip_bytes),
+        uncompressed_size=uncompressed_size,
+        runtime=spec.runtime,
+        architecture=spec.architecture,
+        handler=spec.handler,
+        entry_count=entry_count,
+        s3_key=f"{spec.key_prefix}/{spec.logical_name}/{digest.hexdigest()}.zip",
+        layers=None if spec.handler is None else tuple(layers),
+    )

@@ -1,8 +1,8 @@
 """Command-line entry point: pack several zips in one process, each exactly as `pack` would.
 
-The batch file is a JSON list of members, each `{"argv": [pack's arguments], "messages": path}`.
-A member's `error:` and `warning:` lines go to its messages file, so that an error fails only its
-member; the files members share (those of one third-party install) are compressed once.
+The batch file is a `PackBatch` as JSON: members, each a `PackJob` and the path of its messages
+file. A member's `error:` and `warning:` lines go to its messages file, so that an error fails
+only its member; the files members share (those of one third-party install) are compressed once.
 """
 
 from __future__ import annotations
@@ -12,7 +12,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from repro_lambda.core.contract import ToolArgumentParser, UserError, report_user_error
+from repro_lambda.core.contract import (
+    PackBatch,
+    ToolArgumentParser,
+    UserError,
+    read_fields,
+    report_user_error,
+)
 from repro_lambda.core.pack import run
 from repro_lambda.core.zip_writer import CompressionMemo
 
@@ -22,13 +28,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = ToolArgumentParser(prog="python -m repro_lambda.core.pack_batch", description=__doc__)
     parser.add_argument("batch", type=Path, help="the JSON batch file")
     try:
-        members = json.loads(parser.parse_args(argv).batch.read_text(encoding="utf-8"))
+        path = parser.parse_args(argv).batch
+        batch = read_fields(PackBatch, json.loads(path.read_text(encoding="utf-8")), str(path))
     except (UserError, OSError, ValueError) as error:
         return report_user_error(error)
     memo = CompressionMemo()
-    for member in members:
-        _, messages = run(member["argv"], memo)
-        messages_file = Path(member["messages"])
+    for member in batch.members:
+        _, messages = run(member.job, memo)
+        messages_file = Path(member.messages)
         messages_file.parent.mkdir(parents=True, exist_ok=True)
         messages_file.write_text("".join(f"{line}\n" for line in messages), encoding="utf-8")
     return 0

@@ -7,19 +7,23 @@ from pathlib import Path
 
 import pytest
 
+from repro_lambda.core.contract import BatchMember, PackBatch, PackJob, PackSpec, to_json
 from repro_lambda.core.pack import main as pack_main
 from repro_lambda.core.pack_batch import main
 from repro_lambda.core.pack_test import COMMON_ARGS, make_project
 
+SPEC = PackSpec(logical_name="orders", runtime="python3.11", architecture="x86_64", handler="app.h")
 
-def member_argv(base: Path, name: str, sources: Path, site: Path) -> list[str]:
-    return [
-        f"--output={base / name}.zip",
-        f"--metadata={base / name}.json",
-        *COMMON_ARGS,
-        f"--sources={sources}",
-        f"--site-packages={site}",
-    ]
+
+def member(base: Path, name: str, sources: Path, site: Path, messages: str) -> BatchMember:
+    job = PackJob(
+        SPEC,
+        output=f"{base / name}.zip",
+        metadata=f"{base / name}.json",
+        sources=(str(sources),),
+        site_packages=(str(site),),
+    )
+    return BatchMember(job, messages)
 
 
 def test_members_pack_as_alone_and_an_error_stays_with_its_member(tmp_path: Path) -> None:
@@ -27,14 +31,16 @@ def test_members_pack_as_alone_and_an_error_stays_with_its_member(tmp_path: Path
     broken = tmp_path / "broken"
     (broken / "app.py").parent.mkdir(parents=True)
     (broken / "app.py").write_text("def other(event, context):\n    return 1\n")
-    members = [
-        {"argv": member_argv(tmp_path / "batch", "a", sources, site), "messages": "m/0"},
-        {"argv": member_argv(tmp_path / "batch", "b", broken, site), "messages": "m/1"},
-        {"argv": member_argv(tmp_path / "batch", "c", sources, site), "messages": "m/2"},
-    ]
+    members = (
+        member(tmp_path / "batch", "a", sources, site, "m/0"),
+        member(tmp_path / "batch", "b", broken, site, "m/1"),
+        member(tmp_path / "batch", "c", sources, site, "m/2"),
+    )
     batch_file = tmp_path / "batch.json"
-    batch_file.write_text(json.dumps(members))
-    assert pack_main(member_argv(tmp_path / "alone", "a", sources, site)) == 0
+    batch_file.write_text(to_json(PackBatch(members)))
+    out = tmp_path / "alone"
+    args = ["--output", f"{out}/a.zip", "--metadata", f"{out}/a.json", *COMMON_ARGS]
+    assert pack_main([*args, "--sources", str(sources), "--site-packages", str(site)]) == 0
 
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(tmp_path)
@@ -55,3 +61,14 @@ def test_an_unreadable_batch_file_is_one_error(
     assert main([str(tmp_path / "batch.json")]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("error: ")
+
+
+def test_a_batch_file_of_another_shape_is_one_error_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    batch = json.loads(to_json(PackBatch((member(tmp_path, "a", tmp_path, tmp_path, "m/0"),))))
+    batch["members"][0]["job"]["spec"]["layers_unzipped_size"] = "many"
+    (tmp_path / "batch.json").write_text(json.dumps(batch))
+    assert main([str(tmp_path / "batch.json")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "'layers_unzipped_size' must be an integer, not \"many\"" in line

@@ -140,10 +140,12 @@ def test_bytecode_that_is_not_the_runtimes_hash_based_bytecode_exits_2(
 
 def test_metadata_records_the_layer_zips_the_function_is_built_against(tmp_path: Path) -> None:
     sha = {name: hashlib.sha256(name.encode()).hexdigest() for name in ("b", "a")}
-    layers = [f"{name}={sha[name]}=layers/{name}/{sha[name]}.zip" for name in sha]
+    layers = [
+        ("--layer-artifact", name, sha[name], f"layers/{name}/{sha[name]}.zip") for name in sha
+    ]
     plain = run_main(tmp_path / "plain")
     code, zip_bytes, metadata = run_main(
-        tmp_path / "layered", *(f"--layer-artifact={layer}" for layer in layers)
+        tmp_path / "layered", *(a for layer in layers for a in layer)
     )
     assert (code, zip_bytes) == (0, plain[1])
     assert metadata["layers"] == [
@@ -155,8 +157,8 @@ def test_metadata_records_the_layer_zips_the_function_is_built_against(tmp_path:
 def test_bad_layer_artifact_exits_2_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run_main(tmp_path, "--layer-artifact=science=abc=layers/x.zip")[0] == 2
-    assert_one_error_line(capsys, "invalid --layer-artifact 'science=abc=layers/x.zip'")
+    assert run_main(tmp_path, "--layer-artifact", "science", "abc", "layers/x.zip")[0] == 2
+    assert_one_error_line(capsys, "invalid layer artifact science=abc=layers/x.zip")
 
 
 def test_layer_without_handler_under_a_site_packages_prefix(tmp_path: Path) -> None:
@@ -481,7 +483,7 @@ def make_project_with_numpy(base: Path, numpy_version: str = "2.2.6") -> tuple[P
 def test_leaves_out_what_a_layer_provides(tmp_path: Path) -> None:
     roots = make_project_with_numpy(tmp_path)
     code, zip_bytes, metadata = run_main(
-        tmp_path, "--layer-dist", f"{SCIENCE_LAYER}:numpy==2.2.6", roots=roots
+        tmp_path, "--layer-dist", SCIENCE_LAYER, "numpy", "2.2.6", roots=roots
     )
     assert code == 0
     names = zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist()
@@ -513,7 +515,7 @@ def test_layer_dist_names_are_canonicalised(tmp_path: Path) -> None:
     write(site / "typing_extensions.py")
     write(site / "typing_extensions-4.12.2.dist-info/RECORD", b"typing_extensions.py,,\n")
     code, zip_bytes, _ = run_main(
-        tmp_path, "--layer-dist", "base:Typing.Extensions==4.12.2", roots=(sources, site)
+        tmp_path, "--layer-dist", "base", "Typing.Extensions", "4.12.2", roots=(sources, site)
     )
     assert code == 0
     assert not any("typing" in name for name in zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist())
@@ -523,7 +525,7 @@ def test_layer_dist_version_conflict_exits_2_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     roots = make_project_with_numpy(tmp_path, numpy_version="2.3.0")
-    assert run_main(tmp_path, "--layer-dist", f"{SCIENCE_LAYER}:numpy==2.2.6", roots=roots)[0] == 2
+    assert run_main(tmp_path, "--layer-dist", SCIENCE_LAYER, "numpy", "2.2.6", roots=roots)[0] == 2
     assert_one_error_line(
         capsys,
         (
@@ -537,12 +539,9 @@ def test_layer_dist_version_conflict_exits_2_with_one_line(
 @pytest.mark.parametrize(
     ("option", "fragment"),
     [
-        (
-            ["--layer-dist", "numpy==2.2.6"],
-            "invalid --layer-dist 'numpy==2.2.6': expected LAYER:NAME==VERSION",
-        ),
+        (["--layer-dist", "numpy==2.2.6"], "--layer-dist: expected 3 arguments"),
         (["--layers-unzipped-size", "many"], "--layers-unzipped-size: invalid int value"),
-        (["--layers-unzipped-size=-1"], "--layers-unzipped-size must not be negative"),
+        (["--layers-unzipped-size=-1"], "the layers' unzipped size must not be negative"),
     ],
 )
 def test_bad_layer_options_exit_2_with_one_line(
@@ -683,7 +682,7 @@ def test_imports_the_artifact_cannot_satisfy_exit_2_with_one_line(
 def test_imports_from_the_layers_and_the_runtime_resolve(tmp_path: Path) -> None:
     sources, site = make_project_with_numpy(tmp_path)
     write(sources / "app.py", b"import numpy.linalg, boto3\ndef h(event, context):\n    pass\n")
-    layer = ("--layer-dist", f"{SCIENCE_LAYER}:numpy==2.2.6")
+    layer = ("--layer-dist", SCIENCE_LAYER, "numpy", "2.2.6")
     assert run_main(tmp_path, *layer, roots=(sources, site))[0] == 2
     code, zip_bytes, _ = run_main(
         tmp_path, *layer, "--runtime-provides", "boto3", roots=(sources, site)

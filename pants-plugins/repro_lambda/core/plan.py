@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,13 +13,13 @@ from typing import Any
 from repro_lambda.core.contract import (
     SECTIONS,
     SHA256_HEX,
+    ArtifactMetadata,
     PlanArtifact,
     PublishPlan,
     StoreUrl,
     UserError,
     check_key,
     parse_store_url,
-    read_field,
     read_fields,
 )
 
@@ -31,7 +30,7 @@ class Artifact:
 
     zip: str
     """The zip's path as the plan gives it (relative to the working directory)."""
-    metadata: Mapping[str, Any]
+    metadata: ArtifactMetadata
     store: StoreUrl
     region: str | None
     lambda_at_edge: bool
@@ -39,11 +38,11 @@ class Artifact:
 
     @property
     def name(self) -> str:
-        return str(self.metadata["logical_name"])
+        return self.metadata.logical_name
 
     @property
     def key(self) -> str:
-        return str(self.metadata["s3_key"])
+        return self.metadata.s3_key
 
     @property
     def location(self) -> str:
@@ -111,27 +110,20 @@ def _artifact(item: Any, buildroot: Path, where: str) -> Artifact:
     )
 
 
-def _metadata(path: Path) -> dict[str, Any]:
+def _metadata(path: Path) -> ArtifactMetadata:
     """The zip's metadata, checked: its key must end in the zip's SHA-256, which `code_sha256` must
     encode.
     """
-    metadata = _read_json(path, "metadata")
     where = f"metadata {path}"
-    if not isinstance(metadata, dict):
-        raise UserError(f"{where} is not a JSON object")
-    for name in ("logical_name", "sha256", "code_sha256", "runtime", "architecture", "s3_key"):
-        read_field(metadata, name, str, where=where)
-    read_field(metadata, "size", int, where=where)
-    read_field(metadata, "handler", str, type(None), where=where)
-    read_field(metadata, "layers", list, default=None, where=where)
-    sha256 = metadata["sha256"]
+    metadata = read_fields(ArtifactMetadata, _read_json(path, "metadata"), where)
+    sha256 = metadata.sha256
     if not SHA256_HEX.fullmatch(sha256):
         raise UserError(f"{where}: sha256 {sha256!r} is not 64 lowercase hex digits")
-    if metadata["code_sha256"] != base64.b64encode(bytes.fromhex(sha256)).decode("ascii"):
+    if metadata.code_sha256 != base64.b64encode(bytes.fromhex(sha256)).decode("ascii"):
         raise UserError(f"{where}: code_sha256 is not the base64 of the digest in sha256")
-    check_key(metadata["s3_key"], where)
-    if metadata["s3_key"].rpartition("/")[2] != f"{sha256}.zip":
-        raise UserError(f"{where}: s3_key {metadata['s3_key']!r} does not end in {sha256}.zip")
+    check_key(metadata.s3_key, where)
+    if metadata.s3_key.rpartition("/")[2] != f"{sha256}.zip":
+        raise UserError(f"{where}: s3_key {metadata.s3_key!r} does not end in {sha256}.zip")
     return metadata
 
 

@@ -13,7 +13,7 @@ import hashlib
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from repro_lambda.core.catalog import CatalogEntry, load_catalog, merge_into_catalog
@@ -112,8 +112,8 @@ def _read_zip(artifact: Artifact) -> bytes:
     except OSError as error:
         raise PublishError(f"cannot read {artifact.zip}: {error}") from error
     sha256, size = hashlib.sha256(data).hexdigest(), len(data)
-    if (sha256, size) != (artifact.metadata["sha256"], artifact.metadata["size"]):
-        expected = f"{artifact.metadata['sha256']}, {artifact.metadata['size']} bytes"
+    if (sha256, size) != (artifact.metadata.sha256, artifact.metadata.size):
+        expected = f"{artifact.metadata.sha256}, {artifact.metadata.size} bytes"
         raise PublishError(
             f"{artifact.zip} does not match its metadata (sha256 {sha256}, {size} bytes; expected"
             f" {expected}): the build output is corrupt, rebuild it"
@@ -169,17 +169,17 @@ def _catalog_entry(artifact: Artifact) -> CatalogEntry:
     return CatalogEntry(
         section=artifact.section,
         logical_name=artifact.name,
-        sha256=metadata["sha256"],
+        sha256=metadata.sha256,
         store=artifact.store.url,
         bucket=artifact.store.bucket,
         key=artifact.store.object_key(artifact.key),
-        code_sha256=metadata["code_sha256"],
-        size=metadata["size"],
-        runtime=metadata["runtime"],
-        architecture=metadata["architecture"],
-        handler=metadata["handler"],
+        code_sha256=metadata.code_sha256,
+        size=metadata.size,
+        runtime=metadata.runtime,
+        architecture=metadata.architecture,
+        handler=metadata.handler,
         lambda_at_edge=artifact.lambda_at_edge,
-        layers=metadata.get("layers"),
+        layers=None if metadata.layers is None else [asdict(layer) for layer in metadata.layers],
     )
 
 

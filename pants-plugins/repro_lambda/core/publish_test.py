@@ -16,7 +16,8 @@ import pytest
 
 from fake_s3 import BUCKET, FakeS3, FaultProxy, refusing_url
 from repro_lambda.core import file_store, stores
-from repro_lambda.core.metadata import build_metadata, render_metadata
+from repro_lambda.core.contract import PackSpec
+from repro_lambda.core.metadata import build_metadata
 from repro_lambda.core.publish import main
 
 PLUGINS_DIR = Path(__file__).resolve().parents[2]
@@ -36,17 +37,9 @@ def make_artifact(
     zip_path, metadata_path = base / "dist" / f"{name}.zip", base / "dist" / f"{name}.json"
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     zip_path.write_bytes(content)
-    metadata = build_metadata(
-        content,
-        logical_name=name,
-        runtime="python3.12",
-        architecture="arm64",
-        handler="app.handler",
-        entry_count=1,
-        uncompressed_size=len(content),
-        key_prefix=section,
-    )
-    metadata_path.write_text(render_metadata(metadata), encoding="ascii")
+    spec = PackSpec(name, "python3.12", "arm64", handler="app.handler", key_prefix=section)
+    metadata = build_metadata(content, spec=spec, entry_count=1, uncompressed_size=len(content))
+    metadata_path.write_text(metadata.render(), encoding="ascii")
     entry = {
         "zip": str(zip_path),
         "metadata": str(metadata_path),
@@ -153,6 +146,7 @@ def test_file_store_publish_then_republish(
         "architecture": "arm64",
         "handler": "app.handler",
         "lambda_at_edge": False,
+        "layers": [],
         "history": [],
     }
 

@@ -16,7 +16,6 @@ from pants.backend.python.util_rules.pex import CompletePlatforms
 from pants.base.build_root import BuildRoot
 from pants.base.glob_match_error_behavior import GlobMatchErrorBehavior
 from pants.core.goals.package import BuiltPackage, PackageFieldSet
-from pants.core.util_rules.environments import EnvironmentField
 from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
 from pants.engine.addresses import Address
 from pants.engine.fs import (
@@ -50,7 +49,7 @@ from repro_lambda.core.pex_args import (
 from repro_lambda.core.sources import SourceSpec
 from repro_lambda.errors import LambdaUserError
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
-from repro_lambda.external.target_types import LambdaExternalSourcesField, LambdaSourceTarget
+from repro_lambda.external.target_types import LambdaSourceTarget
 from repro_lambda.install_rules import SITE_PACKAGES, LambdaPlatformRequest
 from repro_lambda.manifest.target_types import (
     LambdaManifestSourceField,
@@ -67,13 +66,6 @@ from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
 from repro_lambda.pex_cli import LambdaPexProcess
 from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleRequest
 from repro_lambda.symlinks import without_symlinks
-from repro_lambda.target_types import (
-    LambdaArchitectureField,
-    LambdaHashExtraField,
-    LambdaLogicalNameField,
-    LambdaOutputPathField,
-    LambdaRuntimeField,
-)
 
 
 class LambdaManifestError(LambdaUserError):
@@ -380,14 +372,7 @@ class ManifestPythonLambdaFieldSet(PackageFieldSet, BatchedLambdaFieldSet):
     sources: ManifestSourcesField
     source_dir: ManifestSourceDirField
     handler: ManifestHandlerField
-    runtime: LambdaRuntimeField
-    architecture: LambdaArchitectureField
-    logical_name: LambdaLogicalNameField
     requirements_lock: ManifestRequirementsLockField
-    hash_extra: LambdaHashExtraField
-    external_sources: LambdaExternalSourcesField
-    output_path: LambdaOutputPathField
-    environment: EnvironmentField
 
 
 @rule(desc="Prepare a manifest lambda", level=LogLevel.DEBUG)
@@ -420,24 +405,20 @@ async def prepare_manifest_python_lambda(
     request = PackLambdaRequest(
         address,
         zip_path=field_set.output_path.value_or_default(file_ending="zip"),
-        logical_name=name.value,
-        runtime=field_set.runtime.value,
-        architecture=field_set.architecture.value,
+        spec=field_set.pack_spec(name.value, field_set.handler.value),
         payload=payload,
         has_sources=True,
         site_packages=site_packages,
-        handler=field_set.handler.value,
-        hash_extra=field_set.hash_extra.value,
         external_roots=external.roots,
     )
-    return PreparedLambda(request, f"{field_set.runtime.value}-{field_set.architecture.value}")
+    return PreparedLambda(request)
 
 
 @rule(desc="Package a manifest lambda", level=LogLevel.DEBUG)
 async def package_manifest_python_lambda(field_set: ManifestPythonLambdaFieldSet) -> BuiltPackage:
     prepared = await Get(PreparedLambda, ManifestPythonLambdaFieldSet, field_set)
     packed = await Get(PackedLambda, PackInBatch(field_set, prepared))
-    return BuiltPackage(packed.digest, (packed.artifact(prepared.platform_name),))
+    return BuiltPackage(packed.digest, (packed.artifact(),))
 
 
 def rules():

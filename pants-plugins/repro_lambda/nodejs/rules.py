@@ -27,7 +27,7 @@ from pants.engine.unions import UnionRule
 from pants.option.global_options import GlobalOptions, ca_certs_path_to_file_content
 from pants.util.logging import LogLevel
 
-from repro_lambda.core.contract import Architecture, UserError
+from repro_lambda.core.contract import Architecture, PackSpec, UserError
 from repro_lambda.core.npm_lock import check_npm_lock
 from repro_lambda.errors import LambdaUserError
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
@@ -238,18 +238,19 @@ async def package_nodejs_lambda(
         PackLambdaRequest(
             address,
             zip_path=field_set.output_path.value_or_default(file_ending="zip"),
-            logical_name=name.value,
-            runtime=field_set.runtime.value,
-            architecture=field_set.architecture.value,
+            spec=PackSpec(
+                name.value,
+                field_set.runtime.value,
+                field_set.architecture.value,
+                handler=field_set.handler.value,
+                hash_extra=field_set.hash_extra.value or "",
+            ),
             payload=payload,
             has_sources=True,
-            handler=field_set.handler.value,
-            hash_extra=field_set.hash_extra.value,
             external_roots=external.roots,
         ),
     )
-    platform = f"{field_set.runtime.value}-{field_set.architecture.value}"
-    return BuiltPackage(packed.digest, (packed.artifact(platform),))
+    return BuiltPackage(packed.digest, (packed.artifact(),))
 
 
 def rules():
