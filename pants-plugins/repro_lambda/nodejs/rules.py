@@ -82,7 +82,7 @@ class NodeLambdaFieldSet(PackageFieldSet):
 @dataclass(frozen=True)
 class NodeModulesRequest:
     address: Address
-    manifest: Digest  # package.json and package-lock.json, at the root
+    package_files: Digest  # package.json and package-lock.json, at the root
     package_dir: str
     architecture: str
 
@@ -109,7 +109,7 @@ async def npm_ci(
     global_options: GlobalOptions,
 ) -> NodeModules:
     cpu = Architecture(request.architecture).npm_cpu
-    input_digest, ca_env = request.manifest, {}
+    input_digest, ca_env = request.package_files, {}
     if global_options.ca_certs_path:
         ca_certs = ca_certs_path_to_file_content(global_options.ca_certs_path)
         ca_digest = await Get(Digest, CreateDigest([ca_certs]))
@@ -161,7 +161,7 @@ async def npm_ci(
     return NodeModules(kept)
 
 
-def _check_manifest(
+def _check_package_files(
     address: Address, package_dir: str, contents: dict[str, bytes], registry: str
 ) -> None:
     package_json = os.path.join(package_dir, "package.json")
@@ -183,8 +183,8 @@ def _check_manifest(
         check_npm_lock(parsed[lockfile], registry, lockfile)
     except UserError as e:
         raise NodeLambdaError(f"{address}: {e}.")
-    manifest = parsed[package_json]
-    if "workspaces" in manifest:
+    package = parsed[package_json]
+    if "workspaces" in package:
         raise NodeLambdaError(
             f"{address}: {package_json} declares npm workspaces, which are not supported: give "
             "the lambda a package.json and package-lock.json of its own."
@@ -202,10 +202,10 @@ async def package_nodejs_lambda(
         os.path.join(address.spec_path, os.path.dirname(field_set.package_json.value))
     )
     package_dir = "" if package_dir == "." else package_dir
-    manifest_paths = [os.path.join(package_dir, name) for name in ("package.json", _LOCKFILE)]
-    manifest_digest = await Get(Digest, PathGlobs(manifest_paths))
-    contents = await Get(DigestContents, Digest, manifest_digest)
-    _check_manifest(
+    package_paths = [os.path.join(package_dir, name) for name in ("package.json", _LOCKFILE)]
+    package_digest = await Get(Digest, PathGlobs(package_paths))
+    contents = await Get(DigestContents, Digest, package_digest)
+    _check_package_files(
         address, package_dir, {fc.path: fc.content for fc in contents}, subsystem.registry
     )
     sources = await Get(SourceFiles, SourceFilesRequest([field_set.sources]))
@@ -215,18 +215,18 @@ async def package_nodejs_lambda(
             f"{address}: `sources` must be under {package_dir}, the directory of package.json, "
             f"but include {', '.join(sorted(outside)[:3])}."
         )
-    manifest, stripped = manifest_digest, sources.snapshot.digest
+    package_files, stripped = package_digest, sources.snapshot.digest
     if field_set.skip_symlinks.value:
         stripped = await without_symlinks(address, sources, package_dir, build_root)
     if package_dir:
-        manifest, stripped = await MultiGet(
-            Get(Digest, RemovePrefix(manifest_digest, package_dir)),
+        package_files, stripped = await MultiGet(
+            Get(Digest, RemovePrefix(package_digest, package_dir)),
             Get(Digest, RemovePrefix(stripped, package_dir)),
         )
     node_modules, external = await MultiGet(
         Get(
             NodeModules,
-            NodeModulesRequest(address, manifest, package_dir, field_set.architecture.value),
+            NodeModulesRequest(address, package_files, package_dir, field_set.architecture.value),
         ),
         Get(ExternalSources, ExternalSourcesRequest(address, field_set.external_sources)),
     )
