@@ -29,19 +29,23 @@ from layer_builder.build_request import BuildRequest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from repro_lambda.core.contract import LayerLayout, Section, UserError
+from repro_lambda.core.contract import LayerLayout, Section, UserError, platform_name
 from repro_lambda.core.lock_failure import missing_wheel
 from repro_lambda.core.pack import PackRequest, pack
+from repro_lambda.core.pex_args import (
+    LOCK_CREATE,
+    VENV_CREATE,
+    index_args,
+    lock_wheels_args,
+    pex3_argv,
+    resolve_args,
+    venv_flat_args,
+)
 from repro_lambda.core.runtimes import BY_NAME
 
 # The plugin's installs run pex (`[lambda-pex]`, the version pinned in the dev requirements) with
-# the pip of Pants 2.17's `[python].pip_version`; the same pex and pip install the same files.
-PIP_VERSION = "23.1.2"
+# the same arguments (`pex_args`) and pip; the same pex and pip install the same files.
 PYPI = "https://pypi.org/simple/"
-_RUN_PEX3 = (
-    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
-    "from pex.cli.pex import main; sys.argv[0] = 'pex3'; sys.exit(main())"
-)
 _ERROR_TAIL_LINES = 15
 _PEX_TIMEOUT_SECONDS = 600
 # What pip says when it cannot download from the index at all (then every requirement is missing).
@@ -142,7 +146,7 @@ class BuiltLayers:
 
 def zip_stem(package: str | None, runtime: str, architecture: str) -> str:
     """`combined-python3.13-arm64`, or `numpy-python3.13-arm64` for one package's zip."""
-    return f"{package or 'combined'}-{runtime}-{architecture}"
+    return f"{package or 'combined'}-{platform_name(runtime, architecture)}"
 
 
 def build_layers(
@@ -171,15 +175,13 @@ def _build(
         settings,
         workdir,
         deadline,
-        ("lock", "create"),
-        f"--output={lock}",
-        "--style=strict",
-        "--no-build",
-        "--resolver-version=pip-2020-resolver",
-        "--no-pypi",
-        f"--index={settings.index_url}",
-        *(f"--complete-platform={path}" for path in platforms.values()),
-        *request.requirements,
+        LOCK_CREATE,
+        lock_wheels_args(
+            str(lock),
+            [str(path) for path in platforms.values()],
+            request.requirements,
+            repos=index_args([settings.index_url]),
+        ),
         failure=lambda stderr: _lock_failure(stderr, runtime, platforms, settings.index_url),
     )
     groups: list[tuple[str | None, tuple[str, ...]]] = [(None, request.requirements)]
@@ -194,13 +196,10 @@ def _build(
                 settings,
                 workdir,
                 deadline,
-                ("venv", "create"),
-                f"--dest-dir={site_packages}",
-                "--layout=flat",
-                f"--lock={lock}",
-                "--no-build",
-                f"--complete-platform={platform}",
-                *requirements,
+                VENV_CREATE,
+                venv_flat_args(
+                    str(site_packages), str(lock), requirements, complete_platforms=[str(platform)]
+                ),
                 failure=lambda stderr: f"Installing {stem} failed:\n{_tail(stderr)}",
             )
             zips.append(_pack(workdir / "out", stem, runtime, architecture, site_packages))
@@ -208,7 +207,7 @@ def _build(
 
 
 def _complete_platform(workdir: Path, runtime: str, architecture: str) -> Path:
-    name = f"{runtime}-{architecture}.json"
+    name = f"{platform_name(runtime, architecture)}.json"
     path = workdir / "platforms" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(resources.files("repro_lambda.platforms").joinpath(name).read_bytes())
@@ -235,7 +234,8 @@ def _pex(
     workdir: Path,
     deadline: Deadline | None,
     command: tuple[str, str],
-    *options: str,
+    options: Iterable[str],
+    *,
     failure: Callable[[str], str],
 ) -> None:
     """Run `pex3 command options` in the build's HOME, reading no pip or pex configuration of the
@@ -249,22 +249,17 @@ def _pex(
     home = workdir / "home"
     tmp = workdir / "tmp"
     tmp.mkdir(exist_ok=True)
-    cert = (f"--cert={settings.cert}",) if settings.cert else ()
     pex_path = str(Path(pex.__file__).parent.parent)
     # A session of its own, so that a timeout kills pip with pex (pip would hold the pipes open).
     with subprocess.Popen(
-        [
+        pex3_argv(
             sys.executable,
-            "-I",
-            "-c",
-            _RUN_PEX3,
             pex_path,
-            *command,
-            f"--tmpdir={tmp}",
-            f"--pip-version={PIP_VERSION}",
-            *cert,
-            *options,
-        ],
+            command,
+            options,
+            tmpdir=str(tmp),
+            resolve=resolve_args(cert=settings.cert),
+        ),
         env={
             "PATH": os.environ.get("PATH", os.defpath),
             "HOME": str(home),
@@ -332,7 +327,7 @@ def _pack(out: Path, stem: str, runtime: str, architecture: str, site_packages: 
 
 
 def _pins(lock: Path, runtime: str, platforms: dict[str, Path]) -> dict[str, list[dict[str, str]]]:
-    names = {_first_tag(path): f"{runtime}-{a}" for a, path in platforms.items()}
+    names = {_first_tag(path): platform_name(runtime, a) for a, path in platforms.items()}
     pins = {}
     for resolve in json.loads(lock.read_bytes())["locked_resolves"]:
         pins[names["-".join(resolve["platform_tag"])]] = [

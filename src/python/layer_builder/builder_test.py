@@ -4,6 +4,7 @@ import hashlib
 import json
 import socket
 import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pex
 import pytest
 from layer_builder.build_request import BuildRequest
 from layer_builder.builder import (
@@ -21,6 +23,17 @@ from layer_builder.builder import (
     PexSettings,
     build_layers,
     scrub,
+)
+
+from repro_lambda.core.pex_args import (
+    LOCK_CREATE,
+    PIP_VERSION,
+    VENV_CREATE,
+    index_args,
+    lock_wheels_args,
+    pex3_argv,
+    resolve_args,
+    venv_flat_args,
 )
 
 ELF_MACHINES = {"x86_64": 62, "arm64": 183}  # e_machine: EM_X86_64, EM_AARCH64
@@ -249,3 +262,68 @@ def test_scrub_removes_url_credentials_and_secrets() -> None:
     assert "https://***@pypi.example/simple/" in scrubbed
     assert "HTTP://***@other.example:8080/simple" in scrubbed
     assert scrubbed.endswith("a short one: abc")  # too short to be a secret
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_the_pex_command_lines_are_the_plugins(tmp_path: Path, monkeypatch) -> None:
+    """For an index and platforms, the builder locks and installs with the arguments the plugin's
+    rules get from `pex_args` for the same inputs: wheels only, that index and never PyPI, a flat
+    install, the plugin's pip."""
+    index = "https://mirror.example/manylinux/simple/"
+    argvs: list[list[str]] = []
+
+    class Succeeded:
+        pid, returncode = 0, 0
+
+        def __enter__(self) -> "Succeeded":
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+            return "", ""
+
+    def popen(args, **kwargs):
+        argvs.append(list(args))
+        if len(argvs) > 1:  # the first install: enough
+            raise _Stop
+        return Succeeded()
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    settings = PexSettings(tmp_path / "root", index_url=index, cert="/etc/ca.pem")
+    request = BuildRequest(("six==1.16.0",), "3.13", ("x86_64", "arm64"), True)
+    with pytest.raises(_Stop):
+        build_layers(request, tmp_path / "w", settings)
+
+    workdir = (tmp_path / "w").resolve()
+    lock = str(workdir / "lock.json")
+    platforms = [str(workdir / "platforms" / f"python3.13-{a}.json") for a in ("x86_64", "arm64")]
+    site_packages = str(workdir / "combined-python3.13-x86_64" / "site-packages")
+
+    def plugin_argv(subcommand: tuple[str, str], args: tuple[str, ...]) -> list[str]:
+        pex_dir = str(Path(pex.__file__).parent.parent)
+        resolve = resolve_args(PIP_VERSION, "/etc/ca.pem")
+        return list(
+            pex3_argv(
+                sys.executable,
+                pex_dir,
+                subcommand,
+                args,
+                tmpdir=str(workdir / "tmp"),
+                resolve=resolve,
+            )
+        )
+
+    lock_args = lock_wheels_args(lock, platforms, ["six==1.16.0"], repos=index_args([index]))
+    install_args = venv_flat_args(
+        site_packages, lock, ["six==1.16.0"], complete_platforms=platforms[:1]
+    )
+    assert argvs == [plugin_argv(LOCK_CREATE, lock_args), plugin_argv(VENV_CREATE, install_args)]
+    locking, installing = argvs
+    assert {"--no-build", "--no-pypi", f"--index={index}", "--pip-version=23.1.2"} <= set(locking)
+    assert not any("pypi.org" in arg for arg in locking)
+    assert {"--no-build", "--layout=flat", f"--lock={lock}"} <= set(installing)
