@@ -29,9 +29,16 @@ from layer_builder.build_request import BuildRequest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from repro_lambda.core.contract import LayerLayout, Section, UserError, platform_name
+from repro_lambda.core.contract import (
+    LayerLayout,
+    PackJob,
+    PackSpec,
+    Section,
+    UserError,
+    platform_name,
+)
 from repro_lambda.core.lock_failure import missing_wheel
-from repro_lambda.core.pack import PackRequest, pack
+from repro_lambda.core.pack import pack
 from repro_lambda.core.pex_args import (
     LOCK_CREATE,
     VENV_CREATE,
@@ -307,23 +314,21 @@ def _lock_failure(stderr: str, runtime: str, platforms: dict[str, Path], index_u
 def _pack(out: Path, stem: str, runtime: str, architecture: str, site_packages: Path) -> BuiltZip:
     output = out / f"{stem}.zip"
     try:
-        result = pack(
-            PackRequest(
-                output=output,
-                metadata=out / f"{stem}.json",
-                logical_name=stem,
-                runtime=runtime,
-                architecture=architecture,
-                handler=None,
-                site_packages=(site_packages,),
-                site_packages_prefix=LayerLayout.SITE_PACKAGES.directory.format(python=runtime),
-                key_prefix=Section.LAYERS.value,
-            )
+        spec = PackSpec(
+            stem,
+            runtime,
+            architecture,
+            key_prefix=Section.LAYERS.value,
+            site_packages_prefix=LayerLayout.SITE_PACKAGES.directory.format(python=runtime),
         )
+        job = PackJob(
+            spec, str(output), str(out / f"{stem}.json"), site_packages=(str(site_packages),)
+        )
+        result = pack(job)
     except UserError as e:
         raise BuildFailed(f"Cannot pack {stem}.zip: {e}")
     metadata = result.metadata
-    return BuiltZip(output, architecture, metadata["size"], metadata["sha256"], result.warnings)
+    return BuiltZip(output, architecture, metadata.size, metadata.sha256, result.warnings)
 
 
 def _pins(lock: Path, runtime: str, platforms: dict[str, Path]) -> dict[str, list[dict[str, str]]]:
