@@ -5,32 +5,27 @@ See the repository's README and docs/ for the targets, the goals they support an
 
 from __future__ import annotations
 
-from repro_lambda import (
-    batch_rules,
-    handler_rules,
-    install_rules,
-    layer_rules,
-    lock_rules,
-    names_rules,
-    pack_rules,
-    package_rules,
-    pants_workarounds,
-    pex_cli,
-    platform_lock,
-    publish_rules,
-    runtime_python_rules,
-)
+from repro_lambda import workarounds
 from repro_lambda.external import rules as external_rules
 from repro_lambda.external.target_types import LambdaSourceTarget
+from repro_lambda.goals import lock, package, package_layer, publish
 from repro_lambda.manifest import lock_rules as manifest_lock_rules
 from repro_lambda.manifest import rules as manifest_rules
-from repro_lambda.manifest import uv
 from repro_lambda.manifest.target_types import LambdaManifestTarget, ManifestPythonLambdaTarget
 from repro_lambda.nodejs import rules as nodejs_rules
-from repro_lambda.nodejs import subsystem as nodejs_subsystem
 from repro_lambda.nodejs.target_types import NodeLambdaArtifactTarget
-from repro_lambda.subsystems import packer, publisher, runtimes
+from repro_lambda.subsystems import nodejs, packer, publisher, runtimes, uv
 from repro_lambda.target_types import LambdaArtifactTarget, LambdaLayerTarget
+from repro_lambda.util_rules import (
+    batches,
+    handler,
+    install,
+    names,
+    pack,
+    pex,
+    platform_lock,
+    runtime_python,
+)
 
 
 def target_types():
@@ -46,26 +41,30 @@ def target_types():
 
 def rules():
     return (
-        *batch_rules.rules(),
-        *external_rules.rules(),
-        *handler_rules.rules(),
-        *install_rules.rules(),
-        *layer_rules.rules(),
-        *lock_rules.rules(),
-        *manifest_lock_rules.rules(),
-        *manifest_rules.rules(),
-        *names_rules.rules(),
-        *nodejs_rules.rules(),
-        *nodejs_subsystem.rules(),
-        *pack_rules.rules(),
-        *package_rules.rules(),
-        *pants_workarounds.rules(),
-        *pex_cli.rules(),
+        # goals
+        *lock.rules(),
+        *package.rules(),
+        *package_layer.rules(),
+        *publish.rules(),
+        # util_rules
+        *batches.rules(),
+        *handler.rules(),
+        *install.rules(),
+        *names.rules(),
+        *pack.rules(),
+        *pex.rules(),
         *platform_lock.rules(),
-        *publish_rules.rules(),
-        *runtime_python_rules.rules(),
+        *runtime_python.rules(),
+        # subsystems
+        *nodejs.rules(),
         *packer.rules(),
         *publisher.rules(),
         *runtimes.rules(),
         *uv.rules(),
+        # the other kinds of lambda, and external sources
+        *external_rules.rules(),
+        *manifest_lock_rules.rules(),
+        *manifest_rules.rules(),
+        *nodejs_rules.rules(),
+        *workarounds.rules(),
     )

@@ -13,13 +13,13 @@ from pants.help.help_info_extracter import TargetFieldHelpInfo
 from pants.testutil.rule_runner import RuleRunner
 
 from repro_lambda import register
-from repro_lambda.names_rules import logical_name
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaArtifactTarget,
     LambdaHandlerField,
     LambdaRuntimeField,
 )
+from repro_lambda.util_rules.names import logical_name
 
 
 def _build_error(rule_runner: RuleRunner, fields: str) -> str:

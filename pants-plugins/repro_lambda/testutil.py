@@ -28,9 +28,9 @@ from pants.option.config import Config
 from pants.testutil.rule_runner import RuleRunner
 
 from repro_lambda import register
-from repro_lambda.handler_rules import InferLambdaHandlerDependency
-from repro_lambda.lock_rules import LambdaLock
-from repro_lambda.package_rules import LambdaArtifactFieldSet
+from repro_lambda.goals.lock import LambdaLock
+from repro_lambda.goals.package import LambdaArtifactFieldSet
+from repro_lambda.util_rules.handler import InferLambdaHandlerDependency
 
 REPO_ROOT = Path(__file__).parents[2]
 LAMBDAS_LOCK = "3rdparty/python/lambdas.lock"

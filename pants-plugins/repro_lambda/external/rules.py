@@ -72,7 +72,6 @@ from repro_lambda.core.sources import (
     version_file,
 )
 from repro_lambda.errors import LambdaUserError
-from repro_lambda.external.subsystem import LambdaSources
 from repro_lambda.external.target_types import (
     LambdaExternalSourcesField,
     LambdaSourceAssetField,
@@ -89,7 +88,8 @@ from repro_lambda.external.target_types import (
     LambdaSourceVersionFromField,
 )
 from repro_lambda.subsystems.packer import PackerTool
-from repro_lambda.tool_rules import LambdaTool
+from repro_lambda.subsystems.sources import LambdaSources
+from repro_lambda.util_rules.tools import LambdaTool
 
 _EXTERNAL = "__external"
 _DOWNLOAD = "__download"

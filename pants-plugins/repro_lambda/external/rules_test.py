@@ -24,9 +24,9 @@ from pants.testutil.rule_runner import RuleRunner
 
 from repro_lambda.core.sources import TOKEN_ENV_VAR
 from repro_lambda.external import rules as external_rules
-from repro_lambda.lock_rules import LambdaLock
+from repro_lambda.goals.lock import LambdaLock
+from repro_lambda.goals.package import LambdaArtifactFieldSet
 from repro_lambda.nodejs.rules import NodeLambdaFieldSet
-from repro_lambda.package_rules import LambdaArtifactFieldSet
 from repro_lambda.testutil import ENV_INHERIT, lambda_options, make_rule_runner
 
 LOCK = "lambda-sources.lock"

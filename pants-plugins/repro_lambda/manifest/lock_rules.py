@@ -31,14 +31,14 @@ from repro_lambda.manifest.target_types import (
     ManifestRequirementsLockField,
     ManifestSourceDirField,
 )
-from repro_lambda.manifest.uv import UvBinary
-from repro_lambda.names_rules import logical_name
 from repro_lambda.nodejs.target_types import NodeLambdaArtifactTarget
+from repro_lambda.subsystems.uv import UvBinary
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaLogicalNameField,
     LambdaRuntimeField,
 )
+from repro_lambda.util_rules.names import logical_name
 
 REQUIREMENTS_IN = "requirements.in"
 _OUTPUT = "__lock.txt"

@@ -34,7 +34,6 @@ from pants.engine.target import GeneratedTargets, GenerateTargetsRequest, Target
 from pants.engine.unions import UnionMembership, UnionRule
 from pants.util.logging import LogLevel
 
-from repro_lambda.batch_rules import BatchedLambdaFieldSet, PackInBatch, PreparedLambda
 from repro_lambda.core.contract import ZIP_MAX_FIELD_LENGTH, UserError, platform_name
 from repro_lambda.core.globs import to_pants_globs
 from repro_lambda.core.hashed_requirements import check_locked_wheels, parse_hashed_requirements
@@ -50,7 +49,6 @@ from repro_lambda.core.sources import SourceSpec
 from repro_lambda.errors import LambdaUserError
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
 from repro_lambda.external.target_types import LambdaSourceTarget
-from repro_lambda.install_rules import SITE_PACKAGES, LambdaPlatformRequest
 from repro_lambda.manifest.target_types import (
     LambdaManifestSourceField,
     LambdaManifestTarget,
@@ -60,12 +58,14 @@ from repro_lambda.manifest.target_types import (
     ManifestSourceDirField,
     ManifestSourcesField,
 )
-from repro_lambda.names_rules import LogicalName, LogicalNameRequest
 from repro_lambda.nodejs.target_types import NodeLambdaArtifactTarget
-from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
-from repro_lambda.pex_cli import LambdaPexProcess
 from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleRequest
-from repro_lambda.symlinks import without_symlinks
+from repro_lambda.util_rules.batches import BatchedLambdaFieldSet, PackInBatch, PreparedLambda
+from repro_lambda.util_rules.install import SITE_PACKAGES, LambdaPlatformRequest
+from repro_lambda.util_rules.names import LogicalName, LogicalNameRequest
+from repro_lambda.util_rules.pack import SOURCES, PackedLambda, PackLambdaRequest
+from repro_lambda.util_rules.pex import LambdaPexProcess
+from repro_lambda.workarounds import without_symlinks
 
 
 class LambdaManifestError(LambdaUserError):

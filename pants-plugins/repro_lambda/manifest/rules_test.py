@@ -18,7 +18,6 @@ from pants.engine.rules import QueryRule
 from pants.engine.target import AllTargets
 from pants.testutil.rule_runner import RuleRunner
 
-from repro_lambda.batch_rules import LambdaBatches
 from repro_lambda.external.target_types import (
     LambdaExternalSourcesField,
     LambdaSourceMemberField,
@@ -31,6 +30,7 @@ from repro_lambda.nodejs.rules import NodeLambdaFieldSet
 from repro_lambda.nodejs.target_types import NodeLambdaSourcesField
 from repro_lambda.target_types import LambdaAtEdgeField
 from repro_lambda.testutil import make_rule_runner, run_lambda_lock
+from repro_lambda.util_rules.batches import LambdaBatches
 
 DIGEST = "a" * 64
 MANIFEST = dedent(

@@ -32,8 +32,6 @@ from repro_lambda.core.npm_lock import check_npm_lock
 from repro_lambda.errors import LambdaUserError
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
 from repro_lambda.external.target_types import LambdaExternalSourcesField
-from repro_lambda.names_rules import LogicalName, LogicalNameRequest
-from repro_lambda.nodejs.subsystem import NodeJs, NodeJsLambda
 from repro_lambda.nodejs.target_types import (
     NodeLambdaHandlerField,
     NodeLambdaPackageJsonField,
@@ -41,16 +39,17 @@ from repro_lambda.nodejs.target_types import (
     NodeLambdaSkipSymlinksField,
     NodeLambdaSourcesField,
 )
-from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
-from repro_lambda.remote_cache import WAIT_FOR_REMOTE_CACHE_MILLIS
+from repro_lambda.subsystems.nodejs import NodeJs, NodeJsLambda
 from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleRequest
-from repro_lambda.symlinks import without_symlinks
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaHashExtraField,
     LambdaLogicalNameField,
     LambdaOutputPathField,
 )
+from repro_lambda.util_rules.names import LogicalName, LogicalNameRequest
+from repro_lambda.util_rules.pack import SOURCES, PackedLambda, PackLambdaRequest
+from repro_lambda.workarounds import WAIT_FOR_REMOTE_CACHE_MILLIS, without_symlinks
 
 _NPM_CACHE = ".cache/npm"
 _LOCKFILE = "package-lock.json"

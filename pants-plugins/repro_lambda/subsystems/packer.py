@@ -15,7 +15,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 from pants.util.strutil import help_text
 
-from repro_lambda.tool_rules import LambdaTool, build_lambda_tool
+from repro_lambda.util_rules.tools import LambdaTool, build_lambda_tool
 
 
 class LambdaPacker(PythonToolRequirementsBase):

@@ -18,7 +18,7 @@ from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
 from repro_lambda.subsystems.packer import core_sources
-from repro_lambda.tool_rules import LambdaTool, build_lambda_tool
+from repro_lambda.util_rules.tools import LambdaTool, build_lambda_tool
 
 DEFAULT_STORE = "file://dist/lambda-store"
 EDGE_SUFFIX = "-us-east-1"

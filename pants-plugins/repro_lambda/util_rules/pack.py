@@ -39,8 +39,8 @@ from repro_lambda.core.contract import (
     tool_messages,
 )
 from repro_lambda.errors import LambdaUserError
-from repro_lambda.install_rules import SITE_PACKAGES
 from repro_lambda.subsystems.packer import PackerTool
+from repro_lambda.util_rules.install import SITE_PACKAGES
 
 logger = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from pants.engine.addresses import Address
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
-from repro_lambda import package_rules
-from repro_lambda.batch_rules import LambdaBatches
 from repro_lambda.errors import LambdaFieldError
-from repro_lambda.package_rules import LambdaArtifactFieldSet
+from repro_lambda.goals import package as package_rules
+from repro_lambda.goals.package import LambdaArtifactFieldSet
 from repro_lambda.testutil import make_rule_runner
+from repro_lambda.util_rules.batches import LambdaBatches
 
 GOOD = Address("src/python/app", target_name="good")
 MATE = Address("src/python/app", target_name="mate")

@@ -18,27 +18,8 @@ from pants.engine.target import TransitiveTargets, TransitiveTargetsRequest
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
-from repro_lambda.batch_rules import BatchedLambdaFieldSet, PackInBatch, PreparedLambda
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
-from repro_lambda.handler_rules import HandlerOwner, HandlerOwnerRequest
-from repro_lambda.install_rules import (
-    SITE_PACKAGES,
-    LambdaInstallInputs,
-    LambdaInstallInputsRequest,
-    LambdaRequirements,
-    LambdaRequirementsRequest,
-)
-from repro_lambda.layer_rules import FunctionLayers, FunctionLayersRequest
-from repro_lambda.names_rules import LogicalName, LogicalNameRequest
-from repro_lambda.pack_rules import SOURCES, PackedLambda, PackLambdaRequest
-from repro_lambda.runtime_python_rules import (
-    BytecodeRequest,
-    CompiledBytecode,
-    RuntimeCompiled,
-    RuntimeCompileRequest,
-    SmokeImported,
-    SmokeImportRequest,
-)
+from repro_lambda.goals.package_layer import FunctionLayers, FunctionLayersRequest
 from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleRequest
 from repro_lambda.target_types import (
     RUNTIME_BOTO3_MODULES,
@@ -50,6 +31,25 @@ from repro_lambda.target_types import (
     LambdaRuntimeBoto3Field,
     LambdaRuntimeField,
     LambdaSmokeImportField,
+)
+from repro_lambda.util_rules.batches import BatchedLambdaFieldSet, PackInBatch, PreparedLambda
+from repro_lambda.util_rules.handler import HandlerOwner, HandlerOwnerRequest
+from repro_lambda.util_rules.install import (
+    SITE_PACKAGES,
+    LambdaInstallInputs,
+    LambdaInstallInputsRequest,
+    LambdaRequirements,
+    LambdaRequirementsRequest,
+)
+from repro_lambda.util_rules.names import LogicalName, LogicalNameRequest
+from repro_lambda.util_rules.pack import SOURCES, PackedLambda, PackLambdaRequest
+from repro_lambda.util_rules.runtime_python import (
+    BytecodeRequest,
+    CompiledBytecode,
+    RuntimeCompiled,
+    RuntimeCompileRequest,
+    SmokeImported,
+    SmokeImportRequest,
 )
 
 

@@ -39,16 +39,16 @@ from repro_lambda.core.lock_failure import missing_wheel, pip_said
 from repro_lambda.core.pex_args import LOCK_CREATE, index_args, lock_wheels_args
 from repro_lambda.core.sources import TOKEN_ENV_VAR, render_lock
 from repro_lambda.external.rules import lock_sources, write_atomically
-from repro_lambda.external.subsystem import LambdaSources
 from repro_lambda.external.target_types import LambdaSourceTarget
-from repro_lambda.install_rules import (
+from repro_lambda.manifest.lock_rules import lock_manifest_lambdas
+from repro_lambda.subsystems.sources import LambdaSources
+from repro_lambda.util_rules.install import (
     LambdaInstallInputs,
     LambdaInstallInputsRequest,
     install_requests,
 )
-from repro_lambda.manifest.lock_rules import lock_manifest_lambdas
-from repro_lambda.pex_cli import LambdaPexProcess
-from repro_lambda.platform_lock import (
+from repro_lambda.util_rules.pex import LambdaPexProcess
+from repro_lambda.util_rules.platform_lock import (
     LOCK_COMMAND,
     METADATA_KEY,
     LambdaLockError,

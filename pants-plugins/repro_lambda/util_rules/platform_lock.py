@@ -26,7 +26,7 @@ from pants.util.strutil import softwrap
 from repro_lambda.errors import LambdaUserError
 
 if TYPE_CHECKING:
-    from repro_lambda.install_rules import LambdaInstallInputs
+    from repro_lambda.util_rules.install import LambdaInstallInputs
 
 METADATA_KEY = "repro_lambda"
 LOCK_COMMAND = f"{bin_name()} lambda-lock"

@@ -13,7 +13,8 @@ from pants.engine.fs import EMPTY_DIGEST, CreateDigest, Digest, DigestContents, 
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
 from repro_lambda.core.contract import PackSpec
-from repro_lambda.pack_rules import (
+from repro_lambda.testutil import make_rule_runner
+from repro_lambda.util_rules.pack import (
     SOURCES,
     LambdaPackagingError,
     PackedBatch,
@@ -21,7 +22,6 @@ from repro_lambda.pack_rules import (
     PackLambdaBatch,
     PackLambdaRequest,
 )
-from repro_lambda.testutil import make_rule_runner
 
 HANDLER = b"import dep\n\n\ndef handler(event, context):\n    return dep.VALUE\n"
 

@@ -29,10 +29,10 @@ from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import ERROR_PREFIX, Architecture, tool_messages
 from repro_lambda.core.runtimes import BY_NAME
-from repro_lambda.host_tools import HostBinary
-from repro_lambda.pack_rules import BYTECODE, LambdaPackagingError, PackedLambda
-from repro_lambda.remote_cache import WAIT_FOR_REMOTE_CACHE_MILLIS
-from repro_lambda.tool_rules import find_python, no_python_message
+from repro_lambda.util_rules.host_tools import HostBinary
+from repro_lambda.util_rules.pack import BYTECODE, LambdaPackagingError, PackedLambda
+from repro_lambda.util_rules.tools import find_python, no_python_message
+from repro_lambda.workarounds import WAIT_FOR_REMOTE_CACHE_MILLIS
 
 logger = logging.getLogger(__name__)
 

@@ -42,13 +42,12 @@ from repro_lambda.core.contract import (
     parse_store_url,
 )
 from repro_lambda.errors import LambdaUserError
-from repro_lambda.layer_rules import LambdaLayerFieldSet
+from repro_lambda.goals.package import LambdaArtifactFieldSet
+from repro_lambda.goals.package_layer import LambdaLayerFieldSet
 from repro_lambda.manifest.rules import ManifestPythonLambdaFieldSet
 from repro_lambda.manifest.target_types import ManifestHandlerField, ManifestSourceDirField
 from repro_lambda.nodejs.rules import NodeLambdaFieldSet
 from repro_lambda.nodejs.target_types import NodeLambdaHandlerField, NodeLambdaRuntimeField
-from repro_lambda.package_rules import LambdaArtifactFieldSet
-from repro_lambda.pants_workarounds import CommandLineSpecs, with_secret_env
 from repro_lambda.subsystems.publisher import AWS_ENV_VARS, LambdaPublisher, PublisherTool
 from repro_lambda.target_types import (
     LambdaAtEdgeField,
@@ -57,6 +56,7 @@ from repro_lambda.target_types import (
     LambdaRuntimeField,
     LambdaSkipPublishField,
 )
+from repro_lambda.workarounds import CommandLineSpecs, with_secret_env
 
 _PLAN = "__lambda_publish/plan.json"
 _EDGE_REGION = "us-east-1"

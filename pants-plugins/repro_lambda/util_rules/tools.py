@@ -1,6 +1,6 @@
 """The plugin's Python tools (packer, publisher): their lock installed flat, run isolated.
 
-Finding the interpreter and installing run the plugin's own pex (see `pex_cli`), so neither the
+Finding the interpreter and installing run the plugin's own pex (see `pex.py`), so neither the
 host's pip configuration nor Pants' `[pex-cli]` version can change or break them, and nothing is
 kept outside Pants' caches. The tool runs from an immutable input `__tool/` (`site-packages/` and
 the plugin's `src/`) on an interpreter of the tool's constraints from `[python-bootstrap]` (linked
@@ -32,9 +32,9 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.pex_args import VENV_CREATE, venv_flat_args
-from repro_lambda.host_tools import HostBinary, HostBinaryRequest
-from repro_lambda.pex_cli import LambdaPexProcess
-from repro_lambda.remote_cache import WAIT_FOR_REMOTE_CACHE_MILLIS
+from repro_lambda.util_rules.host_tools import HostBinary, HostBinaryRequest
+from repro_lambda.util_rules.pex import LambdaPexProcess
+from repro_lambda.workarounds import WAIT_FOR_REMOTE_CACHE_MILLIS
 
 TOOL_DIR = "__tool"
 # No environment variable, user or site directory, and no `.pth` file of the host interpreter: a

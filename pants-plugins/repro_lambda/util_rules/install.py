@@ -34,13 +34,6 @@ from pants.util.resources import read_resource
 from repro_lambda.core.contract import platform_name
 from repro_lambda.core.pex_args import VENV_CREATE, venv_flat_args
 from repro_lambda.errors import LambdaFieldError
-from repro_lambda.pex_cli import LambdaPexProcess
-from repro_lambda.platform_lock import (
-    LambdaLockError,
-    PlatformLock,
-    PlatformLockRequest,
-    check_platform_lock,
-)
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaCompletePlatformsField,
@@ -48,6 +41,13 @@ from repro_lambda.target_types import (
     LambdaLayerArchitecturesField,
     LambdaLayerRuntimesField,
     LambdaRuntimeField,
+)
+from repro_lambda.util_rules.pex import LambdaPexProcess
+from repro_lambda.util_rules.platform_lock import (
+    LambdaLockError,
+    PlatformLock,
+    PlatformLockRequest,
+    check_platform_lock,
 )
 
 SITE_PACKAGES = "site-packages"

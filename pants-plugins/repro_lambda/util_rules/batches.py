@@ -22,13 +22,18 @@ from repro_lambda.core.batches import split_into_batches
 from repro_lambda.core.contract import PackSpec
 from repro_lambda.errors import LambdaUserError
 from repro_lambda.external.target_types import LambdaExternalSourcesField
-from repro_lambda.pack_rules import PackedBatch, PackedLambda, PackLambdaBatch, PackLambdaRequest
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaHashExtraField,
     LambdaLogicalNameField,
     LambdaOutputPathField,
     LambdaRuntimeField,
+)
+from repro_lambda.util_rules.pack import (
+    PackedBatch,
+    PackedLambda,
+    PackLambdaBatch,
+    PackLambdaRequest,
 )
 
 

@@ -18,13 +18,13 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.target import DependenciesRequest, InvalidTargetException, Targets
 from pants.testutil.rule_runner import MockGet, RuleRunner, run_rule_with_mocks
 
-from repro_lambda.layer_rules import (
+from repro_lambda.goals.package import LambdaArtifactFieldSet
+from repro_lambda.goals.package_layer import (
     LambdaLayerFieldSet,
     LambdaLayerMismatch,
     _PackageGroups,
     package_groups,
 )
-from repro_lambda.package_rules import LambdaArtifactFieldSet
 from repro_lambda.target_types import LambdaLayerTarget
 from repro_lambda.testutil import LAMBDAS_LOCK, REPO_ROOT, make_rule_runner, run_lambda_lock
 

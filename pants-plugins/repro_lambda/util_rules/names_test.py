@@ -14,17 +14,17 @@ from pants.engine.target import InvalidTargetException
 from pants.testutil.rule_runner import RuleRunner
 
 from repro_lambda.core.contract import Section
-from repro_lambda.layer_rules import LambdaLayerFieldSet
-from repro_lambda.names_rules import (
+from repro_lambda.goals.package import LambdaArtifactFieldSet
+from repro_lambda.goals.package_layer import LambdaLayerFieldSet
+from repro_lambda.nodejs.rules import NodeLambdaFieldSet
+from repro_lambda.target_types import LambdaLogicalNameField
+from repro_lambda.testutil import make_rule_runner
+from repro_lambda.util_rules.names import (
     DuplicateLogicalName,
     LogicalName,
     LogicalNameRequest,
     RepositoryLogicalNames,
 )
-from repro_lambda.nodejs.rules import NodeLambdaFieldSet
-from repro_lambda.package_rules import LambdaArtifactFieldSet
-from repro_lambda.target_types import LambdaLogicalNameField
-from repro_lambda.testutil import make_rule_runner
 
 BILLING = Address("src/python/billing", target_name="orders")
 SHOP = Address("src/python/shop", target_name="orders")

@@ -24,9 +24,8 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner
 from pants.util.resources import read_resource
 
-from repro_lambda.layer_rules import LambdaLayerFieldSet
-from repro_lambda.package_rules import LambdaArtifactFieldSet
-from repro_lambda.platform_lock import LambdaLockError
+from repro_lambda.goals.package import LambdaArtifactFieldSet
+from repro_lambda.goals.package_layer import LambdaLayerFieldSet
 from repro_lambda.testutil import (
     LAMBDAS_LOCK,
     PLATFORM_LOCK,
@@ -34,6 +33,7 @@ from repro_lambda.testutil import (
     pants_lockfile,
     run_lambda_lock,
 )
+from repro_lambda.util_rules.platform_lock import LambdaLockError
 
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}
 ELF_TRIPLET = {"x86_64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}

@@ -20,7 +20,7 @@ from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
 from repro_lambda.errors import LambdaUserError
-from repro_lambda.host_tools import HostBinary, HostBinaryRequest
+from repro_lambda.util_rules.host_tools import HostBinary, HostBinaryRequest
 
 
 class NodeJsLambda(Subsystem):

@@ -18,8 +18,7 @@ from pants.testutil.rule_runner import RuleRunner
 from pants.util.ordered_set import FrozenOrderedSet
 
 from repro_lambda.core.pex_args import index_args
-from repro_lambda.lock_rules import resolve_index_args
-from repro_lambda.platform_lock import LambdaLockError, platform_lock_path
+from repro_lambda.goals.lock import resolve_index_args
 from repro_lambda.testutil import (
     LAMBDAS_LOCK,
     PLATFORM_LOCK,
@@ -27,6 +26,7 @@ from repro_lambda.testutil import (
     pants_lockfile,
     run_lambda_lock,
 )
+from repro_lambda.util_rules.platform_lock import LambdaLockError, platform_lock_path
 
 
 def test_platform_lock_path() -> None:

@@ -27,21 +27,6 @@ from repro_lambda.core.contract import LayerArtifact, LayerDist, LayerLayout, Pa
 from repro_lambda.errors import LambdaFieldError, LambdaTargetError, LambdaUserError
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
 from repro_lambda.external.target_types import LambdaExternalSourcesField
-from repro_lambda.install_rules import (
-    SITE_PACKAGES,
-    LambdaInstallInputs,
-    LambdaInstallInputsRequest,
-    LambdaRequirements,
-    LambdaRequirementsRequest,
-    layer_install_requests,
-)
-from repro_lambda.names_rules import (
-    DuplicateLogicalName,
-    LogicalName,
-    LogicalNameRequest,
-    logical_name,
-)
-from repro_lambda.pack_rules import PackedLambda, PackLambdaRequest
 from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleRequest
 from repro_lambda.target_types import (
     LambdaLayerArchitecturesField,
@@ -53,6 +38,21 @@ from repro_lambda.target_types import (
     LambdaLayerSplitField,
     LayerSplit,
 )
+from repro_lambda.util_rules.install import (
+    SITE_PACKAGES,
+    LambdaInstallInputs,
+    LambdaInstallInputsRequest,
+    LambdaRequirements,
+    LambdaRequirementsRequest,
+    layer_install_requests,
+)
+from repro_lambda.util_rules.names import (
+    DuplicateLogicalName,
+    LogicalName,
+    LogicalNameRequest,
+    logical_name,
+)
+from repro_lambda.util_rules.pack import PackedLambda, PackLambdaRequest
 
 
 @dataclass(frozen=True)

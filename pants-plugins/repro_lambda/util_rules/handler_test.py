@@ -10,7 +10,10 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.target import InferredDependencies, InvalidFieldException
 from pants.testutil.rule_runner import RuleRunner
 
-from repro_lambda.handler_rules import InferLambdaHandlerDependency, LambdaHandlerInferenceFieldSet
+from repro_lambda.util_rules.handler import (
+    InferLambdaHandlerDependency,
+    LambdaHandlerInferenceFieldSet,
+)
 
 FILES = {
     "src/python/app/__init__.py": "",

@@ -18,8 +18,8 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import MockGet, RuleRunner, run_rule_with_mocks
 
-from repro_lambda.package_rules import LambdaArtifactFieldSet
-from repro_lambda.publish_rules import (
+from repro_lambda.goals.package import LambdaArtifactFieldSet
+from repro_lambda.goals.publish import (
     InvalidLambdaStore,
     LambdaPublishFieldSet,
     PublishBatch,

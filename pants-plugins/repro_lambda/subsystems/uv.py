@@ -22,8 +22,8 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 from pants.util.strutil import help_text
 
-from repro_lambda.host_tools import ScriptsPython
-from repro_lambda.remote_cache import WAIT_FOR_REMOTE_CACHE_MILLIS
+from repro_lambda.util_rules.host_tools import ScriptsPython
+from repro_lambda.workarounds import WAIT_FOR_REMOTE_CACHE_MILLIS
 
 _UV_DIR = "__lambda_uv"
 _UNPACK = (

@@ -13,8 +13,8 @@ from pants.engine.process import Process, ProcessResult
 from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
-from repro_lambda.host_tools import HostBinary, HostBinaryRequest, ScriptsPython
 from repro_lambda.testutil import make_rule_runner
+from repro_lambda.util_rules.host_tools import HostBinary, HostBinaryRequest, ScriptsPython
 
 
 @pytest.fixture
