@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from repro_lambda.core.tree import InputRoot, collect_tree, load_entries
-from repro_lambda.core.zip_writer import COMPRESSION_LEVEL, ZipEntry, build_zip
+from repro_lambda.core.pack.tree import InputRoot, collect_tree, load_entries
+from repro_lambda.core.pack.zip_writer import COMPRESSION_LEVEL, ZipEntry, build_zip
 
 DEFAULT_PACKAGES = ("numpy", "pandas", "pydantic", "boto3")
 

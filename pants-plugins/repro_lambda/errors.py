@@ -2,7 +2,7 @@
 
 Every error the plugin's rules raise for a target, a lock, a manifest or an option derives from
 `LambdaUserError`; any other exception is a bug. A batch-mate's `LambdaUserError` fails only its
-own `package` (see `batch_rules`); a bug fails the whole batch.
+own `package` (see `util_rules/batches.py`); a bug fails the whole batch.
 """
 
 from __future__ import annotations

@@ -157,8 +157,8 @@ def test_wheel_holds_the_plugin_and_its_data_only(first_build: Build) -> None:
         ).decode()
     assert {
         "repro_lambda/register.py",
-        "repro_lambda/core/pack.py",
-        "repro_lambda/core/publish.py",
+        "repro_lambda/core/pack/packer.py",
+        "repro_lambda/core/publish/publisher.py",
         "repro_lambda/platforms/python3.13-arm64.json",
         "repro_lambda/subsystems/packer.lock",
         "repro_lambda/subsystems/publisher.lock",

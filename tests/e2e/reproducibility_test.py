@@ -122,8 +122,8 @@ def test_every_artifact_keeps_its_golden_key(first_build: Build) -> None:
             "Unless the change is to those examples' own code, wheels or settings, every user's"
             " artifacts would re-key on upgrade (new S3 keys, every function redeployed with no"
             " change to its code): find what changed the bytes"
-            " (pants-plugins/repro_lambda/core/golden_test.py pins the packer's). If the new keys"
-            f" are intended, run `{UPDATE_COMMAND}` from the repository's root, commit"
+            " (pants-plugins/repro_lambda/core/pack/golden_test.py pins the packer's). If the new"
+            f" keys are intended, run `{UPDATE_COMMAND}` from the repository's root, commit"
             f" {GOLDEN_KEYS_FILE} and say in CHANGELOG.md what re-keys and why.",
         ]
     )

@@ -16,7 +16,7 @@ import pytest
 from fake_releases import ReleaseServer, release_server, tar_gz, zip_of
 
 from e2e.checkout import copy_checkout, run_pants, stop_pantsd
-from repro_lambda.core.sources import TOKEN_ENV_VAR
+from repro_lambda.core.sources.spec import TOKEN_ENV_VAR
 
 UMASK = 0o022
 TZ = "UTC"

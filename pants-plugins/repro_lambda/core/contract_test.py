@@ -23,11 +23,11 @@ from repro_lambda.core.contract import (
 )
 
 
-@pytest.mark.parametrize("module", ["contract.py", "npm_lock.py"])
+@pytest.mark.parametrize("module", ["contract.py", "install/npm_lock.py"])
 def test_what_the_plugin_imports_is_standard_library_python_3_9(module: str) -> None:
     """The plugin imports these on Pants' Python 3.9 (see BUILD), so they must parse and import
     as 3.9 does: the standard library, and the contract."""
-    source = Path(__file__).with_name(module).read_text(encoding="utf-8")
+    source = Path(__file__).parent.joinpath(module).read_text(encoding="utf-8")
     tree = ast.parse(source, feature_version=(3, 9))
     imported = {
         alias.name

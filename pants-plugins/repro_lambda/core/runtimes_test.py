@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 
+from repro_lambda.core.pack.stdlib import stdlib_modules
 from repro_lambda.core.runtimes import (
     BY_NAME,
     NODEJS_RUNTIMES,
@@ -14,7 +15,6 @@ from repro_lambda.core.runtimes import (
     lifecycle_problem,
     newest,
 )
-from repro_lambda.core.stdlib import stdlib_modules
 
 DAY = datetime.timedelta(days=1)
 

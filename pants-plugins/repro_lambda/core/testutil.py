@@ -12,7 +12,7 @@ from typing import Any
 
 from fake_s3 import BUCKET
 from repro_lambda.core.contract import parse_store_url
-from repro_lambda.core.s3_store import S3Store
+from repro_lambda.core.publish.s3_store import S3Store
 
 KEY = f"lambdas/orders/{'ab' * 32}.zip"
 DATA = b"PK\x05\x06 the artifact" * 100

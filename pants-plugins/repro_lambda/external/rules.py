@@ -9,7 +9,6 @@ process (its environment is part of the cache key): Pants fetches it itself, onc
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass
@@ -44,15 +43,15 @@ from pants.option.global_options import GlobalOptions
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import ERROR_PREFIX, UserError, tool_messages
-from repro_lambda.core.safe_extract import stage
-from repro_lambda.core.safe_fetch import (
+from repro_lambda.core.sources.safe_extract import stage
+from repro_lambda.core.sources.safe_fetch import (
     ASSET_ACCEPT,
     fetch,
     fetch_pinned,
     github_asset_url,
     github_headers,
 )
-from repro_lambda.core.sources import (
+from repro_lambda.core.sources.spec import (
     LOCK_COMMAND,
     TOKEN_ENV_VAR,
     Extract,
@@ -87,9 +86,8 @@ from repro_lambda.external.target_types import (
     LambdaSourceVersionField,
     LambdaSourceVersionFromField,
 )
-from repro_lambda.subsystems.packer import PackerTool
+from repro_lambda.subsystems.packer import SourceTool
 from repro_lambda.subsystems.sources import LambdaSources
-from repro_lambda.util_rules.tools import LambdaTool
 
 _EXTERNAL = "__external"
 _DOWNLOAD = "__download"
@@ -98,11 +96,6 @@ _VERSION_FROM_KEYS = ("source", "file", "key")
 
 class LambdaSourceError(LambdaUserError):
     """A `lambda_source` cannot be locked, fetched or staged (a user error)."""
-
-
-def _source_tool(packer: PackerTool) -> LambdaTool:
-    """The source tool runs from the packer's install (the same core, another module)."""
-    return dataclasses.replace(packer.tool, module="repro_lambda.core.source_tool")
 
 
 # A source's declaration and pin
@@ -319,7 +312,7 @@ async def _fetch_with_token(
 async def fetch_source(
     pinned: PinnedSource,
     subsystem: LambdaSources,
-    packer: PackerTool,
+    source_tool: SourceTool,
     global_options: GlobalOptions,
 ) -> FetchedSource:
     spec, pin, address = pinned.declaration.spec, pinned.pin, pinned.declaration.address
@@ -334,7 +327,7 @@ async def fetch_source(
     result = await Get(
         FallibleProcessResult,
         Process,
-        _source_tool(packer).process(
+        source_tool.tool.process(
             (
                 "fetch",
                 f"--name={spec.name}",
@@ -356,7 +349,7 @@ async def fetch_source(
 
 
 @rule(desc="Staging a pinned source", level=LogLevel.DEBUG)
-async def stage_source(pinned: PinnedSource, packer: PackerTool) -> StagedSource:
+async def stage_source(pinned: PinnedSource, source_tool: SourceTool) -> StagedSource:
     spec, pin = pinned.declaration.spec, pinned.pin
     fetched = await Get(FetchedSource, PinnedSource, pinned)
     root = f"{_EXTERNAL}/{spec.name}"
@@ -364,7 +357,7 @@ async def stage_source(pinned: PinnedSource, packer: PackerTool) -> StagedSource
     result = await Get(
         FallibleProcessResult,
         Process,
-        _source_tool(packer).process(
+        source_tool.tool.process(
             (
                 "stage",
                 f"--name={spec.name}",

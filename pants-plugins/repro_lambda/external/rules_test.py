@@ -22,7 +22,7 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
-from repro_lambda.core.sources import TOKEN_ENV_VAR
+from repro_lambda.core.sources.spec import TOKEN_ENV_VAR
 from repro_lambda.external import rules as external_rules
 from repro_lambda.goals.lock import LambdaLock
 from repro_lambda.goals.package import LambdaArtifactFieldSet

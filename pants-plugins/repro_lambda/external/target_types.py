@@ -13,9 +13,9 @@ from pants.engine.target import (
 from pants.util.docutil import bin_name
 from pants.util.strutil import help_text
 
-from repro_lambda.core.safe_extract import MAX_ENTRIES, MAX_EXTRACTED_BYTES
-from repro_lambda.core.safe_fetch import MAX_DOWNLOAD_BYTES
-from repro_lambda.core.sources import TOKEN_ENV_VAR, Extract, SourceType
+from repro_lambda.core.sources.safe_extract import MAX_ENTRIES, MAX_EXTRACTED_BYTES
+from repro_lambda.core.sources.safe_fetch import MAX_DOWNLOAD_BYTES
+from repro_lambda.core.sources.spec import TOKEN_ENV_VAR, Extract, SourceType
 
 
 class LambdaSourceTypeField(StringField):

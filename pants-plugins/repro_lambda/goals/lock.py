@@ -34,10 +34,10 @@ from pants.engine.target import AllTargets
 from pants.util.docutil import bin_name
 from pants.util.strutil import help_text, softwrap
 
-from repro_lambda.core.hashed_requirements import canonical
-from repro_lambda.core.lock_failure import missing_wheel, pip_said
-from repro_lambda.core.pex_args import LOCK_CREATE, index_args, lock_wheels_args
-from repro_lambda.core.sources import TOKEN_ENV_VAR, render_lock
+from repro_lambda.core.install.lock_failure import missing_wheel, pip_said
+from repro_lambda.core.install.pex_args import LOCK_CREATE, index_args, lock_wheels_args
+from repro_lambda.core.manifest.hashed_requirements import canonical
+from repro_lambda.core.sources.spec import TOKEN_ENV_VAR, render_lock
 from repro_lambda.external.rules import lock_sources, write_atomically
 from repro_lambda.external.target_types import LambdaSourceTarget
 from repro_lambda.manifest.lock_rules import lock_manifest_lambdas

@@ -17,7 +17,7 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner
 from pants.util.ordered_set import FrozenOrderedSet
 
-from repro_lambda.core.pex_args import index_args
+from repro_lambda.core.install.pex_args import index_args
 from repro_lambda.goals.lock import resolve_index_args
 from repro_lambda.testutil import (
     LAMBDAS_LOCK,

@@ -1,5 +1,5 @@
 """`pants package` for `lambda_artifact`: closure + wheels (less its layers'), packed
-deterministically, in batches (see `batch_rules`).
+deterministically, in batches (see `util_rules/batches.py`).
 """
 
 from __future__ import annotations

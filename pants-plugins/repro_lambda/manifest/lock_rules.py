@@ -22,7 +22,7 @@ from pants.util.docutil import bin_name
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import Architecture
-from repro_lambda.core.hashed_requirements import uv_python_platform
+from repro_lambda.core.manifest.hashed_requirements import uv_python_platform
 from repro_lambda.core.runtimes import BY_NAME
 from repro_lambda.external.rules import write_atomically
 from repro_lambda.manifest.rules import LambdaManifestError

@@ -35,17 +35,20 @@ from pants.engine.unions import UnionMembership, UnionRule
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import ZIP_MAX_FIELD_LENGTH, UserError, platform_name
-from repro_lambda.core.globs import to_pants_globs
-from repro_lambda.core.hashed_requirements import check_locked_wheels, parse_hashed_requirements
-from repro_lambda.core.manifest import ManifestLambda, PackageManager, parse_manifest
-from repro_lambda.core.pex_args import (
+from repro_lambda.core.install.pex_args import (
     LOCK_CREATE,
     VENV_CREATE,
     index_args,
     lock_wheels_args,
     venv_flat_args,
 )
-from repro_lambda.core.sources import SourceSpec
+from repro_lambda.core.manifest.globs import to_pants_globs
+from repro_lambda.core.manifest.hashed_requirements import (
+    check_locked_wheels,
+    parse_hashed_requirements,
+)
+from repro_lambda.core.manifest.parse import ManifestLambda, PackageManager, parse_manifest
+from repro_lambda.core.sources.spec import SourceSpec
 from repro_lambda.errors import LambdaUserError
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
 from repro_lambda.external.target_types import LambdaSourceTarget

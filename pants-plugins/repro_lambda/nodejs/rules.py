@@ -28,7 +28,7 @@ from pants.option.global_options import GlobalOptions, ca_certs_path_to_file_con
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import Architecture, PackSpec, UserError
-from repro_lambda.core.npm_lock import check_npm_lock
+from repro_lambda.core.install.npm_lock import check_npm_lock
 from repro_lambda.errors import LambdaUserError
 from repro_lambda.external.rules import ExternalSources, ExternalSourcesRequest
 from repro_lambda.external.target_types import LambdaExternalSourcesField

@@ -1,8 +1,8 @@
-"""The packer tool: the plugin's pure `repro_lambda.core` run from a PEX with pinned libdeflate."""
+"""The packer tool (and the source tool, from the same install): the plugin's pure core run with
+pinned libdeflate."""
 
 from __future__ import annotations
 
-import importlib.resources
 from dataclasses import dataclass
 
 from pants.backend.python.subsystems.python_tool_base import (
@@ -10,8 +10,7 @@ from pants.backend.python.subsystems.python_tool_base import (
     PythonToolRequirementsBase,
 )
 from pants.core.subsystems.python_bootstrap import PythonBootstrap
-from pants.engine.fs import CreateDigest, Digest, FileContent
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.rules import collect_rules, rule
 from pants.util.logging import LogLevel
 from pants.util.strutil import help_text
 
@@ -43,28 +42,22 @@ class PackerTool:
     tool: LambdaTool
 
 
-def _is_test_module(name: str) -> bool:
-    return name.endswith("_test.py") or name == "conftest.py"
-
-
-def core_sources() -> list[FileContent]:
-    """The `repro_lambda.core` modules, as they ship inside the plugin distribution."""
-    core = importlib.resources.files("repro_lambda.core")
-    modules = sorted(
-        (m for m in core.iterdir() if m.name.endswith(".py") and not _is_test_module(m.name)),
-        key=lambda m: m.name,
-    )
-    return [
-        FileContent("repro_lambda/__init__.py", b""),
-        *(FileContent(f"repro_lambda/core/{m.name}", m.read_bytes()) for m in modules),
-    ]
-
-
 @rule(desc="Setting up the Lambda packer", level=LogLevel.DEBUG)
 async def setup_packer(packer: LambdaPacker, bootstrap: PythonBootstrap) -> PackerTool:
-    sources = await Get(Digest, CreateDigest(core_sources()))
-    tool = await build_lambda_tool(packer, "repro_lambda.core.pack_batch", sources, bootstrap)
-    return PackerTool(tool)
+    return PackerTool(await build_lambda_tool(packer, "repro_lambda.core.pack.batch", bootstrap))
+
+
+@dataclass(frozen=True)
+class SourceTool:
+    """The tool that fetches and stages external sources: the packer's install, with the core's
+    sources modules."""
+
+    tool: LambdaTool
+
+
+@rule(desc="Setting up the Lambda source tool", level=LogLevel.DEBUG)
+async def setup_source_tool(packer: LambdaPacker, bootstrap: PythonBootstrap) -> SourceTool:
+    return SourceTool(await build_lambda_tool(packer, "repro_lambda.core.sources.tool", bootstrap))
 
 
 def rules():

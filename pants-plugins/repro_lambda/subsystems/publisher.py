@@ -10,14 +10,12 @@ from pants.backend.python.subsystems.python_tool_base import (
     PythonToolRequirementsBase,
 )
 from pants.core.subsystems.python_bootstrap import PythonBootstrap
-from pants.engine.fs import CreateDigest, Digest
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.rules import collect_rules, rule
 from pants.option.option_types import BoolOption, IntOption, StrOption
 from pants.util.docutil import bin_name
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
-from repro_lambda.subsystems.packer import core_sources
 from repro_lambda.util_rules.tools import LambdaTool, build_lambda_tool
 
 DEFAULT_STORE = "file://dist/lambda-store"
@@ -177,9 +175,8 @@ class PublisherTool:
 
 @rule(desc="Setting up the Lambda publisher", level=LogLevel.DEBUG)
 async def setup_publisher(publisher: LambdaPublisher, bootstrap: PythonBootstrap) -> PublisherTool:
-    sources = await Get(Digest, CreateDigest(core_sources()))
     return PublisherTool(
-        await build_lambda_tool(publisher, "repro_lambda.core.publish", sources, bootstrap)
+        await build_lambda_tool(publisher, "repro_lambda.core.publish.publisher", bootstrap)
     )
 
 

@@ -7,7 +7,7 @@ from pants.option.subsystem import Subsystem
 from pants.util.docutil import bin_name
 from pants.util.strutil import softwrap
 
-from repro_lambda.core.safe_fetch import GITHUB_API, FetchPolicy
+from repro_lambda.core.sources.safe_fetch import GITHUB_API, FetchPolicy
 
 
 class LambdaSources(Subsystem):

@@ -18,8 +18,8 @@ from pants.engine.unions import UnionMembership, union
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
-from repro_lambda.core.batches import split_into_batches
 from repro_lambda.core.contract import PackSpec
+from repro_lambda.core.pack.split import split_into_batches
 from repro_lambda.errors import LambdaUserError
 from repro_lambda.external.target_types import LambdaExternalSourcesField
 from repro_lambda.target_types import (

@@ -32,7 +32,7 @@ from pants.util.logging import LogLevel
 from pants.util.resources import read_resource
 
 from repro_lambda.core.contract import platform_name
-from repro_lambda.core.pex_args import VENV_CREATE, venv_flat_args
+from repro_lambda.core.install.pex_args import VENV_CREATE, venv_flat_args
 from repro_lambda.errors import LambdaFieldError
 from repro_lambda.target_types import (
     LambdaArchitectureField,

@@ -19,7 +19,7 @@ from pants.option.global_options import GlobalOptions, ca_certs_path_to_file_con
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
-from repro_lambda.core.pex_args import pex3_argv, resolve_args
+from repro_lambda.core.install.pex_args import pex3_argv, resolve_args
 from repro_lambda.subsystems.pex import LambdaPexCli
 from repro_lambda.util_rules import host_tools
 from repro_lambda.util_rules.host_tools import ScriptsPython

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pants.engine.process import Process
 from pants.engine.rules import QueryRule
 
-from repro_lambda.core.pex_args import PIP_VERSION, RUN_PEX3
+from repro_lambda.core.install.pex_args import PIP_VERSION, RUN_PEX3
 from repro_lambda.testutil import ENV_INHERIT, lambda_options, make_rule_runner
 from repro_lambda.util_rules.pex import LambdaPexProcess
 

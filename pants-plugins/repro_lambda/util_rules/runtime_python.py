@@ -65,7 +65,7 @@ async def _script_result(
     output_directories: tuple[str, ...] = (),
 ) -> FallibleProcessResult:
     """Run the core's stdlib-only `script` with `python <flags>`."""
-    content = pkgutil.get_data("repro_lambda.core", script)
+    content = pkgutil.get_data("repro_lambda.core.runtime_scripts", script)
     assert content is not None
     script_digest = await Get(Digest, CreateDigest([FileContent(f"__{script}", content)]))
     digest = await Get(Digest, MergeDigests([script_digest, input_digest]))

@@ -2,17 +2,20 @@
 
 Finding the interpreter and installing run the plugin's own pex (see `pex.py`), so neither the
 host's pip configuration nor Pants' `[pex-cli]` version can change or break them, and nothing is
-kept outside Pants' caches. The tool runs from an immutable input `__tool/` (`site-packages/` and
-the plugin's `src/`) on an interpreter of the tool's constraints from `[python-bootstrap]` (linked
-by its version, see `host_tools`), with nothing of the environment on `sys.path`.
+kept outside Pants' caches. The tool runs from an immutable input `__tool/` (`site-packages/`, and
+`src/`: the core modules its module imports) on an interpreter of the tool's constraints from
+`[python-bootstrap]` (linked by its version, see `host_tools`), with nothing of the environment on
+`sys.path`.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib.resources
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator, Protocol
 
 from pants.backend.python.subsystems.python_tool_base import PythonToolRequirementsBase
 from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
@@ -24,14 +27,14 @@ from pants.backend.python.util_rules.pex_requirements import (
     Resolve,
 )
 from pants.core.subsystems.python_bootstrap import PythonBootstrap
-from pants.engine.fs import AddPrefix, Digest, MergeDigests
+from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, MultiGet
 from pants.option.errors import OptionsError
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
-from repro_lambda.core.pex_args import VENV_CREATE, venv_flat_args
+from repro_lambda.core.install.pex_args import VENV_CREATE, venv_flat_args
 from repro_lambda.util_rules.host_tools import HostBinary, HostBinaryRequest
 from repro_lambda.util_rules.pex import LambdaPexProcess
 from repro_lambda.workarounds import WAIT_FOR_REMOTE_CACHE_MILLIS
@@ -75,6 +78,72 @@ class LambdaTool:
             level=LogLevel.DEBUG,
             **kwargs,
         )
+
+
+class Tree(Protocol):
+    """A directory of the plugin's package: a Traversable or a Path."""
+
+    def joinpath(self, child: str) -> Tree:
+        ...
+
+    def read_bytes(self) -> bytes:
+        ...
+
+    def is_file(self) -> bool:
+        ...
+
+
+_CORE = "repro_lambda.core"
+
+
+def core_modules(module: str, package: Tree) -> dict[str, bytes]:
+    """The core modules `module` imports, directly or not, and itself, with the `__init__.py` of
+    their packages, by path (`repro_lambda/core/pack/tree.py`), read from the directory `package`
+    of `repro_lambda`."""
+    files: dict[str, bytes] = {}
+    pending = [module]
+    while pending:
+        name = pending.pop()
+        parts = name.split(".")
+        for depth in range(1, len(parts)):
+            init = "/".join((*parts[:depth], "__init__.py"))
+            files.setdefault(init, _node(package, init).read_bytes())
+        path = "/".join(parts) + ".py"
+        if path not in files:
+            files[path] = _node(package, path).read_bytes()
+            pending.extend(_core_imports(files[path], package))
+    return files
+
+
+def _node(package: Tree, path: str) -> Tree:
+    """The file at `path` (`repro_lambda/...`) in `package`, the `repro_lambda` directory."""
+    node = package
+    for part in path.split("/")[1:]:
+        node = node.joinpath(part)
+    return node
+
+
+def _core_imports(source: bytes, package: Tree) -> Iterator[str]:
+    """The core modules a module's source imports (`from repro_lambda.core.x import y`, or `from
+    repro_lambda.core.pack import tree`)."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names if a.name.startswith(f"{_CORE}."))
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(_CORE):
+            module = node.module or ""
+            for alias in node.names:
+                submodule = f"{module}.{alias.name}"
+                is_module = _node(package, submodule.replace(".", "/") + ".py").is_file()
+                yield submodule if is_module else module
+
+
+def core_sources(module: str) -> list[FileContent]:
+    """What a tool process running `module` needs of the core, as it ships in the plugin
+    distribution: only the modules it imports, so an edit elsewhere in the core (the publisher's,
+    say) leaves the other tools' processes cached."""
+    package = importlib.resources.files("repro_lambda")
+    files = core_modules(module, package)
+    return [FileContent(path, content) for path, content in sorted(files.items())]
 
 
 async def _tool_lockfile(tool: PythonToolRequirementsBase) -> tuple[Lockfile, tuple[str, ...]]:
@@ -144,9 +213,11 @@ async def _tool_python(tool: PythonToolRequirementsBase, bootstrap: PythonBootst
 
 
 async def build_lambda_tool(
-    tool: PythonToolRequirementsBase, module: str, sources: Digest, bootstrap: PythonBootstrap
+    tool: PythonToolRequirementsBase, module: str, bootstrap: PythonBootstrap
 ) -> LambdaTool:
-    """Install `tool`'s lock for a local interpreter of its constraints, next to `sources`."""
+    """Install `tool`'s lock for a local interpreter of its constraints, next to the core modules
+    that `module` imports."""
+    sources = await Get(Digest, CreateDigest(core_sources(module)))
     lockfile, requirements = await _tool_lockfile(tool)
     loaded = await Get(LoadedLockfile, LoadedLockfileRequest(lockfile))
     python = await _tool_python(tool, bootstrap)

@@ -37,9 +37,8 @@ from repro_lambda.core.contract import (
     UserError,
     platform_name,
 )
-from repro_lambda.core.lock_failure import missing_wheel
-from repro_lambda.core.pack import pack
-from repro_lambda.core.pex_args import (
+from repro_lambda.core.install.lock_failure import missing_wheel
+from repro_lambda.core.install.pex_args import (
     LOCK_CREATE,
     VENV_CREATE,
     index_args,
@@ -48,6 +47,7 @@ from repro_lambda.core.pex_args import (
     resolve_args,
     venv_flat_args,
 )
+from repro_lambda.core.pack.packer import pack
 from repro_lambda.core.runtimes import BY_NAME
 
 # The plugin's installs run pex (`[lambda-pex]`, the version pinned in the dev requirements) with

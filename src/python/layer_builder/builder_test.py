@@ -25,7 +25,7 @@ from layer_builder.builder import (
     scrub,
 )
 
-from repro_lambda.core.pex_args import (
+from repro_lambda.core.install.pex_args import (
     LOCK_CREATE,
     PIP_VERSION,
     VENV_CREATE,
