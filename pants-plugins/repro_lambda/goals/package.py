@@ -42,7 +42,7 @@ from repro_lambda.util_rules.install import (
     LambdaRequirementsRequest,
 )
 from repro_lambda.util_rules.names import LogicalName, LogicalNameRequest
-from repro_lambda.util_rules.pack import SOURCES, PackedLambda, PackLambdaRequest
+from repro_lambda.util_rules.pack import FIRST_PARTY, PackedLambda, PackLambdaRequest
 from repro_lambda.util_rules.runtime_python import (
     BytecodeRequest,
     CompiledBytecode,
@@ -109,7 +109,7 @@ async def prepare_lambda_artifact(field_set: LambdaArtifactFieldSet) -> Prepared
             sources.stripped_source_files.snapshot,
         ),
     )
-    prefixed_sources = await Get(Digest, AddPrefix(stripped, SOURCES))
+    prefixed_sources = await Get(Digest, AddPrefix(stripped, FIRST_PARTY))
     payload = await Get(
         Digest,
         MergeDigests(
@@ -129,7 +129,7 @@ async def prepare_lambda_artifact(field_set: LambdaArtifactFieldSet) -> Prepared
                 field_set.runtime.value,
                 field_set.bytecode.value,
                 await Get(Digest, MergeDigests([payload, requirements.digest])),
-                (SOURCES, SITE_PACKAGES) if inputs.requirements else (SOURCES,),
+                (FIRST_PARTY, SITE_PACKAGES) if inputs.requirements else (FIRST_PARTY,),
             ),
         )
         payload = await Get(Digest, MergeDigests([payload, bytecode.digest]))

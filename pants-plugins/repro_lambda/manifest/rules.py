@@ -66,7 +66,7 @@ from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleR
 from repro_lambda.util_rules.batches import BatchedLambdaFieldSet, PackInBatch, PreparedLambda
 from repro_lambda.util_rules.install import SITE_PACKAGES, LambdaPlatformRequest
 from repro_lambda.util_rules.names import LogicalName, LogicalNameRequest
-from repro_lambda.util_rules.pack import SOURCES, PackedLambda, PackLambdaRequest
+from repro_lambda.util_rules.pack import FIRST_PARTY, PackedLambda, PackLambdaRequest
 from repro_lambda.util_rules.pex import LambdaPexProcess
 from repro_lambda.workarounds import without_symlinks
 
@@ -389,7 +389,7 @@ async def prepare_manifest_python_lambda(
     source_dir = field_set.source_dir.value
     kept = await without_symlinks(address, sources, source_dir, build_root)
     stripped = await Get(Digest, RemovePrefix(kept, source_dir))
-    prefixed = await Get(Digest, AddPrefix(stripped, SOURCES))
+    prefixed = await Get(Digest, AddPrefix(stripped, FIRST_PARTY))
     external = await Get(
         ExternalSources, ExternalSourcesRequest(address, field_set.external_sources)
     )

@@ -48,7 +48,7 @@ from repro_lambda.target_types import (
     LambdaOutputPathField,
 )
 from repro_lambda.util_rules.names import LogicalName, LogicalNameRequest
-from repro_lambda.util_rules.pack import SOURCES, PackedLambda, PackLambdaRequest
+from repro_lambda.util_rules.pack import FIRST_PARTY, PackedLambda, PackLambdaRequest
 from repro_lambda.workarounds import WAIT_FOR_REMOTE_CACHE_MILLIS, without_symlinks
 
 _NPM_CACHE = ".cache/npm"
@@ -230,7 +230,7 @@ async def package_nodejs_lambda(
         Get(ExternalSources, ExternalSourcesRequest(address, field_set.external_sources)),
     )
     merged = await Get(Digest, MergeDigests([stripped, node_modules.digest]))
-    prefixed = await Get(Digest, AddPrefix(merged, SOURCES))
+    prefixed = await Get(Digest, AddPrefix(merged, FIRST_PARTY))
     payload = await Get(Digest, MergeDigests([prefixed, external.digest]))
     packed = await Get(
         PackedLambda,

@@ -119,12 +119,12 @@ async def prepare_batch_mate(mate: _BatchMate) -> _MaybePrepared:
 
 
 @dataclass(frozen=True)
-class _LambdaBatch:
+class _BatchMates:
     field_sets: tuple[BatchedLambdaFieldSet, ...]
 
 
 @rule(desc="Pack a batch of Lambda artifacts", level=LogLevel.DEBUG)
-async def pack_lambda_batch(batch: _LambdaBatch) -> PackedBatch:
+async def pack_batch_mates(batch: _BatchMates) -> PackedBatch:
     mates = await MultiGet(Get(_MaybePrepared, _BatchMate(fs)) for fs in batch.field_sets)
     requests = tuple(mate.prepared.request for mate in mates if mate.prepared)
     return await Get(PackedBatch, PackLambdaBatch(requests))
@@ -142,7 +142,7 @@ class PackInBatch:
 async def pack_in_batch(request: PackInBatch, batches: LambdaBatches) -> PackedLambda:
     field_set = request.field_set
     batch = await Get(
-        PackedBatch, _LambdaBatch(batches.by_address.get(field_set.address, (field_set,)))
+        PackedBatch, _BatchMates(batches.by_address.get(field_set.address, (field_set,)))
     )
     return batch.member(request.prepared.request).packed()
 

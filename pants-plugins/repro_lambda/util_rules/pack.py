@@ -44,7 +44,7 @@ from repro_lambda.util_rules.install import SITE_PACKAGES
 
 logger = logging.getLogger(__name__)
 
-SOURCES = "__sources"
+FIRST_PARTY = "__first_party"  # first-party sources (external ones are in `__external/`)
 BYTECODE = "__bytecode"
 # The payloads' executable files, as their digest records them: a local sandbox shows Pants 2.17's
 # shared copies of large files (512 KiB and more) as executable, whatever the digest says.
@@ -85,8 +85,8 @@ class PackedLambda:
 
 @dataclass(frozen=True)
 class PackLambdaRequest:
-    """One zip to pack for `spec` from `payload` (`__sources/`, `__bytecode/`, `__external/`) and
-    `site_packages` (a third-party install in `site-packages/`)."""
+    """One zip to pack for `spec` from `payload` (`__first_party/`, `__bytecode/`, `__external/`)
+    and `site_packages` (a third-party install in `site-packages/`)."""
 
     address: Address
     zip_path: str
@@ -148,7 +148,7 @@ def _pack_job(
         spec=request.spec,
         output=f"{outputs}/{request.zip_path}",
         metadata=f"{outputs}/{_metadata_path(request)}",
-        sources=(f"{inputs}/{SOURCES}",) if request.has_sources else (),
+        sources=(f"{inputs}/{FIRST_PARTY}",) if request.has_sources else (),
         site_packages=(f"{site_packages}/{SITE_PACKAGES}",) if site_packages else (),
         bytecode=(f"{inputs}/{BYTECODE}",) if request.has_bytecode else (),
         external=tuple(f"{inputs}/{root}" for root in request.external_roots),

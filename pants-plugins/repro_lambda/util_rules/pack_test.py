@@ -15,7 +15,7 @@ from pants.testutil.rule_runner import QueryRule, RuleRunner
 from repro_lambda.core.contract import PackSpec
 from repro_lambda.testutil import make_rule_runner
 from repro_lambda.util_rules.pack import (
-    SOURCES,
+    FIRST_PARTY,
     LambdaPackagingError,
     PackedBatch,
     PackedLambda,
@@ -48,7 +48,7 @@ def request(
         Address("src/python/app", target_name=name),
         zip_path=f"src.python.app/{name}.zip",
         spec=PackSpec(name, "python3.12", "arm64", handler="app.handler"),
-        payload=digest(rule_runner, {f"{SOURCES}/{p}": c for p, c in sources.items()}),
+        payload=digest(rule_runner, {f"{FIRST_PARTY}/{p}": c for p, c in sources.items()}),
         has_sources=True,
         site_packages=install,
     )
