@@ -25,6 +25,7 @@ from repro_lambda.util_rules import (
     pex,
     platform_lock,
     runtime_python,
+    sdists,
 )
 
 
@@ -55,6 +56,7 @@ def rules():
         *pex.rules(),
         *platform_lock.rules(),
         *runtime_python.rules(),
+        *sdists.rules(),
         # subsystems
         *nodejs.rules(),
         *packer.rules(),

@@ -48,7 +48,8 @@ _COMPILE_ERRORS = 2
 _LAMBDA_ENV = FrozenDict({"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})
 
 
-def _constraints(runtime: str) -> InterpreterConstraints:
+def runtime_constraints(runtime: str) -> InterpreterConstraints:
+    """An interpreter of exactly the runtime's Python version."""
     version = BY_NAME[runtime].python_version
     assert version is not None
     return InterpreterConstraints([f"CPython=={version[0]}.{version[1]}.*"])
@@ -166,7 +167,7 @@ async def compile_directory(
 ) -> _DirectoryCompiled:
     """Every Python module of the directory, compiled in one process that every lambda using one
     of them shares: an edit to a module many lambdas import compiles it once, not once each."""
-    python = await find_python(_constraints(request.runtime), bootstrap)
+    python = await find_python(runtime_constraints(request.runtime), bootstrap)
     if python is None:
         return _DirectoryCompiled(ran=False, errors=())
     sources = await Get(
@@ -228,7 +229,7 @@ class CompiledBytecode:
 async def compile_bytecode(
     request: BytecodeRequest, bootstrap: PythonBootstrap
 ) -> CompiledBytecode:
-    constraints = _constraints(request.runtime)
+    constraints = runtime_constraints(request.runtime)
     python = await find_python(constraints, bootstrap)
     if python is None:
         raise LambdaPackagingError(
@@ -277,7 +278,7 @@ async def smoke_import(
             f"{skipping}: the host is {platform.value}, the function {request.architecture}"
         )
         return SmokeImported(ran=False)
-    constraints = _constraints(request.runtime)
+    constraints = runtime_constraints(request.runtime)
     python = await find_python(constraints, bootstrap)
     if python is None:
         logger.warning(f"{skipping}, which needs {no_python_message(constraints, bootstrap)}")

@@ -29,7 +29,7 @@ from pants.backend.python.util_rules.pex_requirements import (
 from pants.core.subsystems.python_bootstrap import PythonBootstrap
 from pants.engine.fs import AddPrefix, CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope, ProcessResult
-from pants.engine.rules import Get, MultiGet
+from pants.engine.rules import Get
 from pants.option.errors import OptionsError
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
@@ -43,11 +43,11 @@ TOOL_DIR = "__tool"
 # No environment variable, user or site directory, and no `.pth` file of the host interpreter: a
 # host's `.pth` files run code at every start-up (seen here: one that imports certifi).
 _ISOLATED = ("-I", "-S")
-_SITE_PACKAGES = "site-packages"
+TOOL_SITE_PACKAGES = "site-packages"
 _SRC = "src"
 _RUN_MODULE = (
     f"import os, runpy, sys; sys.path[:0] = [os.path.abspath(os.path.join({TOOL_DIR!r}, p)) for p"
-    f" in ({_SRC!r}, {_SITE_PACKAGES!r})]; sys.argv[0] = {{module!r}};"
+    f" in ({_SRC!r}, {TOOL_SITE_PACKAGES!r})]; sys.argv[0] = {{module!r}};"
     " runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
 )
 
@@ -212,33 +212,37 @@ async def _tool_python(tool: PythonToolRequirementsBase, bootstrap: PythonBootst
     return python
 
 
+async def install_tool(tool: PythonToolRequirementsBase, python: HostBinary) -> Digest:
+    """`tool`'s lock installed flat for `python`, in `site-packages/`."""
+    lockfile, requirements = await _tool_lockfile(tool)
+    loaded = await Get(LoadedLockfile, LoadedLockfileRequest(lockfile))
+    installed = await Get(
+        ProcessResult,
+        LambdaPexProcess(
+            subcommand=VENV_CREATE,
+            args=venv_flat_args(
+                TOOL_SITE_PACKAGES,
+                loaded.lockfile_path,
+                requirements,
+                options=(f"--python={python.path}",),
+            ),
+            description=f"Installing the `{tool.options_scope}` tool",
+            input_digest=loaded.lockfile_digest,
+            output_directories=(TOOL_SITE_PACKAGES,),
+            append_only_caches=python.caches,
+        ),
+    )
+    return installed.output_digest
+
+
 async def build_lambda_tool(
     tool: PythonToolRequirementsBase, module: str, bootstrap: PythonBootstrap
 ) -> LambdaTool:
     """Install `tool`'s lock for a local interpreter of its constraints, next to the core modules
     that `module` imports."""
-    sources = await Get(Digest, CreateDigest(core_sources(module)))
-    lockfile, requirements = await _tool_lockfile(tool)
-    loaded = await Get(LoadedLockfile, LoadedLockfileRequest(lockfile))
     python = await _tool_python(tool, bootstrap)
-    installed, prefixed_sources = await MultiGet(
-        Get(
-            ProcessResult,
-            LambdaPexProcess(
-                subcommand=VENV_CREATE,
-                args=venv_flat_args(
-                    _SITE_PACKAGES,
-                    loaded.lockfile_path,
-                    requirements,
-                    options=(f"--python={python.path}",),
-                ),
-                description=f"Installing the `{tool.options_scope}` tool",
-                input_digest=loaded.lockfile_digest,
-                output_directories=(_SITE_PACKAGES,),
-                append_only_caches=python.caches,
-            ),
-        ),
-        Get(Digest, AddPrefix(sources, _SRC)),
-    )
-    digest = await Get(Digest, MergeDigests([installed.output_digest, prefixed_sources]))
+    sources = await Get(Digest, CreateDigest(core_sources(module)))
+    installed = await install_tool(tool, python)
+    prefixed_sources = await Get(Digest, AddPrefix(sources, _SRC))
+    digest = await Get(Digest, MergeDigests([installed, prefixed_sources]))
     return LambdaTool(digest, python, module)
