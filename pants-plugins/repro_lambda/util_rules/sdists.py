@@ -86,12 +86,13 @@ async def build_sdist(
         )
     builder = pkgutil.get_data("repro_lambda.core.runtime_scripts", "build_wheel.py")
     assert builder is not None
-    sdist_name = request.url.rsplit("/", 1)[-1]
     build_env = await install_tool(build, python)
     sdist, script = await MultiGet(
         Get(Digest, DownloadFile(request.url, FileDigest(request.sha256, request.size))),
         Get(Digest, CreateDigest([FileContent(_BUILDER, builder)])),
     )
+    # the file is named as the engine named the download, not as we would parse the URL
+    (sdist_name,) = (await Get(Snapshot, Digest, sdist)).files
     sdist_dir, env_dir = await MultiGet(
         Get(Digest, AddPrefix(sdist, _SDIST)), Get(Digest, AddPrefix(build_env, _BUILD_ENV))
     )

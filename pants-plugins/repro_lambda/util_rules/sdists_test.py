@@ -48,6 +48,16 @@ def test_an_sdist_builds_the_same_wheel_in_two_repositories() -> None:
         assert "docopt.py" in wheel.namelist()
 
 
+def test_a_download_that_is_not_the_pinned_sdist_is_refused(tmp_path: Path) -> None:
+    sdist = tmp_path / "docopt-0.6.2.tar.gz"
+    sdist.write_bytes(b"not the sdist the lock pins, but as long" + bytes(25901 - 40))
+    request = SdistBuildRequest(
+        "docopt==0.6.2", sdist.as_uri(), DOCOPT.sha256, DOCOPT.size, "python3.11"
+    )
+    with pytest.raises(ExecutionError, match="[Dd]igest|[Ff]ingerprint|sha256|hash"):
+        rule_runner().request(BuiltWheel, [request])
+
+
 def test_a_failing_build_is_one_error_naming_the_requirement_and_its_last_lines(
     tmp_path: Path,
 ) -> None:
