@@ -13,16 +13,20 @@ class LambdaSdistBuild(PythonToolRequirementsBase):
     options_scope = "lambda-sdist-build"
     help = help_text(
         """
-        The build environment of the sdists a Lambda platform lock pins: the build backend that an
-        sdist without a `pyproject.toml` `[build-system]` gets (setuptools' legacy backend), with
-        its requirements, pinned by sha256 in the lockfile shipped with the plugin.
+        The build environment of the sdists a Lambda platform lock pins: setuptools (the backend
+        most sdists name, and PEP 517's default), `wheel`, and `tomli` to read an sdist's
+        `pyproject.toml` on a Python without `tomllib`, pinned by sha256 in the lockfile shipped
+        with the plugin.
 
         It is installed flat for the runtime's own Python and is all an sdist's build sees: no
-        pip, no index.
+        pip, no index. An sdist whose `[build-system]` needs more (another backend, a plugin)
+        fails to build naming it: add it to `requirements` (with `install_from_resolve` or
+        `lockfile`) to give every sdist build the same larger environment.
         """
     )
 
     default_version = "setuptools==80.9.0"
+    default_extra_requirements = ["wheel==0.45.1", 'tomli==2.2.1; python_version < "3.11"']
     register_interpreter_constraints = True
     # every Lambda Python runtime: the build runs on an interpreter of the runtime's version
     default_interpreter_constraints = ["CPython>=3.9,<3.15"]

@@ -40,8 +40,6 @@ from repro_lambda.util_rules.tools import (
 )
 from repro_lambda.workarounds import WAIT_FOR_REMOTE_CACHE_MILLIS
 
-LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
-"""The backend of an sdist with no `pyproject.toml` `[build-system]` (PEP 517's default)."""
 _BUILDER = "__build_wheel.py"
 _BUILD_ENV = "__build_env"
 _SDIST = "__sdist"
@@ -62,7 +60,6 @@ class SdistBuildRequest:
     sha256: str
     size: int
     runtime: str
-    backend: str = LEGACY_BACKEND
 
 
 @dataclass(frozen=True)
@@ -107,7 +104,6 @@ async def build_sdist(
                 f"--build-env={_BUILD_ENV}/{TOOL_SITE_PACKAGES}",
                 f"--sdist={_SDIST}/{sdist_name}",
                 f"--out={_WHEEL}",
-                f"--backend={request.backend}",
             ),
             description=description,
             input_digest=input_digest,

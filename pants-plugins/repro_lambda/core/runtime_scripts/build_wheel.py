@@ -1,8 +1,9 @@
 """Builds a wheel from an sdist with its PEP 517 backend, hermetically and reproducibly.
 
 Run by an interpreter of the runtime's Python version, isolated (`python -I -S -B build_wheel.py
---build-env DIR --sdist FILE --out DIR --backend MOD:OBJ [--backend-path P]`): the backend and its
-requirements come only from the pinned build environment `DIR` (no pip, no index), the sdist is
+--build-env DIR --sdist FILE --out DIR`): the backend the sdist's `pyproject.toml` names (PEP 517's
+setuptools legacy backend if none) and its requirements come only from the pinned build environment
+`DIR` (no pip, no index), which also holds `tomli` for a Python without `tomllib`; the sdist is
 extracted with traversal, link and size checks, and the clock, time zone and umask are fixed, so
 the wheel's files are the same bytes on any host. It prints the wheel's file name. Standard
 library only, Python 3.9 syntax. On failure it prints one `error: ` line and exits 2.
@@ -31,6 +32,8 @@ SOURCE_DATE_EPOCH = "315532800"
 """1980-01-01 00:00 UTC, the earliest time a zip can hold: what setuptools and wheel stamp."""
 
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
+LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
+"""The backend of an sdist whose `pyproject.toml` names none (PEP 517)."""
 _REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -86,16 +89,50 @@ def _backend(spec: str) -> Any:
     return backend
 
 
+def _canonical(requirement: str) -> str:
+    match = _REQUIREMENT_NAME.match(requirement)
+    return re.sub(r"[-_.]+", "-", match.group(0)).lower() if match else requirement
+
+
 def _installed(build_env: str) -> set[str]:
     """The canonical names of the distributions in the build environment."""
-    names = set()
-    for entry in os.listdir(build_env):
-        if entry.endswith(".dist-info"):
-            names.add(re.sub(r"[-_.]+", "-", entry[: -len(".dist-info")].rsplit("-", 1)[0]).lower())
-    return names
+    return {
+        _canonical(entry[: -len(".dist-info")].rsplit("-", 1)[0])
+        for entry in os.listdir(build_env)
+        if entry.endswith(".dist-info")
+    }
 
 
-def build(build_env: str, sdist: str, out: str, backend: str, backend_path: Sequence[str]) -> str:
+def build_system(source: str) -> tuple[str, list[str], list[str]]:
+    """The backend, backend path and requirements the sdist's `pyproject.toml` declares; PEP 517's
+    and PEP 518's defaults where it declares none."""
+    path = os.path.join(source, "pyproject.toml")
+    if not os.path.exists(path):
+        return LEGACY_BACKEND, [], ["setuptools"]
+    try:
+        import tomllib  # type: ignore[import-not-found]
+    except ImportError:  # Python < 3.11: the build environment's
+        import tomli as tomllib  # type: ignore[import-not-found,no-redef] # pants: no-infer-dep
+    with open(path, "rb") as file:
+        try:
+            table = tomllib.load(file).get("build-system", {})
+        except tomllib.TOMLDecodeError as error:
+            raise BuildError(f"its pyproject.toml is not valid TOML: {error}") from error
+    if "build-backend" not in table:
+        return LEGACY_BACKEND, [], table.get("requires", ["setuptools"])
+    return table["build-backend"], table.get("backend-path", []), table.get("requires", [])
+
+
+def _check_requirements(requires: Sequence[str], installed: set[str], what: str) -> None:
+    missing = [r for r in requires if not r.strip().startswith("#") and _canonical(r) not in installed]
+    if missing:
+        raise BuildError(
+            f"{what} needs {', '.join(missing)}, which the build environment lacks: add"
+            " it to `[lambda-sdist-build].requirements` and regenerate that lockfile"
+        )
+
+
+def build(build_env: str, sdist: str, out: str) -> str:
     """Build the wheel of `sdist` into `out`; return its file name."""
     os.umask(0o022)
     os.environ.update(SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH, TZ="UTC")
@@ -105,24 +142,16 @@ def build(build_env: str, sdist: str, out: str, backend: str, backend_path: Sequ
     work = tempfile.mkdtemp(prefix="sdist-", dir=os.path.dirname(out))
     source = extract(sdist, work)
     os.chdir(source)
+    backend, backend_path, requires = build_system(source)
+    installed = _installed(build_env)
+    _check_requirements(requires, installed, "its build")
     sys.path[:0] = [os.path.join(source, path) for path in backend_path]
     try:
         hooks = _backend(backend)
     except ImportError as error:
         raise BuildError(f"the build environment has no backend {backend}: {error}") from error
     get_requires = getattr(hooks, "get_requires_for_build_wheel", None)
-    requires = get_requires({}) if get_requires else []
-    installed = _installed(build_env)
-    missing = []
-    for requirement in requires:
-        match = _REQUIREMENT_NAME.match(requirement)
-        name = re.sub(r"[-_.]+", "-", match.group(0)).lower() if match else requirement
-        if name not in installed:
-            missing.append(requirement)
-    if missing:
-        raise BuildError(
-            f"the backend also needs {', '.join(missing)}, which the build environment lacks"
-        )
+    _check_requirements(get_requires({}) if get_requires else [], installed, f"the backend {backend}")
     os.makedirs(out, exist_ok=True)
     try:
         return str(hooks.build_wheel(out, {}))
@@ -137,14 +166,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--build-env", required=True)
     parser.add_argument("--sdist", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--backend", required=True)
-    parser.add_argument("--backend-path", action="append", default=[])
     args = parser.parse_args(argv)
     # what the backend and its compilers print goes to stderr: stdout is the wheel's name
     stdout = os.dup(1)
     os.dup2(2, 1)
     try:
-        wheel = build(args.build_env, args.sdist, args.out, args.backend, args.backend_path)
+        wheel = build(args.build_env, args.sdist, args.out)
     except (BuildError, OSError, tarfile.TarError, zipfile.BadZipFile) as error:
         print(f"{ERROR_PREFIX}{error}", file=sys.stderr)
         return 2

@@ -18,7 +18,6 @@ import pytest
 from repro_lambda.core.runtime_scripts.build_wheel import BuildError, extract
 
 SCRIPT = Path(__file__).with_name("build_wheel.py")
-LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
 # url, sha256
 SETUPTOOLS = (
     "https://files.pythonhosted.org/packages/a3/dc/17031897dae0efacfea57dfd3a82fdd2a2aeb58e0ff71b77"
@@ -67,7 +66,7 @@ def build(build_env: Path, sdist: Path, out: Path, *, umask: int, tz: str) -> Pa
     out.parent.mkdir(parents=True, exist_ok=True)
     env = {"PATH": "", "TZ": tz, "LC_ALL": "C.UTF-8"}
     command = [sys.executable, "-I", "-S", "-B", str(SCRIPT), "--build-env", str(build_env)]
-    command += ["--sdist", str(sdist), "--out", str(out), "--backend", LEGACY_BACKEND]
+    command += ["--sdist", str(sdist), "--out", str(out)]
     result = subprocess.run(
         command,
         cwd=out.parent,
@@ -110,11 +109,57 @@ def test_a_backend_the_build_environment_lacks_is_one_error(
         "--build-env",
         str(tmp_path / "empty"),
     ]
-    command += ["--sdist", str(sdist), "--out", str(tmp_path / "out"), "--backend", LEGACY_BACKEND]
+    command += ["--sdist", str(sdist), "--out", str(tmp_path / "out")]
     result = subprocess.run(command, capture_output=True, text=True, env={"PATH": ""})
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
-    assert line.startswith("error: the build environment has no backend setuptools.build_meta")
+    assert line == (
+        "error: its build needs setuptools, which the build environment lacks: add it to"
+        " `[lambda-sdist-build].requirements` and regenerate that lockfile"
+    )
+
+
+def pyproject_sdist(path: Path, build_system: str) -> Path:
+    """An sdist with a `pyproject.toml` of this `[build-system]` and one module."""
+    files = {
+        "pyproject.toml": f"[build-system]\n{build_system}\n"
+        '[project]\nname = "demo"\nversion = "1.0"\n',
+        "demo.py": "ANSWER = 42\n",
+    }
+    with tarfile.open(path, "w:gz") as archive:
+        for name, text in files.items():
+            info = tarfile.TarInfo(f"demo-1.0/{name}")
+            info.size = len(text.encode())
+            archive.addfile(info, io.BytesIO(text.encode()))
+    return path
+
+
+def test_the_backend_the_sdist_names_builds_it(tmp_path: Path, build_env: Path) -> None:
+    sdist = pyproject_sdist(
+        tmp_path / "demo-1.0.tar.gz",
+        'requires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"',
+    )
+    wheel = build(build_env, sdist, tmp_path / "out", umask=0o022, tz="UTC")
+    assert wheel.name == "demo-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read("demo.py") == b"ANSWER = 42\n"
+
+
+def test_a_backend_requirement_the_build_environment_lacks_is_one_error(
+    tmp_path: Path, build_env: Path
+) -> None:
+    sdist = pyproject_sdist(
+        tmp_path / "demo-1.0.tar.gz",
+        'requires = ["hatchling>=1.18"]\nbuild-backend = "hatchling.build"',
+    )
+    command = [sys.executable, "-I", "-S", "-B", str(SCRIPT), "--build-env", str(build_env)]
+    command += ["--sdist", str(sdist), "--out", str(tmp_path / "out")]
+    result = subprocess.run(command, capture_output=True, text=True, env={"PATH": ""})
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: its build needs hatchling>=1.18, which the build environment lacks: add it to"
+        " `[lambda-sdist-build].requirements` and regenerate that lockfile"
+    ]
 
 
 def tarball(path: Path, members: list[tarfile.TarInfo], data: bytes = b"x") -> Path:
