@@ -153,10 +153,11 @@ def pants_lockfile(pins: dict[str, str]) -> str:
     )
 
 
-def run_lambda_lock(rule_runner: RuleRunner) -> str:
-    """Run `lambda-lock` on the whole build root; return its stdout, restoring the options."""
+def run_lambda_lock(rule_runner: RuleRunner, *options: str) -> str:
+    """Run `lambda-lock` on the whole build root with these `options` too; return its stdout,
+    restoring the options."""
     result = rule_runner.run_goal_rule(
-        LambdaLock, global_args=lambda_options(), args=["::"], env_inherit=ENV_INHERIT
+        LambdaLock, global_args=[*lambda_options(), *options], args=["::"], env_inherit=ENV_INHERIT
     )
     rule_runner.set_options(lambda_options(), env_inherit=ENV_INHERIT)
     return result.stdout

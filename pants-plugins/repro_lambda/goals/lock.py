@@ -4,6 +4,7 @@ sources lock (see `external`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,20 +28,28 @@ from pants.engine.fs import (
     MergeDigests,
     Workspace,
 )
-from pants.engine.goal import Goal, GoalSubsystem
-from pants.engine.process import FallibleProcessResult, ProcessCacheScope
+from pants.engine.goal import Goal
+from pants.engine.process import FallibleProcessResult, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule, rule
 from pants.engine.target import AllTargets
 from pants.util.docutil import bin_name
-from pants.util.strutil import help_text, softwrap
+from pants.util.strutil import softwrap
 
-from repro_lambda.core.install.lock_failure import missing_wheel, pip_said
-from repro_lambda.core.install.pex_args import LOCK_CREATE, index_args, lock_wheels_args
+from repro_lambda.core.install.lock_failure import MissingWheel, missing_wheel, pip_said
+from repro_lambda.core.install.pex_args import (
+    DOWNLOAD,
+    LOCK_CREATE,
+    complete_platform_args,
+    index_args,
+    lock_wheels_args,
+)
+from repro_lambda.core.install.sdists import LockedSdist, SdistPin, locked_sdists, refuses
 from repro_lambda.core.manifest.hashed_requirements import canonical
 from repro_lambda.core.sources.spec import TOKEN_ENV_VAR, render_lock
 from repro_lambda.external.rules import lock_sources, write_atomically
 from repro_lambda.external.target_types import LambdaSourceTarget
 from repro_lambda.manifest.lock_rules import lock_manifest_lambdas
+from repro_lambda.subsystems.lambda_lock import LambdaLockSubsystem
 from repro_lambda.subsystems.sources import LambdaSources
 from repro_lambda.util_rules.install import (
     LambdaInstallInputs,
@@ -57,30 +66,6 @@ from repro_lambda.util_rules.platform_lock import (
 )
 
 
-class LambdaLockSubsystem(GoalSubsystem):
-    name = "lambda-lock"
-    help = help_text(
-        f"""
-        Write each resolve's Lambda platform lock, next to its lockfile, and the sources lock.
-
-        For every resolve that `lambda_artifact` and `lambda_layer` targets install from, lock
-        one wheel per requirement for each runtime × architecture in use, at the versions of the
-        resolve's lockfile, with sha256 hashes. Run it after `{bin_name()} generate-lockfiles`,
-        or when a lambda or layer gains a requirement or a new runtime or architecture;
-        `{bin_name()} package` says when it is due.
-
-        Then compile the hashed requirements lock of each `lambda_manifest` pip lambda from the
-        `requirements.in` in its `source_dir`, with uv (see `[lambda-uv]`), for its runtime's
-        Python and its architecture's manylinux platform, wheels only; npm lambdas install from
-        their package-lock.json as it is.
-
-        Then download every `lambda_source` (resolving `version_from`), and record its version,
-        URL, sha256 and size in `[lambda-sources].lockfile`, rewritten atomically and only if a
-        pin changed.
-        """
-    )
-
-
 class LambdaLock(Goal):
     subsystem_cls = LambdaLockSubsystem
     environment_behavior = Goal.EnvironmentBehavior.LOCAL_ONLY
@@ -95,14 +80,9 @@ def _locked_pins(resolve_lockfile: bytes) -> list[str]:
     )
 
 
-def _lock_failure_message(
-    resolve: str, stderr: str, platform_names: dict[str, str], pins: list[str]
-) -> str:
-    """Name the resolve's pin and the platform pex could not find a wheel for, when it says so;
-    else say what pip said."""
-    missing = missing_wheel(stderr, platform_names)
-    if missing is None:
-        return f"Locking the `{resolve}` resolve for Lambda failed. pip said:\n{pip_said(stderr)}"
+def _no_wheel_message(resolve: str, missing: MissingWheel, pins: list[str], why: str) -> str:
+    """Name the resolve's pin and the platform pex could not find a wheel for, and why its sdist
+    does not do instead."""
     by_project = {canonical(pin.split("==")[0]): pin for pin in pins}
     requirement, pin = missing.requirement, by_project.get(canonical(missing.project))
     pinned = f"pins `{pin}`" if pin else f"needs `{requirement}`"
@@ -110,12 +90,11 @@ def _lock_failure_message(
         pinned += f" (for `{requirement}`)"
     return softwrap(
         f"""
-        The `{resolve}` resolve {pinned}, which has no wheel for {missing.platforms}: only wheels
-        are installed, for the runtime's Python ABI and within its glibc's manylinux window.
-        Require a version that publishes one and run `{bin_name()} generate-lockfiles
-        --resolve={resolve}`, or give the lambdas on {missing.platforms} a resolve of their own
-        (their `resolve` field): runtimes with different glibc or ABI windows may need different
-        pins.
+        The `{resolve}` resolve {pinned}, which has no wheel for {missing.platforms} (wheels fit
+        the runtime's Python ABI and its glibc's manylinux window), {why}. Require a version that
+        publishes one and run `{bin_name()} generate-lockfiles --resolve={resolve}`, or give the
+        lambdas on {missing.platforms} a resolve of their own (their `resolve` field): runtimes
+        with different glibc or ABI windows may need different pins.
         """
     )
 
@@ -131,12 +110,93 @@ class _ResolveLockRequest:
     resolve: str
     requirements: tuple[str, ...]
     platforms: tuple[LambdaInstallInputs, ...]
+    only_binary: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class _ResolveLock:
     path: str
     content: bytes
+
+
+async def _lock_create(
+    request: _ResolveLockRequest,
+    input_digest: Digest,
+    repos: tuple[str, ...],
+    only_binary: tuple[str, ...],
+) -> FallibleProcessResult:
+    return await Get(
+        FallibleProcessResult,
+        LambdaPexProcess(
+            subcommand=LOCK_CREATE,
+            args=lock_wheels_args(
+                "lock.json",
+                [path for p in request.platforms for path in p.platforms],
+                request.requirements,
+                repos=repos,
+                constraints="__constraints.txt",
+                only_binary=only_binary,
+            ),
+            input_digest=input_digest,
+            output_files=("lock.json",),
+            description=(
+                f"Locking the `{request.resolve}` resolve for {len(request.platforms)} Lambda"
+                " platforms"
+            ),
+            cache_scope=ProcessCacheScope.PER_SESSION,
+        ),
+    )
+
+
+async def _sdist_pins(
+    request: _ResolveLockRequest,
+    lock: Digest,
+    sdists: list[LockedSdist],
+    first_tags: dict[str, LambdaInstallInputs],
+    repos: tuple[str, ...],
+) -> list[SdistPin]:
+    """Each sdist in the lock with its size (pex records none), downloaded once per platform that
+    installs it and checked against the lock's sha256."""
+    downloads = []
+    for tag, platform in sorted(first_tags.items()):
+        pins = [sdist.pin for sdist in sdists if tag in sdist.platform_tags]
+        if not pins:
+            continue
+        input_digest = await Get(Digest, MergeDigests([lock, platform.platforms.digest]))
+        downloads.append(
+            Get(
+                ProcessResult,
+                LambdaPexProcess(
+                    subcommand=DOWNLOAD,
+                    args=(
+                        "--lock=lock.json",
+                        "--dest-dir=__sdists",
+                        "--no-transitive",
+                        *repos,
+                        *complete_platform_args(platform.platforms),
+                        *pins,
+                    ),
+                    input_digest=input_digest,
+                    output_directories=("__sdists",),
+                    description=f"Downloading {', '.join(pins)} for {platform.platform_name}",
+                ),
+            )
+        )
+    files = {}
+    for result in await MultiGet(downloads):
+        for content in await Get(DigestContents, Digest, result.output_digest):
+            files[content.path.rsplit("/", 1)[-1]] = content.content
+    sdist_pins = []
+    for sdist in sdists:
+        data = files.get(sdist.filename)
+        if data is None or sha256(data).hexdigest() != sdist.sha256:
+            raise LambdaLockError(
+                f"Downloading {sdist.url} for `{request.resolve}` did not give the sdist of"
+                f" `{sdist.pin}` with the sha256 pex locked ({sdist.sha256})."
+            )
+        platforms = tuple(sorted(first_tags[tag].platform_sha256 for tag in sdist.platform_tags))
+        sdist_pins.append(SdistPin(sdist.pin, sdist.url, sdist.sha256, len(data), platforms))
+    return sdist_pins
 
 
 @rule(desc="Locking wheels for Lambda platforms")
@@ -150,46 +210,49 @@ async def lock_resolve_for_lambda(
         Digest, CreateDigest([FileContent("__constraints.txt", "\n".join(pins).encode())])
     )
     config = await Get(ResolvePexConfig, ResolvePexConfigRequest(resolve))
+    repos = resolve_index_args(config)
     input_digest = await Get(
         Digest, MergeDigests([constraints, *(p.platforms.digest for p in request.platforms)])
     )
-    result = await Get(
-        FallibleProcessResult,
-        LambdaPexProcess(
-            subcommand=LOCK_CREATE,
-            args=lock_wheels_args(
-                "lock.json",
-                [path for p in request.platforms for path in p.platforms],
-                request.requirements,
-                repos=resolve_index_args(config),
-                constraints="__constraints.txt",
-            ),
-            input_digest=input_digest,
-            output_files=("lock.json",),
-            description=(
-                f"Locking the `{resolve}` resolve for {len(request.platforms)} Lambda platforms"
-            ),
-            cache_scope=ProcessCacheScope.PER_SESSION,
-        ),
-    )
+    first_tags = {}
+    for p in request.platforms:
+        contents = await Get(DigestContents, Digest, p.platforms.digest)
+        first_tags[json.loads(contents[0].content)["compatible_tags"][0]] = p
+    platform_names = {tag: p.platform_name for tag, p in first_tags.items()}
+    # Wheels only first: where that fails, the missing wheel is named whether or not an sdist
+    # does instead.
+    result = await _lock_create(request, input_digest, repos, ("*",))
     if result.exit_code != 0:
-        platform_names = {}
-        for p in request.platforms:
-            contents = await Get(DigestContents, Digest, p.platforms.digest)
-            tags = json.loads(contents[0].content)["compatible_tags"]
-            platform_names[tags[0]] = p.platform_name
-        raise LambdaLockError(
-            _lock_failure_message(
-                resolve, result.stderr.decode(errors="replace"), platform_names, pins
+        stderr = result.stderr.decode(errors="replace")
+        missing = missing_wheel(stderr, platform_names)
+        if missing is None:
+            raise LambdaLockError(
+                f"Locking the `{resolve}` resolve for Lambda failed. pip said:\n{pip_said(stderr)}"
             )
-        )
+        if refuses(request.only_binary, missing.project):
+            why = "and `[lambda-lock].only_binary` refuses its sdist"
+            raise LambdaLockError(_no_wheel_message(resolve, missing, pins, why))
+        result = await _lock_create(request, input_digest, repos, request.only_binary)
+        if result.exit_code != 0:
+            said = pip_said(result.stderr.decode(errors="replace"))
+            why = "and locking its sdist failed"
+            raise LambdaLockError(
+                f"{_no_wheel_message(resolve, missing, pins, why)} pip said:\n{said}"
+            )
     (lock_file,) = await Get(DigestContents, Digest, result.output_digest)
     lock = json.loads(lock_file.content)
+    sdists = locked_sdists(lock)
+    sdist_pins = (
+        await _sdist_pins(request, result.output_digest, sdists, first_tags, repos)
+        if sdists
+        else []
+    )
     lock[METADATA_KEY] = {
         "comment": f"Generated by `{LOCK_COMMAND}` from {resolve_path}; do not edit.",
         "resolve_lockfile_sha256": sha256(resolve_content).hexdigest(),
         "platforms": {p.platform_sha256: p.platform_name for p in request.platforms},
         "requirements": list(request.requirements),
+        "sdists": [dataclasses.asdict(pin) for pin in sdist_pins],
     }
     content = (json.dumps(lock, indent=2, sort_keys=True) + "\n").encode()
     return _ResolveLock(platform_lock_path(resolve_path), content)
@@ -223,6 +286,7 @@ async def lambda_lock(
     all_targets: AllTargets,
     sources_subsystem: LambdaSources,
     build_root: BuildRoot,
+    subsystem: LambdaLockSubsystem,
 ) -> LambdaLock:
     all_inputs = await MultiGet(
         Get(LambdaInstallInputs, LambdaInstallInputsRequest, request)
@@ -239,7 +303,10 @@ async def lambda_lock(
         requirements = sorted({r for i in inputs_list for r in i.requirements})
         requests.append(
             _ResolveLockRequest(
-                resolve, tuple(requirements), tuple(platforms[k] for k in sorted(platforms))
+                resolve,
+                tuple(requirements),
+                tuple(platforms[k] for k in sorted(platforms)),
+                tuple(subsystem.only_binary),
             )
         )
     locks = await MultiGet(Get(_ResolveLock, _ResolveLockRequest, r) for r in requests)

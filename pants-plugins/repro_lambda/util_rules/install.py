@@ -9,6 +9,7 @@ lock* pins one wheel per requirement for each platform its targets use.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -18,22 +19,27 @@ from pants.backend.python.util_rules.pex import CompletePlatforms
 from pants.engine.addresses import Address, UnparsedAddressInputs
 from pants.engine.fs import (
     EMPTY_DIGEST,
+    AddPrefix,
     CreateDigest,
     Digest,
+    DigestContents,
     DigestEntries,
     FileContent,
     FileEntry,
     MergeDigests,
 )
+from pants.engine.platform import Platform
 from pants.engine.process import FallibleProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import Target, TransitiveTargets, TransitiveTargetsRequest
 from pants.util.logging import LogLevel
 from pants.util.resources import read_resource
 
-from repro_lambda.core.contract import platform_name
+from repro_lambda.core.contract import Architecture, platform_name
 from repro_lambda.core.install.pex_args import VENV_CREATE, venv_flat_args
+from repro_lambda.core.install.sdists import BUILT_WHEELS, SdistPin, wheel_fits, with_built_wheels
 from repro_lambda.errors import LambdaFieldError
+from repro_lambda.subsystems.lambda_lock import LambdaLockSubsystem
 from repro_lambda.target_types import (
     LambdaArchitectureField,
     LambdaCompletePlatformsField,
@@ -49,8 +55,10 @@ from repro_lambda.util_rules.platform_lock import (
     PlatformLockRequest,
     check_platform_lock,
 )
+from repro_lambda.util_rules.sdists import BuiltWheel, SdistBuildError, SdistBuildRequest
 
 SITE_PACKAGES = "site-packages"
+_BUILT_WHEELS_DIR = "__built_wheels"
 
 
 @dataclass(frozen=True)
@@ -203,12 +211,14 @@ class _InstalledWheels:
 
 
 @rule(level=LogLevel.DEBUG)
-async def lambda_requirements(request: LambdaRequirementsRequest) -> LambdaRequirements:
+async def lambda_requirements(
+    request: LambdaRequirementsRequest, lock_options: LambdaLockSubsystem
+) -> LambdaRequirements:
     inputs = request.inputs
     if not inputs.requirements:
         return LambdaRequirements(EMPTY_DIGEST)
     lock = await Get(PlatformLock, PlatformLockRequest(inputs.resolve))
-    check_platform_lock(lock, inputs, request.address)
+    check_platform_lock(lock, inputs, request.address, lock_options.only_binary)
     try:
         installed = await Get(_InstalledWheels, LambdaInstallInputs, inputs)
     except LambdaLockError as error:
@@ -216,17 +226,80 @@ async def lambda_requirements(request: LambdaRequirementsRequest) -> LambdaRequi
     return LambdaRequirements(installed.digest)
 
 
+def host_architecture(platform: Platform) -> Architecture:
+    """The Lambda architecture of this machine's instruction set."""
+    return Architecture.ARM64 if platform.value.endswith("arm64") else Architecture.X86_64
+
+
+async def _with_built_wheels(
+    lock: PlatformLock,
+    sdists: tuple[SdistPin, ...],
+    inputs: LambdaInstallInputs,
+    platform: Platform,
+) -> Digest:
+    """The platform lock with the platform's sdists pinned to the wheels built from them, which
+    are beside it under `_BUILT_WHEELS_DIR`."""
+    build_platform = await Get(
+        CompletePlatforms, LambdaPlatformRequest(inputs.runtime, host_architecture(platform))
+    )
+    wheels = await MultiGet(
+        Get(
+            BuiltWheel,
+            SdistBuildRequest(s.pin, s.url, s.sha256, s.size, inputs.runtime, build_platform),
+        )
+        for s in sdists
+    )
+    platform_file, lock_file = await MultiGet(
+        Get(DigestContents, Digest, inputs.platforms.digest),
+        Get(DigestContents, Digest, lock.digest),
+    )
+    compatible_tags = json.loads(platform_file[0].content)["compatible_tags"]
+    built = {}
+    for sdist, wheel in zip(sdists, wheels):
+        if not wheel_fits(wheel.filename, compatible_tags):
+            raise SdistBuildError(
+                f"Building `{sdist.pin}` from its sdist for {inputs.platform_name} gave"
+                f" {wheel.filename}, which does not install there: the build compiled native code,"
+                f" and only pure-Python sdists are built. Pin a version that publishes a wheel for"
+                f" {inputs.platform_name}, or build one and host it on your index."
+            )
+        (entry,) = await Get(DigestEntries, Digest, wheel.digest)
+        assert isinstance(entry, FileEntry)
+        built[sdist.pin] = (wheel.filename, entry.file_digest.fingerprint)
+    derived = with_built_wheels(json.loads(lock_file[0].content), compatible_tags[0], built)
+    derived_lock, wheels_dir = await MultiGet(
+        Get(Digest, CreateDigest([FileContent(lock.path, json.dumps(derived).encode())])),
+        Get(
+            Digest,
+            AddPrefix(await Get(Digest, MergeDigests(w.digest for w in wheels)), _BUILT_WHEELS_DIR),
+        ),
+    )
+    return await Get(Digest, MergeDigests([derived_lock, wheels_dir]))
+
+
 @rule(desc="Installing Lambda wheels", level=LogLevel.DEBUG)
-async def install_wheels(inputs: LambdaInstallInputs) -> _InstalledWheels:
-    """One install for all the lambdas and layers with the same wheels and platform."""
+async def install_wheels(inputs: LambdaInstallInputs, platform: Platform) -> _InstalledWheels:
+    """One install for all the lambdas and layers with the same wheels and platform; the
+    platform's sdists are built first, and installed as the wheels they built."""
     lock = await Get(PlatformLock, PlatformLockRequest(inputs.resolve))
-    input_digest = await Get(Digest, MergeDigests([lock.digest, inputs.platforms.digest]))
+    sdists = lock.sdists_for(inputs.platform_sha256)
+    lock_digest = lock.digest
+    options: tuple[str, ...] = ()
+    if sdists:
+        lock_digest = await _with_built_wheels(lock, sdists, inputs, platform)
+        # pex needs the absolute path, which Pants puts in for `{chroot}`
+        options = (f"--path-mapping={BUILT_WHEELS}|{{chroot}}/{_BUILT_WHEELS_DIR}|built wheels",)
+    input_digest = await Get(Digest, MergeDigests([lock_digest, inputs.platforms.digest]))
     result = await Get(
         FallibleProcessResult,
         LambdaPexProcess(
             subcommand=VENV_CREATE,
             args=venv_flat_args(
-                SITE_PACKAGES, lock.path, inputs.requirements, complete_platforms=inputs.platforms
+                SITE_PACKAGES,
+                lock.path,
+                inputs.requirements,
+                complete_platforms=inputs.platforms,
+                options=options,
             ),
             input_digest=input_digest,
             output_directories=(SITE_PACKAGES,),

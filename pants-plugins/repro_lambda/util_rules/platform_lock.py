@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import TYPE_CHECKING
@@ -23,6 +24,8 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
+from repro_lambda.core.contract import UserError, read_fields
+from repro_lambda.core.install.sdists import SdistPin, refuses
 from repro_lambda.errors import LambdaUserError
 
 if TYPE_CHECKING:
@@ -49,6 +52,11 @@ class PlatformLock:
     digest: Digest
     metadata: FrozenDict | None  # None when the file does not exist
     resolve_lockfile_sha256: str
+    sdists: tuple[SdistPin, ...] = ()
+
+    def sdists_for(self, platform_sha256: str) -> tuple[SdistPin, ...]:
+        """The sdists the platform (its complete platform's sha256) installs."""
+        return tuple(s for s in self.sdists if platform_sha256 in s.platforms)
 
 
 @dataclass(frozen=True)
@@ -75,23 +83,29 @@ async def read_platform_lock(
     path = platform_lock_path(resolve_path)
     digest = await Get(Digest, PathGlobs([path]))
     contents = await Get(DigestContents, Digest, digest)
-    metadata = _lock_metadata(path, contents[0].content) if contents else None
+    metadata, sdists = _lock_metadata(path, contents[0].content) if contents else (None, ())
     return PlatformLock(
         path=path,
         digest=digest,
         metadata=FrozenDict.deep_freeze(metadata) if metadata is not None else None,
         resolve_lockfile_sha256=sha256(resolve_content).hexdigest(),
+        sdists=sdists,
     )
 
 
-def _lock_metadata(path: str, content: bytes) -> dict:
-    """The `repro_lambda` section `lambda-lock` writes into a platform lock, checked."""
+def _lock_metadata(path: str, content: bytes) -> tuple[dict, tuple[SdistPin, ...]]:
+    """The `repro_lambda` section `lambda-lock` writes into a platform lock, checked, and the
+    sdists it records (none in a lock of wheels only)."""
     try:
         metadata: dict = json.loads(content)[METADATA_KEY]
         fields = ("resolve_lockfile_sha256", str), ("platforms", dict), ("requirements", list)
         if all(isinstance(metadata[name], kind) for name, kind in fields):
-            return metadata
-    except (ValueError, LookupError, TypeError):
+            sdists = tuple(
+                read_fields(SdistPin, entry, f"{path}: sdist {i}")
+                for i, entry in enumerate(metadata.get("sdists", []))
+            )
+            return metadata, sdists
+    except (ValueError, LookupError, TypeError, UserError):
         pass
     raise LambdaLockError(
         f"The Lambda platform lock {path} is not as `{LOCK_COMMAND}` writes it (it is not JSON, or"
@@ -100,8 +114,11 @@ def _lock_metadata(path: str, content: bytes) -> dict:
     )
 
 
-def check_platform_lock(lock: PlatformLock, inputs: LambdaInstallInputs, address: Address) -> None:
-    """Raise LambdaLockError unless `lock` covers `inputs` and matches its resolve's lockfile."""
+def check_platform_lock(
+    lock: PlatformLock, inputs: LambdaInstallInputs, address: Address, only_binary: Iterable[str]
+) -> None:
+    """Raise LambdaLockError unless `lock` covers `inputs`, matches its resolve's lockfile, and
+    pins no sdist `[lambda-lock].only_binary` now refuses."""
     metadata = lock.metadata
     if metadata is None:
         problem = "does not exist"
@@ -111,9 +128,18 @@ def check_platform_lock(lock: PlatformLock, inputs: LambdaInstallInputs, address
         problem = f"has no wheels for {inputs.platform_name}"
     else:
         missing = sorted(set(inputs.requirements) - set(metadata["requirements"]))
-        if not missing:
+        sdists = lock.sdists_for(inputs.platform_sha256)
+        refused = [s.pin for s in sdists if refuses(only_binary, s.pin.split("==")[0])]
+        if missing:
+            problem = "does not lock " + ", ".join(f"`{r}`" for r in missing)
+        elif refused:
+            problem = (
+                "pins the sdists of "
+                + ", ".join(f"`{pin}`" for pin in refused)
+                + ", which `[lambda-lock].only_binary` refuses"
+            )
+        else:
             return
-        problem = "does not lock " + ", ".join(f"`{r}`" for r in missing)
     raise LambdaLockError(
         softwrap(
             f"""

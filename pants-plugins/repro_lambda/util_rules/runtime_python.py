@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pants.backend.python.target_types import PythonSourceField
-from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
 from pants.backend.python.util_rules.python_sources import (
     PythonSourceFilesRequest,
     StrippedPythonSourceFiles,
@@ -28,10 +27,9 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import ERROR_PREFIX, Architecture, tool_messages
-from repro_lambda.core.runtimes import BY_NAME
 from repro_lambda.util_rules.host_tools import HostBinary
 from repro_lambda.util_rules.pack import BYTECODE, LambdaPackagingError, PackedLambda
-from repro_lambda.util_rules.tools import find_python, no_python_message
+from repro_lambda.util_rules.tools import find_python, no_python_message, runtime_constraints
 from repro_lambda.workarounds import WAIT_FOR_REMOTE_CACHE_MILLIS
 
 logger = logging.getLogger(__name__)
@@ -46,13 +44,6 @@ _ISOLATED = ("-I", "-S", "-B")
 _COMPILE_ERRORS = 2
 """`runtime_compile.py`'s exit code when a module does not compile."""
 _LAMBDA_ENV = FrozenDict({"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})
-
-
-def runtime_constraints(runtime: str) -> InterpreterConstraints:
-    """An interpreter of exactly the runtime's Python version."""
-    version = BY_NAME[runtime].python_version
-    assert version is not None
-    return InterpreterConstraints([f"CPython=={version[0]}.{version[1]}.*"])
 
 
 async def _script_result(

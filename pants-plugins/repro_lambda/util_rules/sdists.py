@@ -12,6 +12,7 @@ from __future__ import annotations
 import pkgutil
 from dataclasses import dataclass
 
+from pants.backend.python.util_rules.pex import CompletePlatforms
 from pants.core.subsystems.python_bootstrap import PythonBootstrap
 from pants.engine.fs import (
     AddPrefix,
@@ -31,12 +32,12 @@ from pants.util.logging import LogLevel
 from repro_lambda.core.contract import ERROR_PREFIX, tool_messages
 from repro_lambda.errors import LambdaUserError
 from repro_lambda.subsystems.sdist_build import LambdaSdistBuild
-from repro_lambda.util_rules.runtime_python import runtime_constraints
 from repro_lambda.util_rules.tools import (
     TOOL_SITE_PACKAGES,
     find_python,
     install_tool,
     no_python_message,
+    runtime_constraints,
 )
 from repro_lambda.workarounds import WAIT_FOR_REMOTE_CACHE_MILLIS
 
@@ -60,6 +61,8 @@ class SdistBuildRequest:
     sha256: str
     size: int
     runtime: str
+    build_platform: CompletePlatforms
+    """The complete platform of the runtime on the host's architecture, where the build runs."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ async def build_sdist(
         )
     builder = pkgutil.get_data("repro_lambda.core.runtime_scripts", "build_wheel.py")
     assert builder is not None
-    build_env = await install_tool(build, python)
+    build_env = await install_tool(build, python, request.build_platform)
     sdist, script = await MultiGet(
         Get(Digest, DownloadFile(request.url, FileDigest(request.sha256, request.size))),
         Get(Digest, CreateDigest([FileContent(_BUILDER, builder)])),

@@ -10,26 +10,40 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from pants.backend.python.util_rules.pex import CompletePlatforms
 from pants.engine.fs import DigestContents
 from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
 from repro_lambda.testutil import make_rule_runner
+from repro_lambda.util_rules.install import LambdaPlatformRequest
 from repro_lambda.util_rules.sdists import BuiltWheel, SdistBuildError, SdistBuildRequest
 
-DOCOPT = SdistBuildRequest(
-    "docopt==0.6.2",
+DOCOPT_URL = (
     "https://files.pythonhosted.org/packages/a2/55/8f8cab2afd404cf578136ef2cc5dfb50baa1761b68c9da1f"
-    "b1e4eed343c9/docopt-0.6.2.tar.gz",
-    "49b3a825280bd66b3aa83585ef59c4a8c82f2c8a522dbe754a8bc8d08c85c491",
-    25901,
-    "python3.11",
+    "b1e4eed343c9/docopt-0.6.2.tar.gz"
 )
+DOCOPT_SHA256 = "49b3a825280bd66b3aa83585ef59c4a8c82f2c8a522dbe754a8bc8d08c85c491"
 
 
 def rule_runner() -> RuleRunner:
-    return make_rule_runner(QueryRule(BuiltWheel, [SdistBuildRequest]))
+    return make_rule_runner(
+        QueryRule(BuiltWheel, [SdistBuildRequest]),
+        QueryRule(CompletePlatforms, [LambdaPlatformRequest]),
+    )
+
+
+def request(
+    runner: RuleRunner, requirement: str, url: str, sha256: str, size: int
+) -> SdistBuildRequest:
+    """Build for python3.11, on x86_64 (the complete platform of the build environment)."""
+    platform = runner.request(CompletePlatforms, [LambdaPlatformRequest("python3.11", "x86_64")])
+    return SdistBuildRequest(requirement, url, sha256, size, "python3.11", platform)
+
+
+def docopt(runner: RuleRunner) -> SdistBuildRequest:
+    return request(runner, "docopt==0.6.2", DOCOPT_URL, DOCOPT_SHA256, 25901)
 
 
 def wheel_bytes(runner: RuleRunner, built: BuiltWheel) -> bytes:
@@ -40,10 +54,10 @@ def wheel_bytes(runner: RuleRunner, built: BuiltWheel) -> bytes:
 
 def test_an_sdist_builds_the_same_wheel_in_two_repositories() -> None:
     first, second = rule_runner(), rule_runner()
-    built = first.request(BuiltWheel, [DOCOPT])
+    built = first.request(BuiltWheel, [docopt(first)])
     assert built.filename == "docopt-0.6.2-py2.py3-none-any.whl"
     data = wheel_bytes(first, built)
-    assert data == wheel_bytes(second, second.request(BuiltWheel, [DOCOPT]))
+    assert data == wheel_bytes(second, second.request(BuiltWheel, [docopt(second)]))
     with zipfile.ZipFile(io.BytesIO(data)) as wheel:
         assert "docopt.py" in wheel.namelist()
 
@@ -51,11 +65,10 @@ def test_an_sdist_builds_the_same_wheel_in_two_repositories() -> None:
 def test_a_download_that_is_not_the_pinned_sdist_is_refused(tmp_path: Path) -> None:
     sdist = tmp_path / "docopt-0.6.2.tar.gz"
     sdist.write_bytes(b"not the sdist the lock pins, but as long" + bytes(25901 - 40))
-    request = SdistBuildRequest(
-        "docopt==0.6.2", sdist.as_uri(), DOCOPT.sha256, DOCOPT.size, "python3.11"
-    )
+    runner = rule_runner()
+    wrong = request(runner, "docopt==0.6.2", sdist.as_uri(), DOCOPT_SHA256, 25901)
     with pytest.raises(ExecutionError, match="[Dd]igest|[Ff]ingerprint|sha256|hash"):
-        rule_runner().request(BuiltWheel, [request])
+        runner.request(BuiltWheel, [wrong])
 
 
 def test_a_failing_build_is_one_error_naming_the_requirement_and_its_last_lines(
@@ -68,11 +81,12 @@ def test_a_failing_build_is_one_error_naming_the_requirement_and_its_last_lines(
         info.size = len(setup)
         archive.addfile(info, io.BytesIO(setup))
     data = sdist.read_bytes()
-    request = SdistBuildRequest(
-        "broken==1.0", sdist.as_uri(), hashlib.sha256(data).hexdigest(), len(data), "python3.11"
+    runner = rule_runner()
+    broken = request(
+        runner, "broken==1.0", sdist.as_uri(), hashlib.sha256(data).hexdigest(), len(data)
     )
     with pytest.raises(ExecutionError) as error:
-        rule_runner().request(BuiltWheel, [request])
+        runner.request(BuiltWheel, [broken])
     (wrapped,) = error.value.wrapped_exceptions
     assert isinstance(wrapped, SdistBuildError)
     message = str(wrapped)

@@ -19,6 +19,7 @@ from typing import Any, Iterator, Protocol
 
 from pants.backend.python.subsystems.python_tool_base import PythonToolRequirementsBase
 from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
+from pants.backend.python.util_rules.pex import CompletePlatforms
 from pants.backend.python.util_rules.pex_requirements import (
     EntireLockfile,
     LoadedLockfile,
@@ -34,7 +35,8 @@ from pants.option.errors import OptionsError
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
-from repro_lambda.core.install.pex_args import VENV_CREATE, venv_flat_args
+from repro_lambda.core.install.pex_args import VENV_CREATE, complete_platform_args, venv_flat_args
+from repro_lambda.core.runtimes import BY_NAME
 from repro_lambda.util_rules.host_tools import HostBinary, HostBinaryRequest
 from repro_lambda.util_rules.pex import LambdaPexProcess
 from repro_lambda.workarounds import WAIT_FOR_REMOTE_CACHE_MILLIS
@@ -161,6 +163,13 @@ async def _tool_lockfile(tool: PythonToolRequirementsBase) -> tuple[Lockfile, tu
     return lockfile, tuple(str(r) for r in requirements.req_strings_or_addrs)
 
 
+def runtime_constraints(runtime: str) -> InterpreterConstraints:
+    """An interpreter of exactly the runtime's Python version."""
+    version = BY_NAME[runtime].python_version
+    assert version is not None
+    return InterpreterConstraints([f"CPython=={version[0]}.{version[1]}.*"])
+
+
 async def find_python(
     constraints: InterpreterConstraints, bootstrap: PythonBootstrap
 ) -> HostBinary | None:
@@ -212,22 +221,28 @@ async def _tool_python(tool: PythonToolRequirementsBase, bootstrap: PythonBootst
     return python
 
 
-async def install_tool(tool: PythonToolRequirementsBase, python: HostBinary) -> Digest:
-    """`tool`'s lock installed flat for `python`, in `site-packages/`."""
+async def install_tool(
+    tool: PythonToolRequirementsBase, python: HostBinary, platforms: CompletePlatforms | None = None
+) -> Digest:
+    """`tool`'s lock installed flat for `python`, in `site-packages/`; for the complete platform
+    of `python` if given (pex runs pip with its own interpreter then, as for a Lambda install,
+    so a Python newer than its pip still gets the tool)."""
     lockfile, requirements = await _tool_lockfile(tool)
     loaded = await Get(LoadedLockfile, LoadedLockfileRequest(lockfile))
+    input_digest = loaded.lockfile_digest
+    target: tuple[str, ...] = (f"--python={python.path}",)
+    if platforms is not None:
+        target = complete_platform_args(platforms)
+        input_digest = await Get(Digest, MergeDigests([input_digest, platforms.digest]))
     installed = await Get(
         ProcessResult,
         LambdaPexProcess(
             subcommand=VENV_CREATE,
             args=venv_flat_args(
-                TOOL_SITE_PACKAGES,
-                loaded.lockfile_path,
-                requirements,
-                options=(f"--python={python.path}",),
+                TOOL_SITE_PACKAGES, loaded.lockfile_path, requirements, options=target
             ),
             description=f"Installing the `{tool.options_scope}` tool",
-            input_digest=loaded.lockfile_digest,
+            input_digest=input_digest,
             output_directories=(TOOL_SITE_PACKAGES,),
             append_only_caches=python.caches,
         ),

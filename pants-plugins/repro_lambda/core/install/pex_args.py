@@ -15,6 +15,7 @@ processes take from Pants (so that option still chooses theirs) and the layer bu
 
 LOCK_CREATE = ("lock", "create")
 VENV_CREATE = ("venv", "create")
+DOWNLOAD = ("download",)
 
 RUN_PEX3 = (
     "import os, sys; sys.path.insert(0, os.path.abspath(sys.argv.pop(1))); "
@@ -79,9 +80,11 @@ def lock_wheels_args(
     repos: Iterable[str],
     constraints: str | None = None,
     intransitive: bool = False,
+    only_binary: Iterable[str] = ("*",),
 ) -> tuple[str, ...]:
-    """`lock create`: a strict lock, one resolve per complete platform, of wheels only (nothing is
-    ever built), from `repos` (`index_args()`).
+    """`lock create`: a strict lock, one resolve per complete platform, from `repos`
+    (`index_args()`), of wheels only for the projects `only_binary` names (all for `*`, the
+    default) and else of a wheel or, where the platform has none, the sdist.
 
     A lock of `requirements` and their dependencies resolves with pip's 2020 resolver (pip 23.1's
     default is the legacy one); an `intransitive` lock of pins resolves nothing, with pip's default.
@@ -89,13 +92,21 @@ def lock_wheels_args(
     return (
         f"--output={output}",
         "--style=strict",
-        "--no-build",
+        *only_binary_args(only_binary),
         *(("--intransitive",) if intransitive else ("--resolver-version=pip-2020-resolver",)),
         *((f"--constraints={constraints}",) if constraints else ()),
         *repos,
         *complete_platform_args(complete_platforms),
         *requirements,
     )
+
+
+def only_binary_args(projects: Iterable[str]) -> tuple[str, ...]:
+    """pex's options that lock or install only wheels of these projects (of all for `*`)."""
+    projects = tuple(projects)
+    if "*" in projects:
+        return ("--no-build",)
+    return tuple(f"--only-binary={project}" for project in projects)
 
 
 def venv_flat_args(

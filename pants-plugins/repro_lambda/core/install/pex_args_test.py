@@ -101,3 +101,11 @@ def test_pex3_argv_runs_the_cli_from_the_given_directory(tmp_path: Path) -> None
     run = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 3, run.stderr
     assert run.stdout.strip() == repr(["pex3", "venv", "create", "--tmpdir", "t", "--r", "--x"])
+
+
+def test_a_lock_of_some_projects_wheels_only_may_lock_other_sdists() -> None:
+    args = lock_wheels_args("l.json", ["p.json"], ["docopt"], repos=(), only_binary=["numpy", "*"])
+    assert "--no-build" in args and not any(a.startswith("--only-binary") for a in args)
+    args = lock_wheels_args("l.json", ["p.json"], ["docopt"], repos=(), only_binary=["numpy"])
+    assert "--no-build" not in args and "--only-binary=numpy" in args
+    assert "--no-build" not in lock_wheels_args("l.json", [], ["docopt"], repos=(), only_binary=())

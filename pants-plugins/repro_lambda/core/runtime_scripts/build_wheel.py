@@ -110,13 +110,13 @@ def build_system(source: str) -> tuple[str, list[str], list[str]]:
     if not os.path.exists(path):
         return LEGACY_BACKEND, [], ["setuptools"]
     try:
-        import tomllib  # type: ignore[import-not-found]
+        toml = importlib.import_module("tomllib")
     except ImportError:  # Python < 3.11: the build environment's
-        import tomli as tomllib  # type: ignore[import-not-found,no-redef] # pants: no-infer-dep
+        toml = importlib.import_module("tomli")
     with open(path, "rb") as file:
         try:
-            table = tomllib.load(file).get("build-system", {})
-        except tomllib.TOMLDecodeError as error:
+            table = toml.load(file).get("build-system", {})
+        except toml.TOMLDecodeError as error:
             raise BuildError(f"its pyproject.toml is not valid TOML: {error}") from error
     if "build-backend" not in table:
         return LEGACY_BACKEND, [], table.get("requires", ["setuptools"])
@@ -124,7 +124,9 @@ def build_system(source: str) -> tuple[str, list[str], list[str]]:
 
 
 def _check_requirements(requires: Sequence[str], installed: set[str], what: str) -> None:
-    missing = [r for r in requires if not r.strip().startswith("#") and _canonical(r) not in installed]
+    missing = [
+        r for r in requires if not r.strip().startswith("#") and _canonical(r) not in installed
+    ]
     if missing:
         raise BuildError(
             f"{what} needs {', '.join(missing)}, which the build environment lacks: add"
@@ -151,7 +153,9 @@ def build(build_env: str, sdist: str, out: str) -> str:
     except ImportError as error:
         raise BuildError(f"the build environment has no backend {backend}: {error}") from error
     get_requires = getattr(hooks, "get_requires_for_build_wheel", None)
-    _check_requirements(get_requires({}) if get_requires else [], installed, f"the backend {backend}")
+    _check_requirements(
+        get_requires({}) if get_requires else [], installed, f"the backend {backend}"
+    )
     os.makedirs(out, exist_ok=True)
     try:
         return str(hooks.build_wheel(out, {}))

@@ -1,0 +1,129 @@
+"""Requirements that publish only an sdist, through `lambda-lock` and `package`: the lock pins each
+sdist with its size, `package` builds it for the runtime and installs the wheel, the same bytes in
+another repository; `[lambda-lock].only_binary` refuses it in both goals."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from pants.engine.addresses import Address
+from pants.engine.internals.scheduler import ExecutionError
+from pants.testutil.rule_runner import RuleRunner
+
+from repro_lambda.core.install.sdists import BUILT_WHEELS
+from repro_lambda.goals.package import LambdaArtifactFieldSet
+from repro_lambda.testutil import (
+    ENV_INHERIT,
+    LAMBDAS_LOCK,
+    PLATFORM_LOCK,
+    lambda_options,
+    make_rule_runner,
+    pants_lockfile,
+    run_lambda_lock,
+)
+from repro_lambda.util_rules.platform_lock import LambdaLockError
+
+# feedparser publishes a wheel; its dependency sgmllib3k, like docopt, only an sdist.
+FILES = {
+    LAMBDAS_LOCK: pants_lockfile({"docopt": "0.6.2", "feedparser": "6.0.11", "sgmllib3k": "1.0.0"}),
+    "3rdparty/python/BUILD": (
+        'python_requirement(name="docopt", requirements=["docopt==0.6.2"])\n'
+        'python_requirement(name="feedparser", requirements=["feedparser==6.0.11"])\n'
+    ),
+    "src/python/feeds/BUILD": (
+        'python_sources(name="lib")\n'
+        'lambda_artifact(name="feeds", handler="feeds.handler.lambda_handler",'
+        ' runtime="python3.13", architecture=parametrize("x86_64", "arm64"))\n'
+    ),
+    "src/python/feeds/handler.py": (
+        "import docopt\nimport feedparser\n\n\ndef lambda_handler(event, context):\n"
+        '    return feedparser.parse(event["xml"]).feed.title\n'
+    ),
+}
+SDISTS = {
+    "docopt==0.6.2": ("49b3a825280bd66b3aa83585ef59c4a8c82f2c8a522dbe754a8bc8d08c85c491", 25901),
+    "sgmllib3k==1.0.0": ("7868fb1c8bfa764c1ac563d3cf369c381d1325d36124933a726f29fcdaa812e9", 5750),
+}
+
+
+def feeds(architecture: str) -> Address:
+    return Address(
+        "src/python/feeds", target_name="feeds", parameters={"architecture": architecture}
+    )
+
+
+def package_zip(rule_runner: RuleRunner, address: Address) -> bytes:
+    from pants.core.goals.package import BuiltPackage
+    from pants.engine.fs import DigestContents
+
+    field_set = LambdaArtifactFieldSet.create(rule_runner.get_target(address))
+    built = rule_runner.request(BuiltPackage, [field_set])
+    contents = rule_runner.request(DigestContents, [built.digest])
+    (zip_bytes,) = [c.content for c in contents if c.path.endswith(".zip")]
+    return zip_bytes
+
+
+@pytest.fixture(scope="module")
+def locked() -> RuleRunner:
+    rule_runner = make_rule_runner()
+    rule_runner.write_files(FILES)
+    run_lambda_lock(rule_runner)
+    return rule_runner
+
+
+def test_the_lock_pins_each_sdist_with_its_size_for_the_platforms_that_install_it(
+    locked: RuleRunner,
+) -> None:
+    lock = json.loads(locked.read_file(PLATFORM_LOCK))
+    metadata = lock["repro_lambda"]
+    assert {s["pin"]: (s["sha256"], s["size"]) for s in metadata["sdists"]} == SDISTS
+    for sdist in metadata["sdists"]:
+        assert sdist["url"].endswith(".tar.gz")
+        assert sorted(sdist["platforms"]) == sorted(metadata["platforms"])
+    assert BUILT_WHEELS not in locked.read_file(PLATFORM_LOCK)
+
+
+def test_package_builds_the_sdists_and_installs_their_wheels_the_same_in_another_repository(
+    locked: RuleRunner,
+) -> None:
+    zips = {arch: package_zip(locked, feeds(arch)) for arch in ("x86_64", "arm64")}
+    for data in zips.values():
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            names = set(archive.namelist())
+        assert {"docopt.py", "sgmllib.py", "feedparser/__init__.py"} <= names
+        assert "docopt-0.6.2.dist-info/METADATA" in names
+    with zipfile.ZipFile(BytesIO(zips["x86_64"])) as x86, zipfile.ZipFile(
+        BytesIO(zips["arm64"])
+    ) as arm:
+        assert x86.read("docopt.py") == arm.read("docopt.py")
+    other = make_rule_runner()
+    other.write_files({**FILES, PLATFORM_LOCK: locked.read_file(PLATFORM_LOCK)})
+    assert package_zip(other, feeds("arm64")) == zips["arm64"]
+
+
+def test_only_binary_refuses_the_sdists_in_both_goals(locked: RuleRunner, tmp_path: Path) -> None:
+    refused = make_rule_runner()
+    refused.write_files({**FILES, PLATFORM_LOCK: locked.read_file(PLATFORM_LOCK)})
+    refused.set_options(
+        [*lambda_options(), "--lambda-lock-only-binary=['Docopt']"], env_inherit=ENV_INHERIT
+    )
+    with pytest.raises(ExecutionError) as package_error:
+        package_zip(refused, feeds("x86_64"))
+    (error,) = package_error.value.wrapped_exceptions
+    assert isinstance(error, LambdaLockError)
+    assert (
+        f"needs the Lambda platform lock {PLATFORM_LOCK}, which pins the sdists of"
+        " `docopt==0.6.2`, which `[lambda-lock].only_binary` refuses" in str(error)
+    )
+    with pytest.raises(ExecutionError) as lock_error:
+        run_lambda_lock(refused, "--lambda-lock-only-binary=['*']")
+    (error,) = lock_error.value.wrapped_exceptions
+    assert isinstance(error, LambdaLockError)
+    message = str(error)
+    assert message.startswith("The `lambdas` resolve pins `")
+    assert "which has no wheel for python3.13-" in message
+    assert "and `[lambda-lock].only_binary` refuses its sdist." in message
