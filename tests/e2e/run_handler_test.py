@@ -235,3 +235,47 @@ def test_manifest_edge_lambda_runs(first_build: Build, tmp_path: Path) -> None:
     assert headers["x-content-type-options"] == [
         {"key": "X-Content-Type-Options", "value": "nosniff"}
     ]
+
+
+FEEDS_ZIPS = {
+    (runtime, architecture): f"src.python.feeds/feeds@architecture={architecture},"
+    f"runtime={runtime.replace('.', '_')}.zip"
+    for runtime in ("python3.11", "python3.13")
+    for architecture in ("x86_64", "arm64")
+}
+_INVOKE_FEEDS = """
+import json, feeds.handler
+feed = '<rss version="2.0"><channel><title>News</title>'
+feed += '<item><title>First</title><link>https://example.com/1</link></item></channel></rss>'
+print(json.dumps(feeds.handler.lambda_handler({"feed": feed}, None)))
+"""
+
+
+@pytest.mark.parametrize("runtime", ["python3.11", "python3.13"])
+def test_feeds_runs_with_the_wheel_package_built_from_an_sdist(
+    first_build: Build, tmp_path: Path, runtime: str
+) -> None:
+    """sgmllib3k publishes only an sdist: its wheel was built for the runtime, and every
+    architecture ships the same bytes of it."""
+    version = runtime.removeprefix("python")
+    python = find_python(version)
+    if python is None:
+        pytest.skip(f"no Python {version} on PATH or in pyenv to run the {runtime} artifact with")
+    zips = {arch: first_build.dist / FEEDS_ZIPS[runtime, arch] for arch in ("x86_64", "arm64")}
+    for path in zips.values():
+        assert {"sgmllib.py", "sgmllib3k-1.0.0.dist-info/WHEEL"} <= file_names(path)
+    with zipfile.ZipFile(zips["x86_64"]) as x86, zipfile.ZipFile(zips["arm64"]) as arm:
+        assert x86.read("sgmllib.py") == arm.read("sgmllib.py")
+        assert b"Tag: py3-none-any" in x86.read("sgmllib3k-1.0.0.dist-info/WHEEL")
+        x86.extractall(tmp_path)
+    result = subprocess.run(
+        [python, "-S", "-E", "-B", "-c", _INVOKE_FEEDS],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "title": "News",
+        "entries": [{"title": "First", "link": "https://example.com/1"}],
+    }
