@@ -32,3 +32,14 @@ def test_the_service_builds_the_science_layer_byte_for_byte(
             first_build.dist / f"src.python.layers/science-python3.13-{layer.architecture}.zip"
         )
         assert layer.path.read_bytes() == by_pants.read_bytes()
+
+
+def test_the_service_builds_a_layer_with_an_sdist_byte_for_byte(
+    first_build: Build, tmp_path: Path
+) -> None:
+    """feedparser's dependency sgmllib3k publishes only an sdist: both build its wheel alike."""
+    request = BuildRequest(("feedparser==6.0.11",), "3.13", ("arm64",), single_file=True)
+    settings = PexSettings(tmp_path / "pex", cert=os.environ.get("PANTS_CA_CERTS_PATH"))
+    (layer,) = build_layers(request, tmp_path / "build", settings).zips
+    by_pants = first_build.dist / "src.python.feeds/feedparser-python3.13-arm64.zip"
+    assert layer.path.read_bytes() == by_pants.read_bytes()

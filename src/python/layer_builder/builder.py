@@ -1,6 +1,7 @@
-"""The worker's build: resolve a request's requirements for each architecture with pex (wheels only,
-within the runtime's manylinux window), record the pins, then install and pack each zip exactly as
-`lambda_layer` does: the plugin's complete platforms, its pex and pip, and its packer.
+"""The worker's build: resolve a request's requirements for each architecture with pex (wheels
+within the runtime's manylinux window, else sdists, built as `sdists` says), record the pins, then
+install and pack each zip exactly as `lambda_layer` does: the plugin's complete platforms, its pex
+and pip, and its packer.
 
 Every pex (and so pip) process runs in the build's own HOME, which is also its working directory:
 no file of the service's working directory can stand in for a requirement, and the index's
@@ -26,6 +27,7 @@ from urllib.parse import quote, urlsplit
 
 import pex
 from layer_builder.build_request import BuildRequest
+from layer_builder.sdists import SdistFailed, build_sdists
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -65,6 +67,10 @@ class BuildFailed(Exception):
     """The build cannot succeed; the message is shown to the person who asked for it."""
 
 
+class DeadlineMissed(BuildFailed):
+    """The build ran out of its time."""
+
+
 class InvalidSettings(ValueError):
     """The service is configured in a way it refuses to run with; the message says what to do."""
 
@@ -93,8 +99,8 @@ class Deadline:
     def left(self) -> float:
         return self.at - time.monotonic()
 
-    def missed(self) -> BuildFailed:
-        return BuildFailed(
+    def missed(self) -> DeadlineMissed:
+        return DeadlineMissed(
             f"The build took longer than its {self.seconds:.0f} s: build fewer requirements or "
             "architectures at once (one zip per package takes longest)."
         )
@@ -178,19 +184,45 @@ def _build(
     platforms = {a: _complete_platform(workdir, runtime, a) for a in request.architectures}
     _make_home(workdir, settings)
     lock = workdir / "lock.json"
-    _pex(
-        settings,
-        workdir,
-        deadline,
-        LOCK_CREATE,
-        lock_wheels_args(
+
+    def run_pex(
+        command: tuple[str, ...], options: Iterable[str], failure: Callable[[str], str]
+    ) -> None:
+        _pex(settings, workdir, deadline, command, options, failure=failure)
+
+    def lock_create(only_binary: tuple[str, ...]) -> None:
+        options = lock_wheels_args(
             str(lock),
             [str(path) for path in platforms.values()],
             request.requirements,
             repos=index_args([settings.index_url]),
-        ),
-        failure=lambda stderr: _lock_failure(stderr, runtime, platforms, settings.index_url),
-    )
+            only_binary=only_binary,
+        )
+        run_pex(LOCK_CREATE, options, failure=lambda stderr: stderr)
+
+    # Wheels only first: where a platform has no wheel of a version, its sdist instead.
+    try:
+        lock_create(("*",))
+    except DeadlineMissed:
+        raise
+    except BuildFailed as wheels_only:
+        stderr = str(wheels_only)
+        no_wheel = _no_wheel(stderr, runtime, platforms)
+        if no_wheel is None or any(sign in stderr for sign in _UNREACHABLE):
+            raise BuildFailed(
+                _lock_failure(stderr, runtime, platforms, settings.index_url)
+            ) from None
+        try:
+            lock_create(())
+        except BuildFailed as with_sdists:
+            raise BuildFailed(
+                f"{no_wheel}: locking it failed. Pin a version that publishes a wheel, or choose"
+                f" another Python version or architecture. pip said:\n{_tail(str(with_sdists))}"
+            ) from None
+    try:
+        with_wheels = build_sdists(run_pex, workdir, runtime, platforms, lock)
+    except SdistFailed as e:
+        raise BuildFailed(str(e)) from None
     groups: list[tuple[str | None, tuple[str, ...]]] = [(None, request.requirements)]
     if not request.single_file:
         groups = [(canonicalize_name(Requirement(r).name), (r,)) for r in request.requirements]
@@ -205,7 +237,11 @@ def _build(
                 deadline,
                 VENV_CREATE,
                 venv_flat_args(
-                    str(site_packages), str(lock), requirements, complete_platforms=[str(platform)]
+                    str(site_packages),
+                    str(with_wheels.lock),
+                    requirements,
+                    complete_platforms=[str(platform)],
+                    options=with_wheels.options,
                 ),
                 failure=lambda stderr: f"Installing {stem} failed:\n{_tail(stderr)}",
             )
@@ -240,7 +276,7 @@ def _pex(
     settings: PexSettings,
     workdir: Path,
     deadline: Deadline | None,
-    command: tuple[str, str],
+    command: tuple[str, ...],
     options: Iterable[str],
     *,
     failure: Callable[[str], str],
@@ -296,19 +332,23 @@ def _tail(stderr: str) -> str:
     return "\n".join(stderr.strip().splitlines()[-_ERROR_TAIL_LINES:])
 
 
-def _lock_failure(stderr: str, runtime: str, platforms: dict[str, Path], index_url: str) -> str:
-    if any(sign in stderr for sign in _UNREACHABLE):
-        return f"Cannot reach the package index {index_url}:\n{_tail(stderr)}"
+def _no_wheel(stderr: str, runtime: str, platforms: dict[str, Path]) -> str | None:
+    """What a failed lock says is missing a wheel, and for which platforms; None if nothing."""
     names = {_first_tag(path): f"{runtime} {a}" for a, path in platforms.items()}
     missing = missing_wheel(stderr, names)
     if missing is None:
-        return f"Resolving the requirements failed:\n{_tail(stderr)}"
+        return None
     glibc = ".".join(map(str, BY_NAME[runtime].os.glibc))
     return (
-        f"`{missing.requirement}` has no wheel for {missing.platforms}: only wheels are built, "
-        f"for manylinux up to glibc {glibc}. Pin a version that publishes one, or choose "
-        "another Python version or architecture."
+        f"`{missing.requirement}` has no wheel for {missing.platforms} (wheels fit manylinux up to"
+        f" glibc {glibc}), and its sdist does not do instead"
     )
+
+
+def _lock_failure(stderr: str, runtime: str, platforms: dict[str, Path], index_url: str) -> str:
+    if any(sign in stderr for sign in _UNREACHABLE):
+        return f"Cannot reach the package index {index_url}:\n{_tail(stderr)}"
+    return f"Resolving the requirements failed:\n{_tail(stderr)}"
 
 
 def _pack(out: Path, stem: str, runtime: str, architecture: str, site_packages: Path) -> BuiltZip:

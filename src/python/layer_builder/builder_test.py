@@ -90,7 +90,7 @@ def test_a_combined_zip_holds_every_package(tmp_path: Path, pex_settings) -> Non
 def test_a_requirement_without_a_wheel_fails_naming_it_and_the_platform(
     tmp_path: Path, pex_settings
 ) -> None:
-    # PyYAML 5.4.1 publishes no wheel for CPython 3.13, only an sdist, which is never built.
+    # PyYAML 5.4.1 publishes no wheel for CPython 3.13, and its sdist needs Cython < 3 to build.
     request = BuildRequest(("six==1.16.0", "PyYAML==5.4.1"), "3.13", ("x86_64",), True)
     with pytest.raises(BuildFailed) as failure:
         build_layers(request, tmp_path, pex_settings)
@@ -291,6 +291,7 @@ def test_the_pex_command_lines_are_the_plugins(tmp_path: Path, monkeypatch) -> N
         argvs.append(list(args))
         if len(argvs) > 1:  # the first install: enough
             raise _Stop
+        (tmp_path / "w" / "lock.json").write_text('{"locked_resolves": []}')  # of wheels only
         return Succeeded()
 
     monkeypatch.setattr(subprocess, "Popen", popen)
@@ -327,3 +328,18 @@ def test_the_pex_command_lines_are_the_plugins(tmp_path: Path, monkeypatch) -> N
     assert {"--no-build", "--no-pypi", f"--index={index}", "--pip-version=23.1.2"} <= set(locking)
     assert not any("pypi.org" in arg for arg in locking)
     assert {"--no-build", "--layout=flat", f"--lock={lock}"} <= set(installing)
+
+
+def test_an_sdist_only_requirement_is_built_for_the_runtime(tmp_path: Path, pex_settings) -> None:
+    """sgmllib3k publishes only an sdist: it is locked, built by Python 3.13 and installed, and
+    the pins name the sdist; a second build elsewhere gives the same bytes."""
+    request = BuildRequest(("sgmllib3k==1.0.0",), "3.13", ("x86_64", "arm64"), True)
+    built = build_layers(request, tmp_path / "a", pex_settings)
+    for z in built.zips:
+        with zipfile.ZipFile(z.path) as archive:
+            names = archive.namelist()
+        assert "python/lib/python3.13/site-packages/sgmllib.py" in names
+    for pins in built.pins.values():
+        assert [pin["wheel"] for pin in pins] == ["sgmllib3k-1.0.0.tar.gz"]
+    again = build_layers(request, tmp_path / "b", pex_settings)
+    assert [z.sha256 for z in again.zips] == [z.sha256 for z in built.zips]
