@@ -76,6 +76,22 @@ EXPECTED_ARTIFACTS: dict[str, tuple[str, str, str, str | None]] = {
         )
         for role in ("api", "worker", "sweeper")
     },
+    **{
+        f"src.python.feeds/feeds@architecture={arch},runtime={runtime.replace('.', '_')}.zip": (
+            f"feeds-{arch}-{runtime}",
+            runtime,
+            arch,
+            "feeds.handler.lambda_handler",
+        )
+        for runtime in ("python3.11", "python3.13")
+        for arch in ("x86_64", "arm64")
+    },
+    "src.python.feeds/feedparser-python3.13-arm64.zip": (
+        "feedparser-python3.13-arm64",
+        "python3.13",
+        "arm64",
+        None,
+    ),
     # the lambdas of the root lambdas.toml
     "inventory.zip": ("inventory", "python3.13", "arm64", "inventory.lambda_handler"),
     "resizer.zip": ("resizer", "python3.12", "x86_64", "resizer.handler.handler"),

@@ -39,6 +39,19 @@ print(json.dumps(greeter.handler.lambda_handler({"name": "Ada"}, None)))
 """
 
 
+def run_in(task_root: Path, *command: str) -> object:
+    """Run `command` in the unzipped artifact; return what it prints, parsed as JSON."""
+    result = subprocess.run(command, cwd=task_root, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def run_python_in(task_root: Path, python: str, code: str) -> object:
+    """Run `code` as Lambda would import from the task root: `-S -E -B`, so `sys.path` is that
+    directory and the standard library only."""
+    return run_in(task_root, python, "-S", "-E", "-B", "-c", code)
+
+
 def file_names(zip_path: Path) -> set[str]:
     with zipfile.ZipFile(zip_path) as archive:
         return {name for name in archive.namelist() if not name.endswith("/")}
@@ -62,14 +75,8 @@ def test_greeter_handler_runs_on_python311(first_build: Build, tmp_path: Path) -
         pytest.skip("no Python 3.11 on PATH or in pyenv to run the python3.11 artifact with")
     with zipfile.ZipFile(first_build.dist / GREETER_ZIP) as archive:
         archive.extractall(tmp_path)
-    result = subprocess.run(
-        [python, "-S", "-E", "-B", "-c", _INVOKE_GREETER],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    response = json.loads(result.stdout)
+    response = run_python_in(tmp_path, python, _INVOKE_GREETER)
+    assert isinstance(response, dict)
     assert response["statusCode"] == 200
     assert response["headers"] == {"Content-Type": "application/json"}
     assert json.loads(response["body"]) == {"message": "Hello, Ada!"}
@@ -119,11 +126,7 @@ def test_stats_handler_runs_from_its_bytecode_on_python312(
         "import json, stats.handler as h;"
         " print(json.dumps(h.lambda_handler({'values': [1, 2, 3]}, None)))"
     )
-    result = subprocess.run(
-        [python, "-S", "-E", "-B", "-c", invoke], cwd=tmp_path, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {
+    assert run_python_in(tmp_path, python, invoke) == {
         "mean": 2.0,
         "std": pytest.approx(math.sqrt(2 / 3)),
         "max": 3.0,
@@ -157,9 +160,8 @@ def test_node_handler_runs(first_build: Build, tmp_path: Path) -> None:
         pytest.skip("no node on PATH to run the nodejs22.x artifact with")
     with zipfile.ZipFile(first_build.dist / NODE_ZIPS["x86_64"]) as archive:
         archive.extractall(tmp_path)
-    result = subprocess.run([node, "-e", _INVOKE_API], cwd=tmp_path, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    response = json.loads(result.stdout)
+    response = run_in(tmp_path, node, "-e", _INVOKE_API)
+    assert isinstance(response, dict)
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {
         "duration": "2 minutes",
@@ -207,14 +209,7 @@ def test_manifest_lambda_runs_with_its_locked_wheels(first_build: Build, tmp_pat
     with zipfile.ZipFile(first_build.dist / "inventory.zip") as archive:
         archive.extractall(tmp_path)
     # PyYAML's arm64 extension does not load on this machine: it falls back to pure Python
-    result = subprocess.run(
-        [python, "-S", "-E", "-B", "-c", _INVOKE_INVENTORY],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "7"
+    assert run_python_in(tmp_path, python, _INVOKE_INVENTORY) == 7
 
 
 def test_manifest_override_patterns_choose_the_files(first_build: Build) -> None:
@@ -227,11 +222,9 @@ def test_manifest_edge_lambda_runs(first_build: Build, tmp_path: Path) -> None:
         pytest.skip("no node on PATH to run the nodejs22.x artifact with")
     with zipfile.ZipFile(first_build.dist / "edge-headers.zip") as archive:
         archive.extractall(tmp_path)
-    result = subprocess.run(
-        [node, "-e", _INVOKE_EDGE], cwd=tmp_path, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    headers = json.loads(result.stdout)["headers"]
+    response = run_in(tmp_path, node, "-e", _INVOKE_EDGE)
+    assert isinstance(response, dict)
+    headers = response["headers"]
     assert headers["x-content-type-options"] == [
         {"key": "X-Content-Type-Options", "value": "nosniff"}
     ]
@@ -268,14 +261,7 @@ def test_feeds_runs_with_the_wheel_package_built_from_an_sdist(
         assert x86.read("sgmllib.py") == arm.read("sgmllib.py")
         assert b"Tag: py3-none-any" in x86.read("sgmllib3k-1.0.0.dist-info/WHEEL")
         x86.extractall(tmp_path)
-    result = subprocess.run(
-        [python, "-S", "-E", "-B", "-c", _INVOKE_FEEDS],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {
+    assert run_python_in(tmp_path, python, _INVOKE_FEEDS) == {
         "title": "News",
         "entries": [{"title": "First", "link": "https://example.com/1"}],
     }

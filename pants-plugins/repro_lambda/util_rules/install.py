@@ -36,7 +36,7 @@ from pants.util.logging import LogLevel
 from pants.util.resources import read_resource
 
 from repro_lambda.core.contract import Architecture, platform_name
-from repro_lambda.core.install.pex_args import VENV_CREATE, venv_flat_args
+from repro_lambda.core.install.pex_args import VENV_CREATE, WORKING_DIRECTORY, venv_flat_args
 from repro_lambda.core.install.sdists import BUILT_WHEELS, SdistPin, wheel_fits, with_built_wheels
 from repro_lambda.errors import LambdaFieldError
 from repro_lambda.subsystems.lambda_lock import LambdaLockSubsystem
@@ -287,8 +287,8 @@ async def install_wheels(inputs: LambdaInstallInputs, platform: Platform) -> _In
     options: tuple[str, ...] = ()
     if sdists:
         lock_digest = await _with_built_wheels(lock, sdists, inputs, platform)
-        # pex needs the absolute path, which Pants puts in for `{chroot}`
-        options = (f"--path-mapping={BUILT_WHEELS}|{{chroot}}/{_BUILT_WHEELS_DIR}|built wheels",)
+        built_wheels = f"{WORKING_DIRECTORY}/{_BUILT_WHEELS_DIR}"
+        options = (f"--path-mapping={BUILT_WHEELS}|{built_wheels}|built wheels",)
     input_digest = await Get(Digest, MergeDigests([lock_digest, inputs.platforms.digest]))
     result = await Get(
         FallibleProcessResult,

@@ -30,6 +30,7 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import ERROR_PREFIX, tool_messages
+from repro_lambda.core.install.sdists import SYSTEM_LIBRARY_FIX, missing_from_build
 from repro_lambda.errors import LambdaUserError
 from repro_lambda.subsystems.sdist_build import LambdaSdistBuild
 from repro_lambda.util_rules.tools import (
@@ -119,13 +120,20 @@ async def build_sdist(
     )
     stderr = result.stderr.decode(errors="replace")
     if result.exit_code != 0:
-        reasons = tool_messages(stderr, ERROR_PREFIX)
         tail = "\n".join(stderr.strip().splitlines()[-_ERROR_TAIL_LINES:])
+        missing = missing_from_build(stderr)
+        if missing is not None:
+            cause = f"it needs {missing}, which a sandboxed build does not have"
+            fix = f"Use {SYSTEM_LIBRARY_FIX}."
+        else:
+            cause = "; ".join(tool_messages(stderr, ERROR_PREFIX)) or "the build failed"
+            fix = (
+                f"Pin a version that publishes a wheel for {request.runtime}, or build a wheel"
+                " and host it on your index."
+            )
         raise SdistBuildError(
             f"Cannot build `{request.requirement}` from its sdist ({sdist_name}) for"
-            f" {request.runtime}: {'; '.join(reasons) or 'the build failed'}. Its last lines:\n"
-            f"{tail}\nPin a version that publishes a wheel for {request.runtime}, or build a"
-            " wheel and host it on your index."
+            f" {request.runtime}: {cause}. {fix} Its last lines:\n{tail}"
         )
     wheel = await Get(Snapshot, RemovePrefix(result.output_digest, _WHEEL))
     (filename,) = wheel.files

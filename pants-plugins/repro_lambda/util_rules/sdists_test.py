@@ -93,3 +93,25 @@ def test_a_failing_build_is_one_error_naming_the_requirement_and_its_last_lines(
     assert message.startswith("Cannot build `broken==1.0` from its sdist (broken-1.0.tar.gz) for")
     assert "no compiler for this platform" in message
     assert "Traceback" not in message.splitlines()[0]
+
+
+def test_an_sdist_that_needs_a_system_library_names_it_and_the_fix() -> None:
+    """psycopg2 needs libpq: the build has no `pg_config`, and says so, with what to do."""
+    runner = rule_runner()
+    psycopg2 = request(
+        runner,
+        "psycopg2==2.9.13",
+        "https://files.pythonhosted.org/packages/91/81/"
+        "6ea19b8b28feb9405c8c87a307776614d6e404bdb98467d1ce10a39d2c1d/psycopg2-2.9.13.tar.gz",
+        "d36784fc2dae69523ba4b79c7d1d1b4d6e83e87836874f111262f4db940b16a6",
+        378068,
+    )
+    with pytest.raises(ExecutionError) as error:
+        runner.request(BuiltWheel, [psycopg2])
+    (wrapped,) = error.value.wrapped_exceptions
+    assert isinstance(wrapped, SdistBuildError)
+    assert str(wrapped).startswith(
+        "Cannot build `psycopg2==2.9.13` from its sdist (psycopg2-2.9.13.tar.gz) for python3.11:"
+        " it needs the program pg_config (of libpq), which a sandboxed build does not have. Use a"
+        " distribution of it that publishes wheels if there is one (such as psycopg2-binary),"
+    )

@@ -28,8 +28,10 @@ from repro_lambda.core.install.pex_args import (
 )
 from repro_lambda.core.install.sdists import (
     BUILT_WHEELS,
+    SYSTEM_LIBRARY_FIX,
     LockedSdist,
     locked_sdists,
+    missing_from_build,
     wheel_fits,
     with_built_wheels,
 )
@@ -178,7 +180,10 @@ def _build(
         raise SdistFailed(f"Building `{locked.pin}` from its sdist took over 600 s") from None
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-_ERROR_TAIL_LINES:])
+        missing = missing_from_build(result.stderr)
+        cause = f": it needs {missing}. Use {SYSTEM_LIBRARY_FIX}" if missing else ""
         raise SdistFailed(
-            f"Cannot build `{locked.pin}` from its sdist for {runtime}. Its last lines:\n{tail}"
+            f"Cannot build `{locked.pin}` from its sdist for {runtime}{cause}. Its last lines:"
+            f"\n{tail}"
         )
     return out / result.stdout.strip()

@@ -17,8 +17,14 @@ LOCK_CREATE = ("lock", "create")
 VENV_CREATE = ("venv", "create")
 DOWNLOAD = ("download",)
 
+WORKING_DIRECTORY = "<working-directory>"
+"""Stands for the process's working directory in a `pex3_argv` argument, for what pex needs as an
+absolute path (a path mapping) in a sandbox whose path is not known in advance (Pants substitutes
+its `{chroot}` only where it runs the process itself, not on a remote executor)."""
+
 RUN_PEX3 = (
     "import os, sys; sys.path.insert(0, os.path.abspath(sys.argv.pop(1))); "
+    f"sys.argv[1:] = [a.replace({WORKING_DIRECTORY!r}, os.getcwd()) for a in sys.argv[1:]]; "
     "from pex.cli.pex import main; sys.argv[0] = 'pex3'; sys.exit(main())"
 )
 """Python code that runs `pex3` from the pex directory given as its first argument."""

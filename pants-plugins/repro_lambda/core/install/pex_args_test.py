@@ -6,6 +6,7 @@ from pathlib import Path
 
 from repro_lambda.core.install.pex_args import (
     PIP_VERSION,
+    WORKING_DIRECTORY,
     complete_platform_args,
     index_args,
     lock_wheels_args,
@@ -95,12 +96,15 @@ def test_pex3_argv_runs_the_cli_from_the_given_directory(tmp_path: Path) -> None
     (cli / "pex.py").write_text(
         "import sys\ndef main():\n    print(repr(sys.argv))\n    return 3\n"
     )
+    mapping = f"--path-mapping=W|{WORKING_DIRECTORY}/wheels|built"
     argv = pex3_argv(
-        sys.executable, "pexdir", ("venv", "create"), ("--x",), tmpdir="t", resolve=("--r",)
+        sys.executable, "pexdir", ("venv", "create"), (mapping,), tmpdir="t", resolve=("--r",)
     )
     run = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 3, run.stderr
-    assert run.stdout.strip() == repr(["pex3", "venv", "create", "--tmpdir", "t", "--r", "--x"])
+    # the working directory is put in where pex needs an absolute path
+    absolute = f"--path-mapping=W|{tmp_path}/wheels|built"
+    assert run.stdout.strip() == repr(["pex3", "venv", "create", "--tmpdir", "t", "--r", absolute])
 
 
 def test_a_lock_of_some_projects_wheels_only_may_lock_other_sdists() -> None:

@@ -109,3 +109,38 @@ def wheel_tags(filename: str) -> List[str]:
 def wheel_fits(filename: str, compatible_tags: Iterable[str]) -> bool:
     """Whether a platform with these compatible tags (a complete platform's) installs the wheel."""
     return not set(wheel_tags(filename)).isdisjoint(compatible_tags)
+
+
+# What a failed build says it lacks: a program (the build has no PATH), a header, a library.
+_MISSING = (
+    (re.compile(r"([\w.+-]+) executable not found|unable to execute '([\w.+-]+)'"), "the program"),
+    (re.compile(r"error: command '(?:[^'/]*/)*([\w.+-]+)' failed"), "the program"),
+    (re.compile(r"fatal error: ([\w/.+-]+\.h): No such file"), "the header"),
+    (re.compile(r"cannot find -l([\w.+-]+)"), "the library lib"),
+)
+_CONFIG_PROGRAMS = {
+    "pg_config": "libpq",
+    "mysql_config": "libmysqlclient",
+    "xml2-config": "libxml2",
+}
+
+
+def missing_from_build(output: str) -> str | None:
+    """What a failed sdist build's output says it needs and the sandbox lacks (`the program
+    pg_config (of libpq)`), or None if it names nothing."""
+    for pattern, kind in _MISSING:
+        match = pattern.search(output)
+        if match:
+            name = next(group for group in match.groups() if group)
+            library = _CONFIG_PROGRAMS.get(name)
+            return f"{kind}{'' if kind.endswith('lib') else ' '}{name}" + (
+                f" (of {library})" if library else ""
+            )
+    return None
+
+
+SYSTEM_LIBRARY_FIX = (
+    "a distribution of it that publishes wheels if there is one (such as psycopg2-binary), the"
+    " library and a wheel built against it in a layer, or a wheel you build and host on your index"
+)
+"""What to do about an sdist that needs a system library or a compiler."""

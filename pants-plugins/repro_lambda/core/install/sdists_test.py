@@ -8,6 +8,7 @@ from repro_lambda.core.install.sdists import (
     BUILT_WHEELS,
     LockedSdist,
     locked_sdists,
+    missing_from_build,
     refuses,
     wheel_fits,
     wheel_tags,
@@ -100,3 +101,24 @@ def test_only_binary_names_compare_as_pep_503_names() -> None:
     assert refuses(["*"], "docopt")
     assert not refuses(["docopt-ng"], "docopt")
     assert not refuses([], "docopt")
+
+
+@pytest.mark.parametrize(
+    ("output", "missing"),
+    [
+        ("Error: pg_config executable not found.\n", "the program pg_config (of libpq)"),
+        ("error: command 'gcc' failed: No such file or directory", "the program gcc"),
+        (
+            "error: command '/usr/bin/x86_64-linux-gnu-gcc' failed",
+            "the program x86_64-linux-gnu-gcc",
+        ),
+        (
+            "src/_x.c:1:10: fatal error: libxml/xpath.h: No such file or directory",
+            "the header libxml/xpath.h",
+        ),
+        ("/usr/bin/ld: cannot find -lssl: No such file", "the library libssl"),
+        ("the backend failed: ValueError: bad version", None),
+    ],
+)
+def test_a_failed_build_names_what_the_sandbox_lacks(output: str, missing: str | None) -> None:
+    assert missing_from_build(output) == missing
