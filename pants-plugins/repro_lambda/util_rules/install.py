@@ -37,7 +37,13 @@ from pants.util.resources import read_resource
 
 from repro_lambda.core.contract import Architecture, platform_name
 from repro_lambda.core.install.pex_args import VENV_CREATE, WORKING_DIRECTORY, venv_flat_args
-from repro_lambda.core.install.sdists import BUILT_WHEELS, SdistPin, wheel_fits, with_built_wheels
+from repro_lambda.core.install.sdists import (
+    BUILT_WHEELS,
+    SdistPin,
+    unfit_wheel_message,
+    wheel_fits,
+    with_built_wheels,
+)
 from repro_lambda.errors import LambdaFieldError
 from repro_lambda.subsystems.lambda_lock import LambdaLockSubsystem
 from repro_lambda.target_types import (
@@ -257,12 +263,8 @@ async def _with_built_wheels(
     built = {}
     for sdist, wheel in zip(sdists, wheels):
         if not wheel_fits(wheel.filename, compatible_tags):
-            raise SdistBuildError(
-                f"Building `{sdist.pin}` from its sdist for {inputs.platform_name} gave"
-                f" {wheel.filename}, which does not install there: the build compiled native code,"
-                f" and only pure-Python sdists are built. Pin a version that publishes a wheel for"
-                f" {inputs.platform_name}, or build one and host it on your index."
-            )
+            message = unfit_wheel_message(sdist.pin, wheel.filename, inputs.platform_name)
+            raise SdistBuildError(message)
         (entry,) = await Get(DigestEntries, Digest, wheel.digest)
         assert isinstance(entry, FileEntry)
         built[sdist.pin] = (wheel.filename, entry.file_digest.fingerprint)

@@ -32,6 +32,7 @@ from repro_lambda.core.install.sdists import (
     LockedSdist,
     locked_sdists,
     missing_from_build,
+    unfit_wheel_message,
     wheel_fits,
     with_built_wheels,
 )
@@ -76,12 +77,8 @@ def build_sdists(
         for tag in sdist.platform_tags:
             architecture, path = tags[tag]
             if not wheel_fits(wheel.name, json.loads(path.read_bytes())["compatible_tags"]):
-                raise SdistFailed(
-                    f"Building `{sdist.pin}` from its sdist gave {wheel.name}, which does not"
-                    f" install on {platform_name(runtime, architecture)}: the build compiled"
-                    " native code, and only pure-Python sdists are built. Pin a version that"
-                    " publishes a wheel."
-                )
+                platform = platform_name(runtime, architecture)
+                raise SdistFailed(unfit_wheel_message(sdist.pin, wheel.name, platform))
         built[sdist.pin] = (wheel.name, hashlib.sha256(wheel.read_bytes()).hexdigest())
     for tag in tags:
         locked = with_built_wheels(locked, tag, built)

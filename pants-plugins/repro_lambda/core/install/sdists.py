@@ -46,6 +46,15 @@ class SdistPin:
     platforms: Tuple[str, ...]
 
 
+def unfit_wheel_message(pin: str, wheel: str, platform: str) -> str:
+    """Why a wheel built from an sdist whose tags do not fit the platform is refused."""
+    return (
+        f"Building `{pin}` from its sdist gave {wheel}, which does not install on {platform}: the"
+        " build compiled native code, and only pure-Python sdists are built. Pin a version that"
+        f" publishes a wheel for {platform}, or build one and host it on your index."
+    )
+
+
 def refuses(only_binary: Iterable[str], project: str) -> bool:
     """Whether `[lambda-lock].only_binary` (project names, or `*`) refuses the project's sdist."""
     names = {re.sub(r"[-_.]+", "-", name).lower() for name in only_binary}

@@ -10,6 +10,7 @@ from repro_lambda.core.install.sdists import (
     locked_sdists,
     missing_from_build,
     refuses,
+    unfit_wheel_message,
     wheel_fits,
     wheel_tags,
     with_built_wheels,
@@ -122,3 +123,13 @@ def test_only_binary_names_compare_as_pep_503_names() -> None:
 )
 def test_a_failed_build_names_what_the_sandbox_lacks(output: str, missing: str | None) -> None:
     assert missing_from_build(output) == missing
+
+
+def test_an_unfit_wheel_is_refused_naming_it_the_platform_and_the_fix() -> None:
+    message = unfit_wheel_message(
+        "crcmod==1.7", "crcmod-1.7-cp313-cp313-linux_x86_64.whl", "python3.13-arm64"
+    )
+    assert message.startswith(
+        "Building `crcmod==1.7` from its sdist gave crcmod-1.7-cp313-cp313-linux_x86_64.whl, which"
+        " does not install on python3.13-arm64: the build compiled native code"
+    )
