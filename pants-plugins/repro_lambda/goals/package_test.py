@@ -315,6 +315,10 @@ def test_stale_platform_lock(
         '{"locked_resolves": [], "repro_lambda": {"platforms": ',
         '{"locked_resolves": []}',
         '{"repro_lambda": {"resolve_lockfile_sha256": 1, "platforms": {}, "requirements": []}}',
+        # an sdist whose size is not a number
+        '{"repro_lambda": {"resolve_lockfile_sha256": "a", "platforms": {}, "requirements": [],'
+        ' "sdists": [{"pin": "x==1", "url": "https://h/x-1.tar.gz", "sha256": "b", "size": "9",'
+        ' "platforms": []}]}}',
     ],
 )
 def test_hand_edited_platform_lock(rule_runner: RuleRunner, content: str) -> None:

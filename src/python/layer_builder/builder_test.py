@@ -24,8 +24,10 @@ from layer_builder.builder import (
     build_layers,
     scrub,
 )
+from layer_builder.sdists import SdistFailed, build_sdists
 
 from repro_lambda.core.install.pex_args import (
+    DOWNLOAD,
     LOCK_CREATE,
     PIP_VERSION,
     VENV_CREATE,
@@ -343,3 +345,31 @@ def test_an_sdist_only_requirement_is_built_for_the_runtime(tmp_path: Path, pex_
         assert [pin["wheel"] for pin in pins] == ["sgmllib3k-1.0.0.tar.gz"]
     again = build_layers(request, tmp_path / "b", pex_settings)
     assert [z.sha256 for z in again.zips] == [z.sha256 for z in built.zips]
+
+
+def test_a_download_that_is_not_the_locked_sdist_is_refused(tmp_path: Path) -> None:
+    """Whatever the index serves for an sdist, only the bytes with the lock's sha256 are built."""
+    platform = tmp_path / "python3.13-x86_64.json"
+    platform.write_text(json.dumps({"compatible_tags": ["cp313-cp313-manylinux_2_34_x86_64"]}))
+    url = "https://files.example/sgmllib3k-1.0.0.tar.gz"
+    resolve = {
+        "platform_tag": ["cp313", "cp313", "manylinux_2_34_x86_64"],
+        "locked_requirements": [
+            {
+                "project_name": "sgmllib3k",
+                "version": "1.0.0",
+                "artifacts": [{"algorithm": "sha256", "hash": "0" * 64, "url": url}],
+            }
+        ],
+    }
+    lock = tmp_path / "lock.json"
+    lock.write_text(json.dumps({"locked_resolves": [resolve]}))
+
+    def run_pex(command, options, failure) -> None:
+        if command == DOWNLOAD:
+            (dest,) = (o.split("=", 1)[1] for o in options if o.startswith("--dest-dir="))
+            Path(dest).mkdir(parents=True)
+            Path(dest, "sgmllib3k-1.0.0.tar.gz").write_bytes(b"something else")
+
+    with pytest.raises(SdistFailed, match="^The download of `sgmllib3k==1.0.0` is not the sdist"):
+        build_sdists(run_pex, tmp_path, "python3.13", {"x86_64": platform}, lock)
