@@ -155,13 +155,14 @@ async def _sdist_pins(
     first_tags: dict[str, LambdaInstallInputs],
     repos: tuple[str, ...],
 ) -> list[SdistPin]:
-    """Each sdist in the lock with its size (pex records none), downloaded once per platform that
-    installs it and checked against the lock's sha256."""
+    """Each sdist in the lock with its size (pex records none), downloaded once, for the first
+    platform that installs it, and checked against the lock's sha256."""
+    by_platform = defaultdict(list)
+    for sdist in sdists:
+        by_platform[sdist.platform_tags[0]].append(sdist.pin)
     downloads = []
-    for tag, platform in sorted(first_tags.items()):
-        pins = [sdist.pin for sdist in sdists if tag in sdist.platform_tags]
-        if not pins:
-            continue
+    for tag, pins in sorted(by_platform.items()):
+        platform = first_tags[tag]
         input_digest = await Get(Digest, MergeDigests([lock, platform.platforms.digest]))
         downloads.append(
             Get(

@@ -119,13 +119,16 @@ def _download(
     sdists: list[LockedSdist],
     tags: dict[str, tuple[str, Path]],
 ) -> dict[str, Path]:
-    """Each sdist, downloaded for a platform that installs it and checked against its sha256."""
-    for tag, (_, path) in sorted(tags.items()):
-        pins = [sdist.pin for sdist in sdists if tag in sdist.platform_tags]
-        if pins:
-            options = [f"--lock={lock}", f"--dest-dir={directory}", "--no-transitive"]
-            options += [*complete_platform_args([str(path)]), *pins]
-            run_pex(DOWNLOAD, options, lambda stderr: f"Downloading {', '.join(pins)} failed")
+    """Each sdist, downloaded once, for the first platform that installs it, and checked against
+    its sha256."""
+    by_platform: dict[str, list[str]] = {}
+    for sdist in sdists:
+        by_platform.setdefault(sdist.platform_tags[0], []).append(sdist.pin)
+    for tag, pins in sorted(by_platform.items()):
+        options = [f"--lock={lock}", f"--dest-dir={directory}", "--no-transitive"]
+        options += [*complete_platform_args([str(tags[tag][1])]), *pins]
+        message = f"Downloading {', '.join(pins)} failed"
+        run_pex(DOWNLOAD, options, lambda stderr: message)
     files = {}
     for sdist in sdists:
         path = directory / sdist.filename
