@@ -18,6 +18,7 @@ from repro_lambda.subsystems import nodejs, packer, publisher, runtimes, uv
 from repro_lambda.target_types import LambdaArtifactTarget, LambdaLayerTarget
 from repro_lambda.util_rules import (
     batches,
+    cross_toolchain,
     handler,
     install,
     names,
@@ -49,6 +50,7 @@ def rules():
         *publish.rules(),
         # util_rules
         *batches.rules(),
+        *cross_toolchain.rules(),
         *handler.rules(),
         *install.rules(),
         *names.rules(),

@@ -251,7 +251,15 @@ async def _with_built_wheels(
     wheels = await MultiGet(
         Get(
             BuiltWheel,
-            SdistBuildRequest(s.pin, s.url, s.sha256, s.size, inputs.runtime, build_platform),
+            SdistBuildRequest(
+                s.pin,
+                s.url,
+                s.sha256,
+                s.size,
+                inputs.runtime,
+                Architecture(inputs.architecture),
+                build_platform,
+            ),
         )
         for s in sdists
     )

@@ -5,6 +5,11 @@ The sdist is a download pinned by sha256 and size, the build environment is `[la
 installed flat for that interpreter, and the builder (`core/runtime_scripts/build_wheel.py`) runs
 it isolated with a fixed clock, time zone, locale and umask and an empty `PATH`, so the wheel is
 the same bytes on any host, and a result one machine built is a cache hit on another.
+
+It builds without a compiler first, which is all a pure-Python sdist needs (one build serves both
+architectures). A build that wants a compiler runs again with the cross toolchain of the runtime ×
+architecture (`util_rules/cross_toolchain.py`), and its extensions pass the audit a manylinux wheel
+passes (`core/install/extension_audit.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pants.engine.fs import (
     AddPrefix,
     CreateDigest,
     Digest,
+    DigestContents,
     DownloadFile,
     FileContent,
     FileDigest,
@@ -29,10 +35,23 @@ from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
-from repro_lambda.core.contract import ERROR_PREFIX, tool_messages
+from repro_lambda.core.contract import (
+    ERROR_PREFIX,
+    Architecture,
+    UserError,
+    platform_name,
+    tool_messages,
+)
+from repro_lambda.core.install.extension_audit import audit_wheel
+from repro_lambda.core.install.python_headers import OPTION as HEADERS_OPTION
+from repro_lambda.core.install.python_headers import HeadersPin, parse_pins
 from repro_lambda.core.install.sdists import SYSTEM_LIBRARY_FIX, missing_from_build
+from repro_lambda.core.runtime_scripts.build_wheel import NEEDS_COMPILER
+from repro_lambda.core.runtimes import BY_NAME, PYTHON_RUNTIMES
 from repro_lambda.errors import LambdaUserError
 from repro_lambda.subsystems.sdist_build import LambdaSdistBuild
+from repro_lambda.util_rules.cross_toolchain import HEADERS, CrossToolchain
+from repro_lambda.util_rules.host_tools import HostBinary
 from repro_lambda.util_rules.tools import (
     TOOL_SITE_PACKAGES,
     find_python,
@@ -46,6 +65,9 @@ _BUILDER = "__build_wheel.py"
 _BUILD_ENV = "__build_env"
 _SDIST = "__sdist"
 _WHEEL = "__wheel"
+_ZIG = "__zig"
+_ZIG_CACHE = "repro_lambda_zig"
+_ZIG_HOME = ".cache/repro_lambda_zig"
 _ERROR_TAIL_LINES = 15
 
 
@@ -62,8 +84,13 @@ class SdistBuildRequest:
     sha256: str
     size: int
     runtime: str
+    architecture: Architecture
     build_platform: CompletePlatforms
     """The complete platform of the runtime on the host's architecture, where the build runs."""
+
+    @property
+    def platform_name(self) -> str:
+        return platform_name(self.runtime, self.architecture)
 
 
 @dataclass(frozen=True)
@@ -97,47 +124,105 @@ async def build_sdist(
     sdist_dir, env_dir = await MultiGet(
         Get(Digest, AddPrefix(sdist, _SDIST)), Get(Digest, AddPrefix(build_env, _BUILD_ENV))
     )
-    input_digest = await Get(Digest, MergeDigests([sdist_dir, env_dir, script]))
-    description = f"Building {request.requirement} from its sdist for {request.runtime}"
-    result = await Get(
-        FallibleProcessResult,
-        Process(
-            (
-                python.path,
-                *("-I", "-S", "-B", _BUILDER),
-                f"--build-env={_BUILD_ENV}/{TOOL_SITE_PACKAGES}",
-                f"--sdist={_SDIST}/{sdist_name}",
-                f"--out={_WHEEL}",
-            ),
-            description=description,
-            input_digest=input_digest,
-            env={"PATH": "", "TZ": "UTC", "LC_ALL": "C.UTF-8"},
-            output_directories=(_WHEEL,),
-            append_only_caches=python.caches,
-            remote_cache_speculation_delay_millis=WAIT_FOR_REMOTE_CACHE_MILLIS,
-            level=LogLevel.DEBUG,
-        ),
+    inputs = await Get(Digest, MergeDigests([sdist_dir, env_dir, script]))
+    argv = (
+        python.path,
+        *("-I", "-S", "-B", _BUILDER),
+        f"--build-env={_BUILD_ENV}/{TOOL_SITE_PACKAGES}",
+        f"--sdist={_SDIST}/{sdist_name}",
+        f"--out={_WHEEL}",
     )
-    stderr = result.stderr.decode(errors="replace")
-    if result.exit_code != 0:
-        tail = "\n".join(stderr.strip().splitlines()[-_ERROR_TAIL_LINES:])
-        missing = missing_from_build(stderr)
-        if missing is not None:
-            cause = f"it needs {missing}, which a sandboxed build does not have"
-            fix = f"Use {SYSTEM_LIBRARY_FIX}."
-        else:
-            cause = "; ".join(tool_messages(stderr, ERROR_PREFIX)) or "the build failed"
-            fix = (
-                f"Pin a version that publishes a wheel for {request.runtime}, or build a wheel"
-                " and host it on your index."
-            )
-        raise SdistBuildError(
-            f"Cannot build `{request.requirement}` from its sdist ({sdist_name}) for"
-            f" {request.runtime}: {cause}. {fix} Its last lines:\n{tail}"
+    where = f"{request.requirement} from its sdist ({sdist_name}) for {request.platform_name}"
+    # first without a compiler: a pure-Python sdist needs no toolchain, and builds once for both
+    # architectures
+    process = _process(argv, inputs, f"Building {request.requirement} from its sdist", python)
+    result = await Get(FallibleProcessResult, Process, process)
+    if result.exit_code == NEEDS_COMPILER:
+        toolchain = await Get(CrossToolchain, HeadersPin, _headers_pin(build, request))
+        process = _process(
+            (
+                *argv,
+                f"--zig-wheel={_ZIG}/{toolchain.zig_wheel_name}",
+                f"--zig-sha256={toolchain.zig_sha256}",
+                f"--zig-home={_ZIG_HOME}",
+                f"--headers={HEADERS}",
+                f"--target={toolchain.target}",
+            ),
+            await Get(Digest, MergeDigests([inputs, toolchain.headers])),
+            f"Compiling {where}",
+            python,
+            zig=toolchain.zig_wheel,
         )
+        result = await Get(FallibleProcessResult, Process, process)
+    if result.exit_code != 0:
+        raise SdistBuildError(_failure(where, request, result.stderr.decode(errors="replace")))
     wheel = await Get(Snapshot, RemovePrefix(result.output_digest, _WHEEL))
     (filename,) = wheel.files
+    if not filename.endswith("-any.whl"):
+        (contents,) = await Get(DigestContents, Digest, wheel.digest)
+        glibc = BY_NAME[request.runtime].os.glibc
+        problems = audit_wheel(contents.content, request.architecture, glibc)
+        if problems:
+            raise SdistBuildError(
+                f"Building {where} gave {filename}, which would not run there: "
+                + "; ".join(problems)
+            )
     return BuiltWheel(wheel.digest, filename)
+
+
+def _process(
+    argv: tuple[str, ...],
+    inputs: Digest,
+    description: str,
+    python: HostBinary,
+    zig: Digest | None = None,
+) -> Process:
+    return Process(
+        argv,
+        description=description,
+        input_digest=inputs,
+        immutable_input_digests={_ZIG: zig} if zig else None,
+        env={"PATH": "", "TZ": "UTC", "LC_ALL": "C.UTF-8"},
+        output_directories=(_WHEEL,),
+        append_only_caches={**python.caches, _ZIG_CACHE: _ZIG_HOME} if zig else python.caches,
+        remote_cache_speculation_delay_millis=WAIT_FOR_REMOTE_CACHE_MILLIS,
+        level=LogLevel.DEBUG,
+    )
+
+
+def _headers_pin(build: LambdaSdistBuild, request: SdistBuildRequest) -> HeadersPin:
+    """The Python headers the request's extensions compile against, or why there are none."""
+    try:
+        pins = parse_pins(build.python_headers, PYTHON_RUNTIMES)
+    except UserError as error:
+        raise SdistBuildError(str(error)) from None
+    pin = pins.get((request.runtime, request.architecture.value))
+    if pin is None:
+        raise SdistBuildError(
+            f"`{request.requirement}` compiles extensions from its sdist, and no Python headers"
+            f" are pinned for {request.platform_name}: add the pinned archive of"
+            f" libpython{request.runtime[len('python'):]}-dev for {request.architecture.machine}"
+            f" to `{HEADERS_OPTION}` (see `pants help-advanced lambda-sdist-build`), or pin a"
+            f" version of `{request.requirement.split('==')[0]}` that publishes a wheel for"
+            f" {request.platform_name}."
+        )
+    return pin
+
+
+def _failure(where: str, request: SdistBuildRequest, stderr: str) -> str:
+    """Why a build failed, what to do, and its last lines."""
+    tail = "\n".join(stderr.strip().splitlines()[-_ERROR_TAIL_LINES:])
+    missing = missing_from_build(stderr)
+    if missing is not None:
+        cause = f"it needs {missing}, which a sandboxed build does not have"
+        fix = f"Use {SYSTEM_LIBRARY_FIX}."
+    else:
+        cause = "; ".join(tool_messages(stderr, ERROR_PREFIX)) or "the build failed"
+        fix = (
+            f"Pin a version that publishes a wheel for {request.platform_name}, or build a wheel"
+            " and host it on your index."
+        )
+    return f"Cannot build {where}: {cause}. {fix} Its last lines:\n{tail}"
 
 
 def rules():

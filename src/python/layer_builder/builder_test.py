@@ -373,3 +373,17 @@ def test_a_download_that_is_not_the_locked_sdist_is_refused(tmp_path: Path) -> N
 
     with pytest.raises(SdistFailed, match="^The download of `sgmllib3k==1.0.0` is not the sdist"):
         build_sdists(run_pex, tmp_path, "python3.13", {"x86_64": platform}, lock)
+
+
+def test_an_sdist_with_extensions_is_refused_naming_pants_package(
+    tmp_path: Path, pex_settings
+) -> None:
+    """crcmod compiles a C extension (or falls back to pure Python): the service builds neither,
+    and says where to build it."""
+    request = BuildRequest(("crcmod==1.7",), "3.13", ("x86_64",), True)
+    with pytest.raises(
+        BuildFailed,
+        match=r"^`crcmod==1.7` compiles extensions from its sdist, which"
+        r" this service does not do: build the layer with `pants package`",
+    ):
+        build_layers(request, tmp_path / "w", pex_settings)

@@ -49,9 +49,9 @@ class SdistPin:
 def unfit_wheel_message(pin: str, wheel: str, platform: str) -> str:
     """Why a wheel built from an sdist whose tags do not fit the platform is refused."""
     return (
-        f"Building `{pin}` from its sdist gave {wheel}, which does not install on {platform}: the"
-        " build compiled native code, and only pure-Python sdists are built. Pin a version that"
-        f" publishes a wheel for {platform}, or build one and host it on your index."
+        f"Building `{pin}` from its sdist gave {wheel}, which does not install on {platform}: its"
+        " tags name another platform. Pin a version that publishes a wheel for"
+        f" {platform}, or build one and host it on your index."
     )
 
 
@@ -120,12 +120,15 @@ def wheel_fits(filename: str, compatible_tags: Iterable[str]) -> bool:
     return not set(wheel_tags(filename)).isdisjoint(compatible_tags)
 
 
-# What a failed build says it lacks: a program (the build has no PATH), a header, a library.
+# What a failed build says it lacks: a header or a library (GCC's and Zig's words), or a program
+# (the build has no PATH; its compiler is the builder itself, a `python`, and is not one).
 _MISSING = (
-    (re.compile(r"([\w.+-]+) executable not found|unable to execute '([\w.+-]+)'"), "the program"),
-    (re.compile(r"error: command '(?:[^'/]*/)*([\w.+-]+)' failed"), "the program"),
     (re.compile(r"fatal error: ([\w/.+-]+\.h): No such file"), "the header"),
+    (re.compile(r"fatal error: '([\w/.+-]+\.h)' file not found"), "the header"),
     (re.compile(r"cannot find -l([\w.+-]+)"), "the library lib"),
+    (re.compile(r'unable to find dynamic system library "([\w.+-]+)"'), "the library lib"),
+    (re.compile(r"([\w.+-]+) executable not found|unable to execute '([\w.+-]+)'"), "the program"),
+    (re.compile(r"error: command '(?:[^'/]*/)*(?!python)([\w.+-]+)' failed"), "the program"),
 )
 _CONFIG_PROGRAMS = {
     "pg_config": "libpq",

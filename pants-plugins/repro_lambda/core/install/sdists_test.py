@@ -118,6 +118,17 @@ def test_only_binary_names_compare_as_pep_503_names() -> None:
             "the header libxml/xpath.h",
         ),
         ("/usr/bin/ld: cannot find -lssl: No such file", "the library libssl"),
+        # Zig's words, and the builder itself as the compiler that failed
+        (
+            "h.c:1:10: fatal error: 'libxml/xpath.h' file not found\n"
+            "error: command '/usr/bin/python3.13' failed with exit code 1",
+            "the header libxml/xpath.h",
+        ),
+        (
+            'error: unable to find dynamic system library "pq" using strategy paths_first.',
+            "the library libpq",
+        ),
+        ("error: command '/root/.pyenv/versions/3.11.7/bin/python3.11' failed", None),
         ("the backend failed: ValueError: bad version", None),
     ],
 )
@@ -131,5 +142,5 @@ def test_an_unfit_wheel_is_refused_naming_it_the_platform_and_the_fix() -> None:
     )
     assert message.startswith(
         "Building `crcmod==1.7` from its sdist gave crcmod-1.7-cp313-cp313-linux_x86_64.whl, which"
-        " does not install on python3.13-arm64: the build compiled native code"
+        " does not install on python3.13-arm64: its tags name another platform"
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from repro_lambda.core.runtime_scripts.build_wheel import BuildError, extract
+from repro_lambda.core.runtime_scripts.build_wheel import NEEDS_COMPILER, BuildError, extract
 
 SCRIPT = Path(__file__).with_name("build_wheel.py")
 # url, sha256
@@ -29,6 +29,12 @@ SDISTS = {
         "https://files.pythonhosted.org/packages/a2/55/8f8cab2afd404cf578136ef2cc5dfb50baa1761b68c9"
         "da1fb1e4eed343c9/docopt-0.6.2.tar.gz",
         "49b3a825280bd66b3aa83585ef59c4a8c82f2c8a522dbe754a8bc8d08c85c491",
+    ),
+    # a C extension with a pure-Python fallback that its setup.py takes when the compile fails
+    "crcmod": (
+        "https://files.pythonhosted.org/packages/6b/b0/e595ce2a2527e169c3bcd6c33d2473c1918e0b7f6826"
+        "a043ca1245dd4e5b/crcmod-1.7.tar.gz",
+        "dc7051a0db5f2bd48665a990d3ec1cc305a466a77358ca4492826f41f283601e",
     ),
     "sgmllib3k": (
         "https://files.pythonhosted.org/packages/9e/bd/3704a8c3e0942d711c1299ebf7b9091930adae6675d7"
@@ -62,12 +68,14 @@ def build_env(downloads: Path) -> Path:
     return env
 
 
-def build(build_env: Path, sdist: Path, out: Path, *, umask: int, tz: str) -> Path:
+def run(
+    build_env: Path, sdist: Path, out: Path, *, umask: int = 0o022, tz: str = "UTC"
+) -> subprocess.CompletedProcess[str]:
     out.parent.mkdir(parents=True, exist_ok=True)
     env = {"PATH": "", "TZ": tz, "LC_ALL": "C.UTF-8"}
     command = [sys.executable, "-I", "-S", "-B", str(SCRIPT), "--build-env", str(build_env)]
     command += ["--sdist", str(sdist), "--out", str(out)]
-    result = subprocess.run(
+    return subprocess.run(
         command,
         cwd=out.parent,
         env=env,
@@ -75,11 +83,15 @@ def build(build_env: Path, sdist: Path, out: Path, *, umask: int, tz: str) -> Pa
         text=True,
         preexec_fn=lambda: os.umask(umask),
     )
+
+
+def build(build_env: Path, sdist: Path, out: Path, *, umask: int, tz: str) -> Path:
+    result = run(build_env, sdist, out, umask=umask, tz=tz)
     assert result.returncode == 0, result.stderr
     return out / result.stdout.strip()
 
 
-@pytest.mark.parametrize("name", sorted(SDISTS))
+@pytest.mark.parametrize("name", ["docopt", "sgmllib3k"])
 def test_a_pure_sdist_builds_the_same_wheel_anywhere(
     name: str, tmp_path: Path, downloads: Path, build_env: Path
 ) -> None:
@@ -93,6 +105,17 @@ def test_a_pure_sdist_builds_the_same_wheel_anywhere(
         modes = {info.filename: info.external_attr >> 16 & 0o777 for info in wheel.infolist()}
     # the second build's umask 077 did not reach the wheel: everything stays readable by all
     assert all(mode & 0o444 == 0o444 for mode in modes.values()), modes
+
+
+def test_a_build_that_wants_a_compiler_says_so_even_when_it_would_fall_back(
+    tmp_path: Path, downloads: Path, build_env: Path
+) -> None:
+    # crcmod builds pure Python when its extension does not compile: without a cross toolchain
+    # the builder compiles nothing, and does not hand back that slower fallback as the wheel
+    result = run(build_env, download(*SDISTS["crcmod"], downloads), tmp_path / "out")
+    assert result.returncode == NEEDS_COMPILER, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines()[-1] == "error: its build compiles an extension"
 
 
 def test_a_backend_the_build_environment_lacks_is_one_error(
