@@ -127,3 +127,35 @@ def test_only_binary_refuses_the_sdists_in_both_goals(locked: RuleRunner, tmp_pa
     assert message.startswith("The `lambdas` resolve pins `")
     assert "which has no wheel for python3.13-" in message
     assert "and `[lambda-lock].only_binary` refuses its sdist." in message
+
+
+def test_an_sdist_with_a_c_extension_is_locked_and_packaged_cross_compiled() -> None:
+    """crcmod publishes only an sdist with a C extension: each architecture's artifact holds the
+    extension compiled for it, and the x86_64 one's smoke import (on this x86_64 host) imports
+    the extension with Python 3.13."""
+    rule_runner = make_rule_runner()
+    rule_runner.write_files(
+        {
+            LAMBDAS_LOCK: pants_lockfile({"crcmod": "1.7"}),
+            "3rdparty/python/BUILD": 'python_requirement(name="crcmod", requirements=["crcmod==1.7"])',
+            "src/python/checks/BUILD": (
+                'python_sources(name="lib")\n'
+                'lambda_artifact(name="checks", handler="checks.handler.lambda_handler",'
+                ' runtime="python3.13", architecture=parametrize("x86_64", "arm64"),'
+                " smoke_import=True)\n"
+            ),
+            "src/python/checks/handler.py": (
+                "import crcmod._crcfunext\nimport crcmod.predefined\n\n\n"
+                "def lambda_handler(event, context):\n"
+                "    return crcmod.predefined.mkCrcFun('crc-32')(event['data'].encode())\n"
+            ),
+        }
+    )
+    run_lambda_lock(rule_runner)
+    for architecture, machine in (("x86_64", "x86_64"), ("arm64", "aarch64")):
+        address = Address(
+            "src/python/checks", target_name="checks", parameters={"architecture": architecture}
+        )
+        with zipfile.ZipFile(BytesIO(package_zip(rule_runner, address))) as archive:
+            names = set(archive.namelist())
+        assert f"crcmod/_crcfunext.cpython-313-{machine}-linux-gnu.so" in names
