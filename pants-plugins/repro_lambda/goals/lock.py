@@ -12,6 +12,7 @@ from hashlib import sha256
 from pathlib import Path
 
 from pants.backend.python.subsystems.setup import PythonSetup
+from pants.backend.python.util_rules.pex import CompletePlatforms
 from pants.backend.python.util_rules.pex_requirements import (
     ResolvePexConfig,
     ResolvePexConfigRequest,
@@ -35,6 +36,8 @@ from pants.engine.target import AllTargets
 from pants.util.docutil import bin_name
 from pants.util.strutil import softwrap
 
+from repro_lambda.core.contract import Architecture, UserError
+from repro_lambda.core.install.build_systems import pinned_versions, provided, read_build_system
 from repro_lambda.core.install.lock_failure import MissingWheel, missing_wheel, pip_said
 from repro_lambda.core.install.pex_args import (
     DOWNLOAD,
@@ -45,15 +48,18 @@ from repro_lambda.core.install.pex_args import (
 )
 from repro_lambda.core.install.sdists import LockedSdist, SdistPin, locked_sdists, refuses
 from repro_lambda.core.manifest.hashed_requirements import canonical
+from repro_lambda.core.runtimes import BY_NAME
 from repro_lambda.core.sources.spec import TOKEN_ENV_VAR, render_lock
 from repro_lambda.external.rules import lock_sources, write_atomically
 from repro_lambda.external.target_types import LambdaSourceTarget
 from repro_lambda.manifest.lock_rules import lock_manifest_lambdas
 from repro_lambda.subsystems.lambda_lock import LambdaLockSubsystem
+from repro_lambda.subsystems.sdist_build import LambdaSdistBuild
 from repro_lambda.subsystems.sources import LambdaSources
 from repro_lambda.util_rules.install import (
     LambdaInstallInputs,
     LambdaInstallInputsRequest,
+    LambdaPlatformRequest,
     install_requests,
 )
 from repro_lambda.util_rules.pex import LambdaPexProcess
@@ -154,9 +160,11 @@ async def _sdist_pins(
     sdists: list[LockedSdist],
     first_tags: dict[str, LambdaInstallInputs],
     repos: tuple[str, ...],
+    build: LambdaSdistBuild,
 ) -> list[SdistPin]:
     """Each sdist in the lock with its size (pex records none), downloaded once, for the first
-    platform that installs it, and checked against the lock's sha256."""
+    platform that installs it, and checked against the lock's sha256; and what its own build
+    environment installs, where `[lambda-sdist-build]` does not provide its build system."""
     by_platform = defaultdict(list)
     for sdist in sdists:
         by_platform[sdist.platform_tags[0]].append(sdist.pin)
@@ -196,13 +204,79 @@ async def _sdist_pins(
                 f" `{sdist.pin}` with the sha256 pex locked ({sdist.sha256})."
             )
         platforms = tuple(sorted(first_tags[tag].platform_sha256 for tag in sdist.platform_tags))
-        sdist_pins.append(SdistPin(sdist.pin, sdist.url, sdist.sha256, len(data), platforms))
+        try:
+            system = read_build_system(data, sdist.filename)
+        except UserError as error:
+            raise LambdaLockError(f"`{sdist.pin}` of `{request.resolve}`: {error}") from None
+        pythons = {_python(first_tags[tag].runtime) for tag in sdist.platform_tags}
+        shipped = pinned_versions(build.all_requirements)
+        own = not all(provided(system.requires, shipped, python) for python in pythons)
+        sdist_pins.append(
+            SdistPin(
+                sdist.pin,
+                sdist.url,
+                sdist.sha256,
+                len(data),
+                platforms,
+                system.environment() if own else (),
+            )
+        )
     return sdist_pins
+
+
+def _python(runtime: str) -> tuple[int, int]:
+    version = BY_NAME[runtime].python_version
+    assert version is not None
+    return version
+
+
+async def _build_environment(
+    request: _ResolveLockRequest,
+    requires: tuple[str, ...],
+    pins: list[SdistPin],
+    first_tags: dict[str, LambdaInstallInputs],
+    repos: tuple[str, ...],
+) -> dict:
+    """The pex lock of a build environment, for every runtime whose sdists it builds, on both
+    architectures (a build runs on the host's)."""
+    runtimes = sorted(
+        {p.runtime for p in request.platforms for pin in pins if p.platform_sha256 in pin.platforms}
+    )
+    platforms = await MultiGet(
+        Get(CompletePlatforms, LambdaPlatformRequest(runtime, architecture))
+        for runtime in runtimes
+        for architecture in Architecture
+    )
+    which = ", ".join(pin.pin for pin in pins)
+    result = await Get(
+        FallibleProcessResult,
+        LambdaPexProcess(
+            subcommand=LOCK_CREATE,
+            args=lock_wheels_args(
+                "build-env.lock",
+                [path for p in platforms for path in p],
+                requires,
+                repos=repos,
+            ),
+            input_digest=await Get(Digest, MergeDigests(p.digest for p in platforms)),
+            output_files=("build-env.lock",),
+            description=f"Locking the build environment of {which}: {', '.join(requires)}",
+            cache_scope=ProcessCacheScope.PER_SESSION,
+        ),
+    )
+    if result.exit_code != 0:
+        raise LambdaLockError(
+            f"Locking the build environment of {which} (its `build-system.requires`:"
+            f" {', '.join(requires)}) for {', '.join(runtimes)} failed. pip said:\n"
+            + pip_said(result.stderr.decode(errors="replace"))
+        )
+    (content,) = await Get(DigestContents, Digest, result.output_digest)
+    return dict(requires=list(requires), lock=json.loads(content.content))
 
 
 @rule(desc="Locking wheels for Lambda platforms")
 async def lock_resolve_for_lambda(
-    request: _ResolveLockRequest, python_setup: PythonSetup
+    request: _ResolveLockRequest, python_setup: PythonSetup, build: LambdaSdistBuild
 ) -> _ResolveLock:
     resolve = request.resolve
     resolve_path, resolve_content = await resolve_lockfile(resolve, python_setup)
@@ -244,16 +318,29 @@ async def lock_resolve_for_lambda(
     lock = json.loads(lock_file.content)
     sdists = locked_sdists(lock)
     sdist_pins = (
-        await _sdist_pins(request, result.output_digest, sdists, first_tags, repos)
+        await _sdist_pins(request, result.output_digest, sdists, first_tags, repos, build)
         if sdists
         else []
     )
+    by_environment = defaultdict(list)
+    for pin in sdist_pins:
+        if pin.build_requires:
+            by_environment[pin.build_requires].append(pin)
+    environments = [
+        await _build_environment(request, requires, pins, first_tags, repos)
+        for requires, pins in sorted(by_environment.items())
+    ]
     lock[METADATA_KEY] = {
         "comment": f"Generated by `{LOCK_COMMAND}` from {resolve_path}; do not edit.",
         "resolve_lockfile_sha256": sha256(resolve_content).hexdigest(),
         "platforms": {p.platform_sha256: p.platform_name for p in request.platforms},
         "requirements": list(request.requirements),
-        "sdists": [dataclasses.asdict(pin) for pin in sdist_pins],
+        # an sdist that `[lambda-sdist-build]` builds records no `build_requires`
+        "sdists": [
+            {key: value for key, value in dataclasses.asdict(pin).items() if value != ()}
+            for pin in sdist_pins
+        ],
+        **({"build_environments": environments} if environments else {}),
     }
     content = (json.dumps(lock, indent=2, sort_keys=True) + "\n").encode()
     return _ResolveLock(platform_lock_path(resolve_path), content)

@@ -259,6 +259,7 @@ async def _with_built_wheels(
                 inputs.runtime,
                 Architecture(inputs.architecture),
                 build_platform,
+                lock.build_environment(s),
             ),
         )
         for s in sdists

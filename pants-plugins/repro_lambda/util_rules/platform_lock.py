@@ -25,7 +25,7 @@ from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
 from repro_lambda.core.contract import UserError, read_fields
-from repro_lambda.core.install.sdists import SdistPin, refuses
+from repro_lambda.core.install.sdists import BuildEnvironment, SdistPin, refuses
 from repro_lambda.errors import LambdaUserError
 
 if TYPE_CHECKING:
@@ -53,10 +53,20 @@ class PlatformLock:
     metadata: FrozenDict | None  # None when the file does not exist
     resolve_lockfile_sha256: str
     sdists: tuple[SdistPin, ...] = ()
+    build_environments: tuple[BuildEnvironment, ...] = ()
 
     def sdists_for(self, platform_sha256: str) -> tuple[SdistPin, ...]:
         """The sdists the platform (its complete platform's sha256) installs."""
         return tuple(s for s in self.sdists if platform_sha256 in s.platforms)
+
+    def build_environment(self, sdist: SdistPin) -> BuildEnvironment | None:
+        """The sdist's own build environment; None where `[lambda-sdist-build]` builds it."""
+        if not sdist.build_requires:
+            return None
+        for environment in self.build_environments:
+            if environment.requires == sdist.build_requires:
+                return environment
+        raise LambdaLockError(_NOT_AS_WRITTEN.format(path=self.path))
 
 
 @dataclass(frozen=True)
@@ -83,19 +93,31 @@ async def read_platform_lock(
     path = platform_lock_path(resolve_path)
     digest = await Get(Digest, PathGlobs([path]))
     contents = await Get(DigestContents, Digest, digest)
-    metadata, sdists = _lock_metadata(path, contents[0].content) if contents else (None, ())
+    if not contents:
+        return PlatformLock(path, digest, None, sha256(resolve_content).hexdigest())
+    metadata, sdists, environments = _lock_metadata(path, contents[0].content)
     return PlatformLock(
         path=path,
         digest=digest,
-        metadata=FrozenDict.deep_freeze(metadata) if metadata is not None else None,
+        metadata=FrozenDict.deep_freeze(metadata),
         resolve_lockfile_sha256=sha256(resolve_content).hexdigest(),
         sdists=sdists,
+        build_environments=environments,
     )
 
 
-def _lock_metadata(path: str, content: bytes) -> tuple[dict, tuple[SdistPin, ...]]:
-    """The `repro_lambda` section `lambda-lock` writes into a platform lock, checked, and the
-    sdists it records (none in a lock of wheels only)."""
+_NOT_AS_WRITTEN = (
+    f"The Lambda platform lock {{path}} is not as `{LOCK_COMMAND}` writes it (it is not JSON, or"
+    f" its `{METADATA_KEY}` section is missing or changed by hand): run `{LOCK_COMMAND}` to"
+    " write it again, and commit it."
+)
+
+
+def _lock_metadata(
+    path: str, content: bytes
+) -> tuple[dict, tuple[SdistPin, ...], tuple[BuildEnvironment, ...]]:
+    """The `repro_lambda` section `lambda-lock` writes into a platform lock, checked, with the
+    sdists and build environments it records (none in a lock of wheels only)."""
     try:
         metadata: dict = json.loads(content)[METADATA_KEY]
         fields = ("resolve_lockfile_sha256", str), ("platforms", dict), ("requirements", list)
@@ -104,14 +126,17 @@ def _lock_metadata(path: str, content: bytes) -> tuple[dict, tuple[SdistPin, ...
                 read_fields(SdistPin, entry, f"{path}: sdist {i}")
                 for i, entry in enumerate(metadata.get("sdists", []))
             )
-            return metadata, sdists
+            environments = tuple(
+                BuildEnvironment(
+                    tuple(str(r) for r in entry["requires"]),
+                    json.dumps(entry["lock"], sort_keys=True),
+                )
+                for entry in metadata.get("build_environments", [])
+            )
+            return metadata, sdists, environments
     except (ValueError, LookupError, TypeError, UserError):
         pass
-    raise LambdaLockError(
-        f"The Lambda platform lock {path} is not as `{LOCK_COMMAND}` writes it (it is not JSON, or"
-        f" its `{METADATA_KEY}` section is missing or changed by hand): run `{LOCK_COMMAND}` to"
-        " write it again, and commit it."
-    )
+    raise LambdaLockError(_NOT_AS_WRITTEN.format(path=path))
 
 
 def check_platform_lock(

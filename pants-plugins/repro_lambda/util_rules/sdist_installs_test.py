@@ -5,6 +5,7 @@ another repository; `[lambda-lock].only_binary` refuses it in both goals."""
 from __future__ import annotations
 
 import json
+import tarfile
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -137,7 +138,9 @@ def test_an_sdist_with_a_c_extension_is_locked_and_packaged_cross_compiled() -> 
     rule_runner.write_files(
         {
             LAMBDAS_LOCK: pants_lockfile({"crcmod": "1.7"}),
-            "3rdparty/python/BUILD": 'python_requirement(name="crcmod", requirements=["crcmod==1.7"])',
+            "3rdparty/python/BUILD": (
+                'python_requirement(name="crcmod", requirements=["crcmod==1.7"])'
+            ),
             "src/python/checks/BUILD": (
                 'python_sources(name="lib")\n'
                 'lambda_artifact(name="checks", handler="checks.handler.lambda_handler",'
@@ -159,3 +162,79 @@ def test_an_sdist_with_a_c_extension_is_locked_and_packaged_cross_compiled() -> 
         with zipfile.ZipFile(BytesIO(package_zip(rule_runner, address))) as archive:
             names = set(archive.namelist())
         assert f"crcmod/_crcfunext.cpython-313-{machine}-linux-gnu.so" in names
+
+
+PROBE_PYPROJECT = b"""\
+[build-system]
+requires = ["flit_core>=3.2,<4"]
+build-backend = "flit_core.buildapi"
+
+[project]
+name = "repro_lambda_flit_probe"
+version = "1.0"
+description = "Says hello"
+"""
+
+
+def test_an_sdist_with_another_backend_gets_its_own_locked_build_environment(
+    tmp_path: Path,
+) -> None:
+    """An sdist built by flit_core, which `[lambda-sdist-build]` does not have: `lambda-lock` locks
+    its `build-system.requires` from PyPI, pinned by sha256, and `package` builds it there."""
+    links = tmp_path / "links"
+    links.mkdir()
+    with tarfile.open(links / "repro_lambda_flit_probe-1.0.tar.gz", "w:gz") as archive:
+        for name, data in (
+            ("pyproject.toml", PROBE_PYPROJECT),
+            (
+                "repro_lambda_flit_probe.py",
+                b'"""Says hello."""\n\n\ndef hello():\n    return "hello"\n',
+            ),
+            ("PKG-INFO", b"Metadata-Version: 2.1\nName: repro_lambda_flit_probe\nVersion: 1.0\n"),
+        ):
+            info = tarfile.TarInfo(f"repro_lambda_flit_probe-1.0/{name}")
+            info.size = len(data)
+            archive.addfile(info, BytesIO(data))
+    rule_runner = make_rule_runner()
+    rule_runner.write_files(
+        {
+            LAMBDAS_LOCK: pants_lockfile({"repro-lambda-flit-probe": "1.0"}),
+            "3rdparty/python/BUILD": (
+                'python_requirement(name="g", requirements=["repro-lambda-flit-probe==1.0"])'
+            ),
+            "src/python/hello/BUILD": (
+                'python_sources(name="lib")\n'
+                'lambda_artifact(name="hello", handler="hello.handler.lambda_handler",'
+                ' runtime="python3.13", architecture="arm64")\n'
+            ),
+            "src/python/hello/handler.py": (
+                "import repro_lambda_flit_probe as probe\n\n\n"
+                "def lambda_handler(event, context):\n    return probe.hello()\n"
+            ),
+        }
+    )
+    run_lambda_lock(rule_runner, f"--python-repos-find-links=['{links.as_uri()}']")
+    metadata = json.loads(rule_runner.read_file(PLATFORM_LOCK))["repro_lambda"]
+    (sdist,) = metadata["sdists"]
+    requires = ["flit_core>=3.2,<4", 'tomli; python_version < "3.11"']
+    assert sdist["build_requires"] == requires
+    (environment,) = metadata["build_environments"]
+    assert environment["requires"] == requires
+    for resolve in environment["lock"]["locked_resolves"]:
+        (flit,) = resolve["locked_requirements"]
+        assert flit["project_name"] == "flit-core"
+        (artifact,) = flit["artifacts"]
+        assert artifact["url"].endswith(".whl") and len(artifact["hash"]) == 64
+    address = Address("src/python/hello", target_name="hello")
+    with zipfile.ZipFile(BytesIO(package_zip(rule_runner, address))) as archive:
+        names = set(archive.namelist())
+    assert {"repro_lambda_flit_probe.py", "repro_lambda_flit_probe-1.0.dist-info/METADATA"} <= names
+    # a lock whose build environment was removed by hand is refused, not built elsewhere
+    lock = json.loads(rule_runner.read_file(PLATFORM_LOCK))
+    del lock["repro_lambda"]["build_environments"]
+    rule_runner.write_files({PLATFORM_LOCK: json.dumps(lock)})
+    with pytest.raises(ExecutionError) as error:
+        package_zip(rule_runner, address)
+    (wrapped,) = error.value.wrapped_exceptions
+    assert isinstance(wrapped, LambdaLockError)
+    assert f"The Lambda platform lock {PLATFORM_LOCK} is not as" in str(wrapped)

@@ -45,7 +45,11 @@ from repro_lambda.core.contract import (
 from repro_lambda.core.install.extension_audit import audit_wheel
 from repro_lambda.core.install.python_headers import OPTION as HEADERS_OPTION
 from repro_lambda.core.install.python_headers import HeadersPin, parse_pins
-from repro_lambda.core.install.sdists import SYSTEM_LIBRARY_FIX, missing_from_build
+from repro_lambda.core.install.sdists import (
+    SYSTEM_LIBRARY_FIX,
+    BuildEnvironment,
+    missing_from_build,
+)
 from repro_lambda.core.runtime_scripts.build_wheel import NEEDS_COMPILER
 from repro_lambda.core.runtimes import BY_NAME, PYTHON_RUNTIMES
 from repro_lambda.errors import LambdaUserError
@@ -55,6 +59,7 @@ from repro_lambda.util_rules.host_tools import HostBinary
 from repro_lambda.util_rules.tools import (
     TOOL_SITE_PACKAGES,
     find_python,
+    install_locked,
     install_tool,
     no_python_message,
     runtime_constraints,
@@ -63,6 +68,7 @@ from repro_lambda.workarounds import WAIT_FOR_REMOTE_CACHE_MILLIS
 
 _BUILDER = "__build_wheel.py"
 _BUILD_ENV = "__build_env"
+_BUILD_LOCK = "__build_env.lock"
 _SDIST = "__sdist"
 _WHEEL = "__wheel"
 _ZIG = "__zig"
@@ -87,6 +93,8 @@ class SdistBuildRequest:
     architecture: Architecture
     build_platform: CompletePlatforms
     """The complete platform of the runtime on the host's architecture, where the build runs."""
+    build_environment: BuildEnvironment | None = None
+    """The sdist's own build environment, locked by `lambda-lock`; None: `[lambda-sdist-build]`."""
 
     @property
     def platform_name(self) -> str:
@@ -114,7 +122,22 @@ async def build_sdist(
         )
     builder = pkgutil.get_data("repro_lambda.core.runtime_scripts", "build_wheel.py")
     assert builder is not None
-    build_env = await install_tool(build, python, request.build_platform)
+    environment = request.build_environment
+    if environment is None:
+        build_env = await install_tool(build, python, request.build_platform)
+    else:
+        lock = await Get(
+            Digest, CreateDigest([FileContent(_BUILD_LOCK, environment.lock.encode())])
+        )
+        build_env = await install_locked(
+            lock,
+            _BUILD_LOCK,
+            environment.requires,
+            python,
+            request.build_platform,
+            f"Installing the build environment of {request.requirement}: "
+            + ", ".join(environment.requires),
+        )
     sdist, script = await MultiGet(
         Get(Digest, DownloadFile(request.url, FileDigest(request.sha256, request.size))),
         Get(Digest, CreateDigest([FileContent(_BUILDER, builder)])),

@@ -229,19 +229,37 @@ async def install_tool(
     so a Python newer than its pip still gets the tool)."""
     lockfile, requirements = await _tool_lockfile(tool)
     loaded = await Get(LoadedLockfile, LoadedLockfileRequest(lockfile))
-    input_digest = loaded.lockfile_digest
+    return await install_locked(
+        loaded.lockfile_digest,
+        loaded.lockfile_path,
+        requirements,
+        python,
+        platforms,
+        f"Installing the `{tool.options_scope}` tool",
+    )
+
+
+async def install_locked(
+    lock: Digest,
+    lock_path: str,
+    requirements: tuple[str, ...],
+    python: HostBinary,
+    platforms: CompletePlatforms | None,
+    description: str,
+) -> Digest:
+    """`requirements` from the pex lock at `lock_path` in `lock`, installed flat as `install_tool`
+    installs a tool."""
     target: tuple[str, ...] = (f"--python={python.path}",)
+    input_digest = lock
     if platforms is not None:
         target = complete_platform_args(platforms)
-        input_digest = await Get(Digest, MergeDigests([input_digest, platforms.digest]))
+        input_digest = await Get(Digest, MergeDigests([lock, platforms.digest]))
     installed = await Get(
         ProcessResult,
         LambdaPexProcess(
             subcommand=VENV_CREATE,
-            args=venv_flat_args(
-                TOOL_SITE_PACKAGES, loaded.lockfile_path, requirements, options=target
-            ),
-            description=f"Installing the `{tool.options_scope}` tool",
+            args=venv_flat_args(TOOL_SITE_PACKAGES, lock_path, requirements, options=target),
+            description=description,
             input_digest=input_digest,
             output_directories=(TOOL_SITE_PACKAGES,),
             append_only_caches=python.caches,

@@ -44,6 +44,19 @@ class SdistPin:
     sha256: str
     size: int
     platforms: Tuple[str, ...]
+    build_requires: Tuple[str, ...] = ()
+    """What its own build environment installs; empty where `[lambda-sdist-build]` provides
+    its build system."""
+
+
+@dataclass(frozen=True)
+class BuildEnvironment:
+    """The build environment of the sdists whose build system `[lambda-sdist-build]` does not
+    provide: its requirements, and their pex lock (JSON) for the runtimes' complete platforms on
+    both architectures, where builds run."""
+
+    requires: Tuple[str, ...]
+    lock: str
 
 
 def unfit_wheel_message(pin: str, wheel: str, platform: str) -> str:
