@@ -9,11 +9,16 @@ import re
 import shutil
 import subprocess
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
 
+from e2e.arm64_python import QEMU, arm64_python
 from e2e.checkout import Build
+from repro_lambda.core.contract import Architecture
+from repro_lambda.core.install.extension_audit import audit, read_elf
+from repro_lambda.core.runtimes import BY_NAME
 from repro_lambda.core.testutil import find_python
 
 GREETER_ZIP = "src.python.greeter/greeter.zip"
@@ -46,10 +51,11 @@ def run_in(task_root: Path, *command: str) -> object:
     return json.loads(result.stdout)
 
 
-def run_python_in(task_root: Path, python: str, code: str) -> object:
-    """Run `code` as Lambda would import from the task root: `-S -E -B`, so `sys.path` is that
-    directory and the standard library only."""
-    return run_in(task_root, python, "-S", "-E", "-B", "-c", code)
+def run_python_in(task_root: Path, python: str | list[str], code: str) -> object:
+    """Run `code` with `python` (a path, or a command) as Lambda would import from the task root:
+    `-S -E -B`, so `sys.path` is that directory and the standard library only."""
+    command = [python] if isinstance(python, str) else python
+    return run_in(task_root, *command, "-S", "-E", "-B", "-c", code)
 
 
 def file_names(zip_path: Path) -> set[str]:
@@ -236,32 +242,48 @@ FEEDS_ZIPS = {
     for runtime in ("python3.11", "python3.13")
     for architecture in ("x86_64", "arm64")
 }
-_INVOKE_FEEDS = """
+_FEED = (
+    '<rss version="2.0"><channel><title>News</title>'
+    "<item><title>First</title><link>https://example.com/1</link></item></channel></rss>"
+)
+_INVOKE_FEEDS = f"""
 import json, feeds.handler
-feed = '<rss version="2.0"><channel><title>News</title>'
-feed += '<item><title>First</title><link>https://example.com/1</link></item></channel></rss>'
-print(json.dumps(feeds.handler.lambda_handler({"feed": feed}, None)))
+print(json.dumps(feeds.handler.lambda_handler({{"feed": {_FEED!r}}}, None)))
 """
 
 
 @pytest.mark.parametrize("runtime", ["python3.11", "python3.13"])
-def test_feeds_runs_with_the_wheel_package_built_from_an_sdist(
-    first_build: Build, tmp_path: Path, runtime: str
+@pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
+def test_feeds_runs_with_the_wheels_built_from_sdists(
+    first_build: Build, tmp_path_factory: pytest.TempPathFactory, runtime: str, architecture: str
 ) -> None:
-    """sgmllib3k publishes only an sdist: its wheel was built for the runtime, and every
-    architecture ships the same bytes of it."""
+    """sgmllib3k and crcmod publish only sdists: sgmllib3k's pure wheel is the same bytes for
+    every architecture; crcmod's C extension was cross-compiled for each, passes the audit for
+    the runtime's glibc, and computes the feed's CRC-32 in the runtime's Python (arm64 under
+    qemu)."""
     version = runtime.removeprefix("python")
-    python = find_python(version)
-    if python is None:
-        pytest.skip(f"no Python {version} on PATH or in pyenv to run the {runtime} artifact with")
+    if architecture == "x86_64":
+        python = find_python(version)
+        command = None if python is None else [python]
+    else:
+        command = arm64_python(version, tmp_path_factory.mktemp(f"arm64-python{version}"))
+    if command is None:
+        what = f"Python {version}" if architecture == "x86_64" else QEMU
+        pytest.skip(f"no {what} on this machine to run the {runtime}-{architecture} artifact")
     zips = {arch: first_build.dist / FEEDS_ZIPS[runtime, arch] for arch in ("x86_64", "arm64")}
     for path in zips.values():
         assert {"sgmllib.py", "sgmllib3k-1.0.0.dist-info/WHEEL"} <= file_names(path)
     with zipfile.ZipFile(zips["x86_64"]) as x86, zipfile.ZipFile(zips["arm64"]) as arm:
         assert x86.read("sgmllib.py") == arm.read("sgmllib.py")
         assert b"Tag: py3-none-any" in x86.read("sgmllib3k-1.0.0.dist-info/WHEEL")
-        x86.extractall(tmp_path)
-    assert run_python_in(tmp_path, python, _INVOKE_FEEDS) == {
+    machine = "x86_64" if architecture == "x86_64" else "aarch64"
+    extension = f"crcmod/_crcfunext.cpython-{version.replace('.', '')}-{machine}-linux-gnu.so"
+    with zipfile.ZipFile(zips[architecture]) as artifact:
+        facts = read_elf(artifact.read(extension))
+        artifact.extractall(task_root := tmp_path_factory.mktemp("task"))
+    assert audit(facts, Architecture(architecture), BY_NAME[runtime].os.glibc) == []
+    assert run_python_in(task_root, command, _INVOKE_FEEDS) == {
         "title": "News",
         "entries": [{"title": "First", "link": "https://example.com/1"}],
+        "crc32": format(zlib.crc32(_FEED.encode()), "08x"),
     }

@@ -66,7 +66,7 @@ def include_directory(
     include directory (relative path -> bytes) with the machine's own `pyconfig.h`."""
     version = f"python{python[0]}.{python[1]}"
     triplet = f"{architecture.machine}-linux-gnu"
-    tar = _data_tar(archive, name) if name.endswith(".deb") else archive
+    tar = debian_data(archive, name) if name.endswith(".deb") else archive
     headers: Dict[str, bytes] = {}
     machine_config = None
     budget = MAX_HEADER_BYTES
@@ -100,7 +100,7 @@ def _read(members: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
     return file.read()
 
 
-def _data_tar(deb: bytes, name: str) -> bytes:
+def debian_data(deb: bytes, name: str) -> bytes:
     """The `data.tar.*` member of a Debian package (an `ar` archive)."""
     if not deb.startswith(_AR_MAGIC):
         raise UserError(f"{name} is not a Debian package")
