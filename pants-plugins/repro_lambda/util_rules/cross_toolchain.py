@@ -19,7 +19,7 @@ from pants.engine.platform import Platform
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
-from repro_lambda.core.contract import UserError
+from repro_lambda.core.contract import UserError, platform_name
 from repro_lambda.core.install.python_headers import HeadersPin, include_directory
 from repro_lambda.core.runtimes import BY_NAME
 from repro_lambda.errors import LambdaUserError
@@ -54,7 +54,8 @@ async def cross_toolchain(pin: HeadersPin, zig: LambdaZig, platform: Platform) -
     try:
         headers = include_directory(contents.content, contents.path, python, pin.architecture)
     except UserError as error:
-        raise LambdaUserError(f"The Python headers of {pin.runtime}-{pin.architecture}: {error}")
+        where = platform_name(pin.runtime, pin.architecture)
+        raise LambdaUserError(f"The Python headers of {where}: {error}") from None
     headers_digest = await Get(
         Digest,
         CreateDigest(FileContent(f"{HEADERS}/{path}", data) for path, data in headers.items()),

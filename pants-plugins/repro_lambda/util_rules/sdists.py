@@ -109,6 +109,25 @@ class BuiltWheel:
     filename: str
 
 
+async def _build_environment(
+    request: SdistBuildRequest, build: LambdaSdistBuild, python: HostBinary
+) -> Digest:
+    """`[lambda-sdist-build]`, or the sdist's own locked build environment, installed flat."""
+    environment = request.build_environment
+    if environment is None:
+        return await install_tool(build, python, request.build_platform)
+    lock = await Get(Digest, CreateDigest([FileContent(_BUILD_LOCK, environment.lock.encode())]))
+    return await install_locked(
+        lock,
+        _BUILD_LOCK,
+        environment.requires,
+        python,
+        request.build_platform,
+        f"Installing the build environment of {request.requirement}: "
+        + ", ".join(environment.requires),
+    )
+
+
 @rule(desc="Building a wheel from an sdist", level=LogLevel.DEBUG)
 async def build_sdist(
     request: SdistBuildRequest, build: LambdaSdistBuild, bootstrap: PythonBootstrap
@@ -122,22 +141,7 @@ async def build_sdist(
         )
     builder = pkgutil.get_data("repro_lambda.core.runtime_scripts", "build_wheel.py")
     assert builder is not None
-    environment = request.build_environment
-    if environment is None:
-        build_env = await install_tool(build, python, request.build_platform)
-    else:
-        lock = await Get(
-            Digest, CreateDigest([FileContent(_BUILD_LOCK, environment.lock.encode())])
-        )
-        build_env = await install_locked(
-            lock,
-            _BUILD_LOCK,
-            environment.requires,
-            python,
-            request.build_platform,
-            f"Installing the build environment of {request.requirement}: "
-            + ", ".join(environment.requires),
-        )
+    build_env = await _build_environment(request, build, python)
     sdist, script = await MultiGet(
         Get(Digest, DownloadFile(request.url, FileDigest(request.sha256, request.size))),
         Get(Digest, CreateDigest([FileContent(_BUILDER, builder)])),
@@ -160,7 +164,7 @@ async def build_sdist(
     # architectures
     process = _process(argv, inputs, f"Building {request.requirement} from its sdist", python)
     result = await Get(FallibleProcessResult, Process, process)
-    if result.exit_code == NEEDS_COMPILER:
+    if result.exit_code == 0 and result.stdout.decode().strip() == NEEDS_COMPILER:
         toolchain = await Get(CrossToolchain, HeadersPin, _headers_pin(build, request))
         process = _process(
             (
@@ -181,15 +185,14 @@ async def build_sdist(
         raise SdistBuildError(_failure(where, request, result.stderr.decode(errors="replace")))
     wheel = await Get(Snapshot, RemovePrefix(result.output_digest, _WHEEL))
     (filename,) = wheel.files
-    if not filename.endswith("-any.whl"):
-        (contents,) = await Get(DigestContents, Digest, wheel.digest)
-        glibc = BY_NAME[request.runtime].os.glibc
-        problems = audit_wheel(contents.content, request.architecture, glibc)
-        if problems:
-            raise SdistBuildError(
-                f"Building {where} gave {filename}, which would not run there: "
-                + "; ".join(problems)
-            )
+    # a pure-Python build may still ship ELF files of its own
+    (contents,) = await Get(DigestContents, Digest, wheel.digest)
+    glibc = BY_NAME[request.runtime].os.glibc
+    problems = audit_wheel(contents.content, request.architecture, glibc)
+    if problems:
+        raise SdistBuildError(
+            f"Building {where} gave {filename}, which would not run there: " + "; ".join(problems)
+        )
     return BuiltWheel(wheel.digest, filename)
 
 

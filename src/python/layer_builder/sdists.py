@@ -178,7 +178,7 @@ def _build(
         )
     except subprocess.TimeoutExpired:
         raise SdistFailed(f"Building `{locked.pin}` from its sdist took over 600 s") from None
-    if result.returncode == build_wheel.NEEDS_COMPILER:
+    if result.returncode == 0 and result.stdout.strip() == build_wheel.NEEDS_COMPILER:
         raise SdistFailed(
             f"`{locked.pin}` compiles extensions from its sdist, which this service does not do:"
             " build the layer with `pants package`, which cross-compiles them, or pin a version"

@@ -9,8 +9,9 @@ the wheel's files are the same bytes on any host. It prints the wheel's file nam
 library only, Python 3.9 syntax. On failure it prints one `error: ` line and exits 2.
 
 The compiler the build sees is this script (`--compile cc ...`). Without a cross toolchain it
-compiles nothing: a build that wants a compiler exits `NEEDS_COMPILER`, even when the sdist would
-quietly fall back to pure Python. With one (`--zig-wheel ... --headers DIR --target
+compiles nothing: a build that wants a compiler prints `NEEDS_COMPILER` in place of a wheel's name
+(and succeeds, so that the answer is cached like a wheel), even when the sdist would quietly fall
+back to pure Python. With one (`--zig-wheel ... --headers DIR --target
 aarch64-linux-gnu.2.26`) it is Zig's `cc` for that machine and glibc, against the target Python's
 headers, with no debug information and no build path in the output; a build that drops an
 extension whose compile failed is an error.
@@ -43,8 +44,8 @@ SOURCE_DATE_EPOCH = "315532800"
 
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
 MAX_TOOLCHAIN_BYTES = 2 * 1024 * 1024 * 1024
-NEEDS_COMPILER = 3
-"""The exit status of a build without a cross toolchain that wanted to compile something."""
+NEEDS_COMPILER = "needs-compiler"
+"""What a build without a cross toolchain that wanted to compile something prints."""
 COMPILER = "REPRO_LAMBDA_COMPILER"
 """The environment variable that tells `--compile` the toolchain and its log (JSON)."""
 _SYSCONFIG_MODULE = "_sysconfigdata_repro_lambda"
@@ -312,7 +313,10 @@ def build(build_env: str, sdist: str, out: str, toolchain: Toolchain | None = No
 def _check_compiles(log: str, cross: bool, wheel: str | None) -> None:
     """Raise if the build wanted a compiler it did not have, or left out an extension whose
     compile failed (`wheel` is pure)."""
-    entries = open(log).read().splitlines() if os.path.exists(log) else []
+    entries = []
+    if os.path.exists(log):
+        with open(log) as file:
+            entries = file.read().splitlines()
     if not cross and entries:
         raise NeedsCompiler()
     if cross and entries and wheel is not None and wheel.endswith("-any.whl"):
@@ -345,8 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         toolchain = Toolchain(*parts) if all(parts) else None
         wheel = build(args.build_env, args.sdist, args.out, toolchain)
     except NeedsCompiler:
-        print(f"{ERROR_PREFIX}its build compiles an extension", file=sys.stderr)
-        return NEEDS_COMPILER
+        wheel = NEEDS_COMPILER
     except (BuildError, OSError, tarfile.TarError, zipfile.BadZipFile) as error:
         print(f"{ERROR_PREFIX}{error}", file=sys.stderr)
         return 2

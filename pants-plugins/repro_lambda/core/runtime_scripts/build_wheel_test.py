@@ -111,11 +111,11 @@ def test_a_build_that_wants_a_compiler_says_so_even_when_it_would_fall_back(
     tmp_path: Path, downloads: Path, build_env: Path
 ) -> None:
     # crcmod builds pure Python when its extension does not compile: without a cross toolchain
-    # the builder compiles nothing, and does not hand back that slower fallback as the wheel
+    # the builder compiles nothing, and says it needs a compiler (a success, cached like a wheel)
+    # rather than hand back that slower fallback
     result = run(build_env, download(*SDISTS["crcmod"], downloads), tmp_path / "out")
-    assert result.returncode == NEEDS_COMPILER, result.stderr
-    assert result.stdout == ""
-    assert result.stderr.strip().splitlines()[-1] == "error: its build compiles an extension"
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == NEEDS_COMPILER
 
 
 def test_a_backend_the_build_environment_lacks_is_one_error(
