@@ -68,6 +68,15 @@ def docopt(runner: RuleRunner) -> SdistBuildRequest:
     return request(runner, "docopt==0.6.2", DOCOPT_URL, DOCOPT_SHA256, 25901)
 
 
+def build_error(runner: RuleRunner, request: SdistBuildRequest) -> SdistBuildError:
+    """The one error building `request` fails with."""
+    with pytest.raises(ExecutionError) as error:
+        runner.request(BuiltWheel, [request])
+    (wrapped,) = error.value.wrapped_exceptions
+    assert isinstance(wrapped, SdistBuildError)
+    return wrapped
+
+
 def wheel_bytes(runner: RuleRunner, built: BuiltWheel) -> bytes:
     (content,) = runner.request(DigestContents, [built.digest])
     assert content.path == built.filename
@@ -107,10 +116,7 @@ def test_a_failing_build_is_one_error_naming_the_requirement_and_its_last_lines(
     broken = request(
         runner, "broken==1.0", sdist.as_uri(), hashlib.sha256(data).hexdigest(), len(data)
     )
-    with pytest.raises(ExecutionError) as error:
-        runner.request(BuiltWheel, [broken])
-    (wrapped,) = error.value.wrapped_exceptions
-    assert isinstance(wrapped, SdistBuildError)
+    wrapped = build_error(runner, broken)
     message = str(wrapped)
     assert message.startswith("Cannot build broken==1.0 from its sdist (broken-1.0.tar.gz) for")
     assert "no compiler for this platform" in message
@@ -128,10 +134,7 @@ def test_an_sdist_that_needs_a_system_library_names_it_and_the_fix() -> None:
         "d36784fc2dae69523ba4b79c7d1d1b4d6e83e87836874f111262f4db940b16a6",
         378068,
     )
-    with pytest.raises(ExecutionError) as error:
-        runner.request(BuiltWheel, [psycopg2])
-    (wrapped,) = error.value.wrapped_exceptions
-    assert isinstance(wrapped, SdistBuildError)
+    wrapped = build_error(runner, psycopg2)
     assert str(wrapped).startswith(
         "Cannot build psycopg2==2.9.13 from its sdist (psycopg2-2.9.13.tar.gz) for"
         " python3.11-x86_64:"
@@ -200,10 +203,7 @@ def test_the_cross_compiled_extension_runs(tmp_path: Path) -> None:
 def test_extensions_for_a_runtime_without_pinned_headers_name_the_option() -> None:
     runner = rule_runner()
     crcmod = request(runner, *CRCMOD, "python3.12", Architecture.ARM64)
-    with pytest.raises(ExecutionError) as error:
-        runner.request(BuiltWheel, [crcmod])
-    (wrapped,) = error.value.wrapped_exceptions
-    assert isinstance(wrapped, SdistBuildError)
+    wrapped = build_error(runner, crcmod)
     assert str(wrapped).startswith(
         "`crcmod==1.7` compiles extensions from its sdist, and no Python headers are pinned for"
         " python3.12-arm64: add the pinned archive of libpython3.12-dev for aarch64 to"
