@@ -30,7 +30,7 @@ from pants.engine.fs import (
     Workspace,
 )
 from pants.engine.goal import Goal
-from pants.engine.process import FallibleProcessResult, ProcessCacheScope, ProcessResult
+from pants.engine.process import FallibleProcessResult, ProcessCacheScope
 from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule, rule
 from pants.engine.target import AllTargets
 from pants.util.docutil import bin_name
@@ -39,13 +39,7 @@ from pants.util.strutil import softwrap
 from repro_lambda.core.contract import Architecture, UserError
 from repro_lambda.core.install.build_systems import pinned_versions, provided, read_build_system
 from repro_lambda.core.install.lock_failure import MissingWheel, missing_wheel, pip_said
-from repro_lambda.core.install.pex_args import (
-    DOWNLOAD,
-    LOCK_CREATE,
-    complete_platform_args,
-    index_args,
-    lock_wheels_args,
-)
+from repro_lambda.core.install.pex_args import LOCK_CREATE, index_args, lock_wheels_args
 from repro_lambda.core.install.sdists import LockedSdist, SdistPin, locked_sdists, refuses
 from repro_lambda.core.manifest.hashed_requirements import canonical
 from repro_lambda.core.runtimes import BY_NAME
@@ -70,6 +64,7 @@ from repro_lambda.util_rules.platform_lock import (
     platform_lock_path,
     resolve_lockfile,
 )
+from repro_lambda.util_rules.sdists import DownloadedSdists, SdistDownload
 
 
 class LambdaLock(Goal):
@@ -168,33 +163,24 @@ async def _sdist_pins(
     by_platform = defaultdict(list)
     for sdist in sdists:
         by_platform[sdist.platform_tags[0]].append(sdist.pin)
-    downloads = []
-    for tag, pins in sorted(by_platform.items()):
-        platform = first_tags[tag]
-        input_digest = await Get(Digest, MergeDigests([lock, platform.platforms.digest]))
-        downloads.append(
-            Get(
-                ProcessResult,
-                LambdaPexProcess(
-                    subcommand=DOWNLOAD,
-                    args=(
-                        "--lock=lock.json",
-                        "--dest-dir=__sdists",
-                        "--no-transitive",
-                        *repos,
-                        *complete_platform_args(platform.platforms),
-                        *pins,
-                    ),
-                    input_digest=input_digest,
-                    output_directories=("__sdists",),
-                    description=f"Downloading {', '.join(pins)} for {platform.platform_name}",
-                ),
-            )
+    downloads = await MultiGet(
+        Get(
+            DownloadedSdists,
+            SdistDownload(
+                lock,
+                "lock.json",
+                tuple(pins),
+                first_tags[tag].platforms,
+                repos,
+                first_tags[tag].platform_name,
+            ),
         )
+        for tag, pins in sorted(by_platform.items())
+    )
     files = {}
-    for result in await MultiGet(downloads):
-        for content in await Get(DigestContents, Digest, result.output_digest):
-            files[content.path.rsplit("/", 1)[-1]] = content.content
+    for download in downloads:
+        for content in await Get(DigestContents, Digest, download.digest):
+            files[content.path] = content.content
     sdist_pins = []
     for sdist in sdists:
         data = files.get(sdist.filename)

@@ -1,6 +1,8 @@
 """`lambda-lock` for manifest lambdas: compile each pip lambda's hashed requirements lock from the
 `requirements.in` in its `source_dir` with uv, for its runtime's Python and its architecture's
-manylinux platform, wheels only. npm lambdas install from their package-lock.json as it is.
+manylinux platform: wheels only, or, where a pin has no wheel there, its sdist (unless
+`[lambda-lock].only_binary` refuses it), which `package` builds. npm lambdas install from their
+package-lock.json as it is.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from repro_lambda.manifest.target_types import (
     ManifestSourceDirField,
 )
 from repro_lambda.nodejs.target_types import NodeLambdaArtifactTarget
+from repro_lambda.subsystems.lambda_lock import LambdaLockSubsystem
 from repro_lambda.subsystems.uv import UvBinary
 from repro_lambda.target_types import (
     LambdaArchitectureField,
@@ -71,6 +74,7 @@ async def compile_manifest_lock(
     python: PythonBuildStandaloneBinary,
     repos: PythonRepos,
     global_options: GlobalOptions,
+    lambda_lock: LambdaLockSubsystem,
 ) -> ManifestLock:
     python_version = BY_NAME[request.runtime].python_version
     assert python_version, "manifest pip lambdas run on python runtimes"
@@ -82,47 +86,55 @@ async def compile_manifest_lock(
         inputs.append(await Get(Digest, CreateDigest([ca_certs])))
         env["SSL_CERT_FILE"] = ca_certs.path
     indexes = repos.indexes
-    result = await Get(
-        FallibleProcessResult,
-        Process(
-            (
-                uv.exe,
-                "pip",
-                "compile",
-                request.requirements_in,
-                f"--output-file={_OUTPUT}",
-                "--generate-hashes",
-                "--only-binary=:all:",
-                f"--python={python.path}",
-                "--python-version={}.{}".format(*python_version),
-                f"--python-platform={platform}",
-                "--no-config",
-                "--system-certs",
-                f"--cache-dir={_UV_CACHE}",
-                f"--custom-compile-command={bin_name()} lambda-lock",
-                "--quiet",
-                *(
-                    (f"--index-url={indexes[0]}", *(f"--extra-index-url={i}" for i in indexes[1:]))
-                    if indexes
-                    else ("--no-index",)
-                ),
-                *(f"--find-links={links}" for links in repos.find_links),
-            ),
+    argv = (
+        uv.exe,
+        "pip",
+        "compile",
+        request.requirements_in,
+        f"--output-file={_OUTPUT}",
+        "--generate-hashes",
+        f"--python={python.path}",
+        "--python-version={}.{}".format(*python_version),
+        f"--python-platform={platform}",
+        "--no-config",
+        "--system-certs",
+        f"--cache-dir={_UV_CACHE}",
+        f"--custom-compile-command={bin_name()} lambda-lock",
+        "--quiet",
+        *(
+            (f"--index-url={indexes[0]}", *(f"--extra-index-url={i}" for i in indexes[1:]))
+            if indexes
+            else ("--no-index",)
+        ),
+        *(f"--find-links={links}" for links in repos.find_links),
+    )
+
+    def compile_lock(only_binary: tuple[str, ...]) -> Process:
+        return Process(
+            (*argv, *(f"--only-binary={name}" for name in only_binary)),
             description=f"Compiling {request.lock_path} for {request.runtime}-{platform}",
-            input_digest=await Get(Digest, MergeDigests(inputs)),
+            input_digest=input_digest,
             env=env,
             output_files=(_OUTPUT,),
             append_only_caches={"repro_lambda_uv": _UV_CACHE, **python.APPEND_ONLY_CACHES},
             # A lock is re-resolved every time it is asked for.
             cache_scope=ProcessCacheScope.PER_SESSION,
             level=LogLevel.DEBUG,
-        ),
-    )
+        )
+
+    input_digest = await Get(Digest, MergeDigests(inputs))
+    # wheels only first, so a lock that needs no sdist stays as it was; then sdists where a pin
+    # has no wheel for the platform, unless `[lambda-lock].only_binary` refuses them
+    result = await Get(FallibleProcessResult, Process, compile_lock((":all:",)))
+    only_binary = tuple(":all:" if name == "*" else name for name in lambda_lock.only_binary)
+    if result.exit_code != 0 and ":all:" not in only_binary:
+        result = await Get(FallibleProcessResult, Process, compile_lock(only_binary))
     if result.exit_code != 0:
+        sdists = "" if ":all:" in only_binary else ", then with sdists"
         raise LambdaManifestError(
             f"{request.description_of_origin}: uv could not compile {request.requirements_in}"
             f" into {request.lock_path} for {request.runtime} {request.architecture} (wheels"
-            f" only, {platform}):\n{result.stderr.decode(errors='replace')}"
+            f" only{sdists}, {platform}):\n{result.stderr.decode(errors='replace')}"
         )
     (content,) = await Get(DigestContents, Digest, result.output_digest)
     return ManifestLock(request.lock_path, content.content)

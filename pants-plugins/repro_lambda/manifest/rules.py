@@ -23,11 +23,14 @@ from pants.engine.fs import (
     AddPrefix,
     Digest,
     DigestContents,
+    DigestEntries,
+    FileEntry,
     MergeDigests,
     PathGlobs,
     Paths,
     RemovePrefix,
 )
+from pants.engine.platform import Platform
 from pants.engine.process import FallibleProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import GeneratedTargets, GenerateTargetsRequest, Target
@@ -42,6 +45,7 @@ from repro_lambda.core.install.pex_args import (
     lock_wheels_args,
     venv_flat_args,
 )
+from repro_lambda.core.install.sdists import SdistPin, locked_sdists, refuses
 from repro_lambda.core.manifest.globs import to_pants_globs
 from repro_lambda.core.manifest.hashed_requirements import (
     check_locked_wheels,
@@ -62,12 +66,19 @@ from repro_lambda.manifest.target_types import (
     ManifestSourcesField,
 )
 from repro_lambda.nodejs.target_types import NodeLambdaArtifactTarget
+from repro_lambda.subsystems.lambda_lock import LambdaLockSubsystem
 from repro_lambda.subsystems.runtimes import RuntimeLifecycle, RuntimeLifecycleRequest
 from repro_lambda.util_rules.batches import BatchedLambdaFieldSet, PackInBatch, PreparedLambda
-from repro_lambda.util_rules.install import SITE_PACKAGES, LambdaPlatformRequest
+from repro_lambda.util_rules.install import (
+    BUILT_WHEELS_MAPPING,
+    SITE_PACKAGES,
+    LambdaPlatformRequest,
+    with_wheels_built,
+)
 from repro_lambda.util_rules.names import LogicalName, LogicalNameRequest
 from repro_lambda.util_rules.pack import FIRST_PARTY, PackedLambda, PackLambdaRequest
 from repro_lambda.util_rules.pex import LambdaPexProcess
+from repro_lambda.util_rules.sdists import DownloadedSdists, SdistDownload
 from repro_lambda.workarounds import without_symlinks
 
 
@@ -298,11 +309,43 @@ def _pex_failure(address: Address, what: str, stderr: bytes) -> LambdaManifestEr
     return LambdaManifestError(f"{what} for {address} failed:\n{stderr.decode(errors='replace')}")
 
 
+async def _lock_pins(
+    pins: tuple[str, ...],
+    platforms: CompletePlatforms,
+    repos: tuple[str, ...],
+    only_binary: tuple[str, ...],
+    what: str,
+) -> FallibleProcessResult:
+    return await Get(
+        FallibleProcessResult,
+        LambdaPexProcess(
+            subcommand=LOCK_CREATE,
+            args=lock_wheels_args(
+                "lock.json",
+                platforms,
+                pins,
+                repos=repos,
+                intransitive=True,
+                only_binary=only_binary,
+            ),
+            input_digest=platforms.digest,
+            output_files=("lock.json",),
+            description=f"Locking {what}",
+        ),
+    )
+
+
 @rule(desc="Installing a manifest lambda's hashed requirements", level=LogLevel.DEBUG)
-async def install_hashed_requirements(request: HashedInstallRequest, repos: PythonRepos) -> Digest:
-    """Lock the file's pins for the platform (wheels only, nothing else), check every locked
-    wheel's sha256 against the file, and install exactly that lock: pex verifies each download
-    against it."""
+async def install_hashed_requirements(
+    request: HashedInstallRequest,
+    repos: PythonRepos,
+    lambda_lock: LambdaLockSubsystem,
+    host: Platform,
+) -> Digest:
+    """Lock the file's pins for the platform (nothing else; wheels, or an sdist where a pin has
+    no wheel for it and `[lambda-lock].only_binary` allows), check every locked file's sha256
+    against the file, build the sdists' wheels, and install exactly that lock: pex verifies each
+    download against it."""
     address, path = request.address, request.lock_path
     contents = await Get(
         DigestContents,
@@ -324,36 +367,59 @@ async def install_hashed_requirements(request: HashedInstallRequest, repos: Pyth
     )
     platform = platform_name(request.runtime, request.architecture)
     repos_args = index_args(repos.indexes, repos.find_links)
-    locked = await Get(
-        FallibleProcessResult,
-        LambdaPexProcess(
-            subcommand=LOCK_CREATE,
-            args=lock_wheels_args(
-                "lock.json",
-                platforms,
-                [requirement.pin for requirement in requirements],
-                repos=repos_args,
-                intransitive=True,
-            ),
-            input_digest=platforms.digest,
-            output_files=("lock.json",),
-            description=f"Locking {path} for {platform}",
-        ),
-    )
+    pins = tuple(requirement.pin for requirement in requirements)
+    # wheels only first; where a pin has none for the platform, its sdist, unless refused
+    locked = await _lock_pins(pins, platforms, repos_args, ("*",), f"{path} for {platform}")
+    if locked.exit_code != 0 and not refuses(lambda_lock.only_binary, "*"):
+        only_binary = lambda_lock.only_binary
+        locked = await _lock_pins(
+            pins, platforms, repos_args, only_binary, f"{path} for {platform}"
+        )
     if locked.exit_code != 0:
         raise _pex_failure(address, f"Locking {path} for {platform}", locked.stderr)
     (lock_file,) = await Get(DigestContents, Digest, locked.output_digest)
+    lock = json.loads(lock_file.content)
     try:
-        check_locked_wheels(requirements, json.loads(lock_file.content), path)
+        check_locked_wheels(requirements, lock, path)
     except UserError as error:
         raise LambdaManifestError(f"{address}: {error}") from None
-    input_digest = await Get(Digest, MergeDigests([locked.output_digest, platforms.digest]))
+    lock_digest, options = locked.output_digest, repos_args
+    sdists = locked_sdists(lock)
+    if sdists:
+        download = await Get(
+            DownloadedSdists,
+            SdistDownload(
+                locked.output_digest,
+                "lock.json",
+                tuple(s.pin for s in sdists),
+                platforms,
+                repos_args,
+                platform,
+            ),
+        )
+        sizes = {
+            entry.path: entry.file_digest.serialized_bytes_length
+            for entry in await Get(DigestEntries, Digest, download.digest)
+            if isinstance(entry, FileEntry)
+        }
+        lock_digest = await with_wheels_built(
+            lock_file.content,
+            "lock.json",
+            tuple(SdistPin(s.pin, s.url, s.sha256, sizes[s.filename], ()) for s in sdists),
+            (None,) * len(sdists),
+            request.runtime,
+            request.architecture,
+            platforms,
+            host,
+        )
+        options = (*repos_args, BUILT_WHEELS_MAPPING)
+    input_digest = await Get(Digest, MergeDigests([lock_digest, platforms.digest]))
     installed = await Get(
         FallibleProcessResult,
         LambdaPexProcess(
             subcommand=VENV_CREATE,
             args=venv_flat_args(
-                SITE_PACKAGES, "lock.json", complete_platforms=platforms, options=repos_args
+                SITE_PACKAGES, "lock.json", complete_platforms=platforms, options=options
             ),
             input_digest=input_digest,
             output_directories=(SITE_PACKAGES,),

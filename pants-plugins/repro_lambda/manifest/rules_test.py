@@ -29,10 +29,11 @@ from repro_lambda.manifest.target_types import ManifestSourcesField
 from repro_lambda.nodejs.rules import NodeLambdaFieldSet
 from repro_lambda.nodejs.target_types import NodeLambdaSourcesField
 from repro_lambda.target_types import LambdaAtEdgeField
-from repro_lambda.testutil import make_rule_runner, run_lambda_lock
+from repro_lambda.testutil import ENV_INHERIT, lambda_options, make_rule_runner, run_lambda_lock
 from repro_lambda.util_rules.batches import LambdaBatches
 
 DIGEST = "a" * 64
+DOCOPT_SDIST_SHA256 = "49b3a825280bd66b3aa83585ef59c4a8c82f2c8a522dbe754a8bc8d08c85c491"
 MANIFEST = dedent(
     f"""\
     [[lambda]]
@@ -416,8 +417,30 @@ def test_lambda_lock_compiles_the_lock_that_package_installs(rule_runner: RuleRu
     assert "Unchanged: src/app/requirements.arm64.lock" in run_lambda_lock(rule_runner)
 
 
+def test_a_pin_without_a_wheel_is_locked_as_its_sdist_and_built(rule_runner: RuleRunner) -> None:
+    """docopt publishes only an sdist: `lambda-lock` records its hash, `package` builds its wheel
+    for the runtime and installs it; `[lambda-lock].only_binary` refuses it in both goals."""
+    with_lock(rule_runner, SIX_WHEEL_SHA256)
+    rule_runner.write_files({"src/app/requirements.in": "docopt==0.6.2\nsix==1.16.0\n"})
+    run_lambda_lock(rule_runner)
+    lock = Path(rule_runner.build_root, "src/app/requirements.arm64.lock").read_text()
+    assert f"--hash=sha256:{DOCOPT_SDIST_SHA256}" in lock
+    archive, _ = package(rule_runner, APP)
+    assert {"docopt.py", "docopt-0.6.2.dist-info/METADATA"} <= set(archive.namelist())
+    with pytest.raises(
+        ExecutionError, match=r"wheels only(.|\n)*docopt==0.6.2 has no usable wheels"
+    ):
+        run_lambda_lock(rule_runner, "--lambda-lock-only-binary=['*']")
+    rule_runner.set_options(
+        [*lambda_options(), "--lambda-lock-only-binary=['docopt']"], env_inherit=ENV_INHERIT
+    )
+    with pytest.raises(ExecutionError, match=r"//:lambdas#app(.|\n)*docopt"):
+        package(rule_runner, APP)
+
+
 def test_lambda_lock_names_the_requirement_without_a_wheel(rule_runner: RuleRunner) -> None:
-    """numpy 2.3.0 has only manylinux_2_28 wheels: too new for python3.11's glibc 2.26."""
+    """numpy 2.3.0 has only manylinux_2_28 wheels: too new for python3.11's glibc 2.26, and
+    `[lambda-lock].only_binary` refuses its sdist."""
     with_lock(rule_runner, SIX_WHEEL_SHA256)
     manifest = Path(rule_runner.build_root, "lambdas.toml").read_text()
     rule_runner.write_files(
@@ -431,7 +454,7 @@ def test_lambda_lock_names_the_requirement_without_a_wheel(rule_runner: RuleRunn
         match=r"//:lambdas#app: uv could not compile src/app/requirements.in into"
         r" src/app/requirements.arm64.lock for python3.11 arm64(.|\n)*numpy",
     ):
-        run_lambda_lock(rule_runner)
+        run_lambda_lock(rule_runner, "--lambda-lock-only-binary=['numpy']")
 
 
 def test_lambda_lock_skips_a_lambda_without_requirements_in(rule_runner: RuleRunner) -> None:

@@ -39,6 +39,7 @@ from repro_lambda.core.contract import Architecture, platform_name
 from repro_lambda.core.install.pex_args import VENV_CREATE, WORKING_DIRECTORY, venv_flat_args
 from repro_lambda.core.install.sdists import (
     BUILT_WHEELS,
+    BuildEnvironment,
     SdistPin,
     unfit_wheel_message,
     wheel_fits,
@@ -237,16 +238,27 @@ def host_architecture(platform: Platform) -> Architecture:
     return Architecture.ARM64 if platform.value.endswith("arm64") else Architecture.X86_64
 
 
-async def _with_built_wheels(
-    lock: PlatformLock,
+BUILT_WHEELS_MAPPING = (
+    f"--path-mapping={BUILT_WHEELS}|{WORKING_DIRECTORY}/{_BUILT_WHEELS_DIR}|built wheels"
+)
+"""The pex option that maps the built wheels' directory (`with_wheels_built`) for an install."""
+
+
+async def with_wheels_built(
+    lock: bytes,
+    lock_path: str,
     sdists: tuple[SdistPin, ...],
-    inputs: LambdaInstallInputs,
+    environments: tuple[BuildEnvironment | None, ...],
+    runtime: str,
+    architecture: str,
+    platforms: CompletePlatforms,
     platform: Platform,
 ) -> Digest:
-    """The platform lock with the platform's sdists pinned to the wheels built from them, which
-    are beside it under `_BUILT_WHEELS_DIR`."""
+    """The pex lock (`lock`, at `lock_path`) with its `sdists`, each built in its build
+    environment, pinned to the wheels built from them for the runtime × architecture whose
+    complete platform is `platforms`; the wheels are beside it, for `BUILT_WHEELS_MAPPING`."""
     build_platform = await Get(
-        CompletePlatforms, LambdaPlatformRequest(inputs.runtime, host_architecture(platform))
+        CompletePlatforms, LambdaPlatformRequest(runtime, host_architecture(platform))
     )
     wheels = await MultiGet(
         Get(
@@ -256,30 +268,29 @@ async def _with_built_wheels(
                 s.url,
                 s.sha256,
                 s.size,
-                inputs.runtime,
-                Architecture(inputs.architecture),
+                runtime,
+                Architecture(architecture),
                 build_platform,
-                lock.build_environment(s),
+                environment,
             ),
         )
-        for s in sdists
+        for s, environment in zip(sdists, environments)
     )
-    platform_file, lock_file = await MultiGet(
-        Get(DigestContents, Digest, inputs.platforms.digest),
-        Get(DigestContents, Digest, lock.digest),
-    )
+    platform_file = await Get(DigestContents, Digest, platforms.digest)
     compatible_tags = json.loads(platform_file[0].content)["compatible_tags"]
     built = {}
     for sdist, wheel in zip(sdists, wheels):
         if not wheel_fits(wheel.filename, compatible_tags):
-            message = unfit_wheel_message(sdist.pin, wheel.filename, inputs.platform_name)
+            message = unfit_wheel_message(
+                sdist.pin, wheel.filename, platform_name(runtime, architecture)
+            )
             raise SdistBuildError(message)
         (entry,) = await Get(DigestEntries, Digest, wheel.digest)
         assert isinstance(entry, FileEntry)
         built[sdist.pin] = (wheel.filename, entry.file_digest.fingerprint)
-    derived = with_built_wheels(json.loads(lock_file[0].content), compatible_tags[0], built)
+    derived = with_built_wheels(json.loads(lock), compatible_tags[0], built)
     derived_lock, wheels_dir = await MultiGet(
-        Get(Digest, CreateDigest([FileContent(lock.path, json.dumps(derived).encode())])),
+        Get(Digest, CreateDigest([FileContent(lock_path, json.dumps(derived).encode())])),
         Get(
             Digest,
             AddPrefix(await Get(Digest, MergeDigests(w.digest for w in wheels)), _BUILT_WHEELS_DIR),
@@ -297,9 +308,18 @@ async def install_wheels(inputs: LambdaInstallInputs, platform: Platform) -> _In
     lock_digest = lock.digest
     options: tuple[str, ...] = ()
     if sdists:
-        lock_digest = await _with_built_wheels(lock, sdists, inputs, platform)
-        built_wheels = f"{WORKING_DIRECTORY}/{_BUILT_WHEELS_DIR}"
-        options = (f"--path-mapping={BUILT_WHEELS}|{built_wheels}|built wheels",)
+        (lock_file,) = await Get(DigestContents, Digest, lock.digest)
+        lock_digest = await with_wheels_built(
+            lock_file.content,
+            lock.path,
+            sdists,
+            tuple(lock.build_environment(s) for s in sdists),
+            inputs.runtime,
+            inputs.architecture,
+            inputs.platforms,
+            platform,
+        )
+        options = (BUILT_WHEELS_MAPPING,)
     input_digest = await Get(Digest, MergeDigests([lock_digest, inputs.platforms.digest]))
     result = await Get(
         FallibleProcessResult,

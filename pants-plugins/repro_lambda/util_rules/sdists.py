@@ -31,7 +31,7 @@ from pants.engine.fs import (
     RemovePrefix,
     Snapshot,
 )
-from pants.engine.process import FallibleProcessResult, Process
+from pants.engine.process import FallibleProcessResult, Process, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
@@ -43,6 +43,7 @@ from repro_lambda.core.contract import (
     tool_messages,
 )
 from repro_lambda.core.install.extension_audit import audit_wheel
+from repro_lambda.core.install.pex_args import DOWNLOAD, complete_platform_args
 from repro_lambda.core.install.python_headers import OPTION as HEADERS_OPTION
 from repro_lambda.core.install.python_headers import HeadersPin, parse_pins
 from repro_lambda.core.install.sdists import (
@@ -56,6 +57,7 @@ from repro_lambda.errors import LambdaUserError
 from repro_lambda.subsystems.sdist_build import LambdaSdistBuild
 from repro_lambda.util_rules.cross_toolchain import HEADERS, CrossToolchain
 from repro_lambda.util_rules.host_tools import HostBinary
+from repro_lambda.util_rules.pex import LambdaPexProcess
 from repro_lambda.util_rules.tools import (
     TOOL_SITE_PACKAGES,
     find_python,
@@ -107,6 +109,49 @@ class BuiltWheel:
 
     digest: Digest
     filename: str
+
+
+@dataclass(frozen=True)
+class SdistDownload:
+    """The sdists of `pins` as the pex lock at `lock_path` in `lock` pins them for `platforms`
+    (named `platform_name`), from `repos`."""
+
+    lock: Digest
+    lock_path: str
+    pins: tuple[str, ...]
+    platforms: CompletePlatforms
+    repos: tuple[str, ...]
+    platform_name: str
+
+
+@dataclass(frozen=True)
+class DownloadedSdists:
+    """The sdists, under their file names."""
+
+    digest: Digest
+
+
+@rule(desc="Downloading sdists", level=LogLevel.DEBUG)
+async def download_sdists(request: SdistDownload) -> DownloadedSdists:
+    """Downloaded by pex, which checks each against the lock's sha256."""
+    result = await Get(
+        ProcessResult,
+        LambdaPexProcess(
+            subcommand=DOWNLOAD,
+            args=(
+                f"--lock={request.lock_path}",
+                f"--dest-dir={_SDIST}",
+                "--no-transitive",
+                *request.repos,
+                *complete_platform_args(request.platforms),
+                *request.pins,
+            ),
+            input_digest=await Get(Digest, MergeDigests([request.lock, request.platforms.digest])),
+            output_directories=(_SDIST,),
+            description=f"Downloading {', '.join(request.pins)} for {request.platform_name}",
+        ),
+    )
+    return DownloadedSdists(await Get(Digest, RemovePrefix(result.output_digest, _SDIST)))
 
 
 async def _build_environment(

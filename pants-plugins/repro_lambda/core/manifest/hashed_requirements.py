@@ -97,8 +97,9 @@ def parse_hashed_requirements(text: str, path: str) -> List[HashedRequirement]:
 def check_locked_wheels(
     requirements: Sequence[HashedRequirement], lock: Mapping[str, Any], path: str
 ) -> None:
-    """Raise UserError unless every wheel of a pex lock (`pex3 lock create` JSON) is of a pinned
-    project at its pinned version and has a sha256 the requirement file lists."""
+    """Raise UserError unless every file of a pex lock (`pex3 lock create` JSON: wheels, and
+    sdists) is of a pinned project at its pinned version and has a sha256 the requirement file
+    lists."""
     pinned = {canonical(r.name): r for r in requirements}
     for resolve in lock["locked_resolves"]:
         for locked in resolve["locked_requirements"]:
@@ -110,7 +111,8 @@ def check_locked_wheels(
                 digest = artifact["hash"] if artifact["algorithm"] == "sha256" else None
                 if digest not in requirement.hashes:
                     filename = artifact["url"].rsplit("/", 1)[-1]
+                    kind = "wheel" if filename.endswith(".whl") else "sdist"
                     raise UserError(
-                        f"the wheel {filename} of {name}=={version} has sha256 {digest}, which"
+                        f"the {kind} {filename} of {name}=={version} has sha256 {digest}, which"
                         f" {path} does not list: regenerate the lock (`pants lambda-lock`)"
                     )
