@@ -177,6 +177,7 @@ async def _sdist_pins(
         )
         for tag, pins in sorted(by_platform.items())
     )
+    shipped = pinned_versions(build.all_requirements)
     files = {}
     for download in downloads:
         for content in await Get(DigestContents, Digest, download.digest):
@@ -195,7 +196,6 @@ async def _sdist_pins(
         except UserError as error:
             raise LambdaLockError(f"`{sdist.pin}` of `{request.resolve}`: {error}") from None
         pythons = {_python(first_tags[tag].runtime) for tag in sdist.platform_tags}
-        shipped = pinned_versions(build.all_requirements)
         own = not all(provided(system.requires, shipped, python) for python in pythons)
         sdist_pins.append(
             SdistPin(

@@ -11,7 +11,7 @@ import io
 import tarfile
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Optional, Tuple
@@ -72,21 +72,30 @@ def read_build_system(sdist: bytes, filename: str) -> BuildSystem:
 
 
 def _pyproject(sdist: bytes, filename: str) -> Optional[str]:
-    def top_level(name: str) -> bool:
+    """The top-level `pyproject.toml` of the sdist, if it has one (at most 1 MiB)."""
+
+    def read(name: str, size: int, data: Callable[[], bytes]) -> Optional[str]:
         parts = PurePosixPath(name).parts
-        return len(parts) == 2 and parts[1] == "pyproject.toml"
+        if len(parts) != 2 or parts[1] != "pyproject.toml":
+            return None
+        if size > MAX_PYPROJECT_BYTES:
+            raise UserError(f"{filename}: its pyproject.toml is larger than 1 MiB")
+        return data().decode()
 
     if filename.endswith(".zip"):
         with zipfile.ZipFile(io.BytesIO(sdist)) as archive:
-            infos = [i for i in archive.infolist() if top_level(i.filename)]
-            if not infos or infos[0].file_size > MAX_PYPROJECT_BYTES:
-                return None
-            return archive.read(infos[0]).decode()
+            for info in archive.infolist():
+                text = read(info.filename, info.file_size, lambda: archive.read(info))
+                if text is not None:
+                    return text
+        return None
     with tarfile.open(fileobj=io.BytesIO(sdist)) as tar:
         for member in tar:
-            if member.isfile() and top_level(member.name) and member.size <= MAX_PYPROJECT_BYTES:
-                file = tar.extractfile(member)
-                return file.read().decode() if file else None
+            file = tar.extractfile(member) if member.isfile() else None
+            if file is not None:
+                text = read(member.name, member.size, file.read)
+                if text is not None:
+                    return text
     return None
 
 

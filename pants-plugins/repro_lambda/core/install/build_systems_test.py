@@ -10,6 +10,7 @@ import zipfile
 import pytest
 
 from repro_lambda.core.contract import UserError
+from repro_lambda.core.install import build_systems
 from repro_lambda.core.install.build_systems import (
     LEGACY_BACKEND,
     BuildSystem,
@@ -64,6 +65,12 @@ def test_a_broken_pyproject_is_an_error_naming_the_sdist() -> None:
             sdist({"x-1.0/pyproject.toml": b'[build-system]\nrequires = "setuptools"\n'}),
             "x-1.0.tar.gz",
         )
+
+
+def test_a_pyproject_too_large_to_read_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build_systems, "MAX_PYPROJECT_BYTES", len(HATCH) - 1)
+    with pytest.raises(UserError, match="x-1.0.tar.gz: its pyproject.toml is larger than 1 MiB"):
+        read_build_system(sdist({"x-1.0/pyproject.toml": HATCH}), "x-1.0.tar.gz")
 
 
 def test_the_environment_adds_wheel_for_setuptools_and_tomli_for_old_pythons() -> None:
