@@ -24,6 +24,7 @@ from pants.engine.fs import (
     Digest,
     DigestContents,
     DigestEntries,
+    FileContent,
     FileEntry,
     MergeDigests,
     PathGlobs,
@@ -45,7 +46,7 @@ from repro_lambda.core.install.pex_args import (
     lock_wheels_args,
     venv_flat_args,
 )
-from repro_lambda.core.install.sdists import SdistPin, locked_sdists, refuses
+from repro_lambda.core.install.sdists import LockedSdist, SdistPin, locked_sdists, refuses
 from repro_lambda.core.manifest.globs import to_pants_globs
 from repro_lambda.core.manifest.hashed_requirements import (
     check_locked_wheels,
@@ -335,6 +336,45 @@ async def _lock_pins(
     )
 
 
+async def _with_sdists_built(
+    request: HashedInstallRequest,
+    lock_file: FileContent,
+    lock: Digest,
+    sdists: list[LockedSdist],
+    platforms: CompletePlatforms,
+    repos: tuple[str, ...],
+    host: Platform,
+) -> Digest:
+    """The lock with its sdists pinned to the wheels built from them (`with_wheels_built`), each
+    sdist downloaded by pex first for its size, which the lock does not record."""
+    download = await Get(
+        DownloadedSdists,
+        SdistDownload(
+            lock,
+            lock_file.path,
+            tuple(s.pin for s in sdists),
+            platforms,
+            repos,
+            platform_name(request.runtime, request.architecture),
+        ),
+    )
+    sizes = {
+        entry.path: entry.file_digest.serialized_bytes_length
+        for entry in await Get(DigestEntries, Digest, download.digest)
+        if isinstance(entry, FileEntry)
+    }
+    return await with_wheels_built(
+        lock_file.content,
+        lock_file.path,
+        tuple(SdistPin(s.pin, s.url, s.sha256, sizes[s.filename], ()) for s in sdists),
+        (None,) * len(sdists),
+        request.runtime,
+        request.architecture,
+        platforms,
+        host,
+    )
+
+
 @rule(desc="Installing a manifest lambda's hashed requirements", level=LogLevel.DEBUG)
 async def install_hashed_requirements(
     request: HashedInstallRequest,
@@ -386,31 +426,8 @@ async def install_hashed_requirements(
     lock_digest, options = locked.output_digest, repos_args
     sdists = locked_sdists(lock)
     if sdists:
-        download = await Get(
-            DownloadedSdists,
-            SdistDownload(
-                locked.output_digest,
-                "lock.json",
-                tuple(s.pin for s in sdists),
-                platforms,
-                repos_args,
-                platform,
-            ),
-        )
-        sizes = {
-            entry.path: entry.file_digest.serialized_bytes_length
-            for entry in await Get(DigestEntries, Digest, download.digest)
-            if isinstance(entry, FileEntry)
-        }
-        lock_digest = await with_wheels_built(
-            lock_file.content,
-            "lock.json",
-            tuple(SdistPin(s.pin, s.url, s.sha256, sizes[s.filename], ()) for s in sdists),
-            (None,) * len(sdists),
-            request.runtime,
-            request.architecture,
-            platforms,
-            host,
+        lock_digest = await _with_sdists_built(
+            request, lock_file, locked.output_digest, sdists, platforms, repos_args, host
         )
         options = (*repos_args, BUILT_WHEELS_MAPPING)
     input_digest = await Get(Digest, MergeDigests([lock_digest, platforms.digest]))
