@@ -40,7 +40,14 @@ from repro_lambda.core.contract import Architecture, UserError
 from repro_lambda.core.install.build_systems import pinned_versions, provided, read_build_system
 from repro_lambda.core.install.lock_failure import MissingWheel, missing_wheel, pip_said
 from repro_lambda.core.install.pex_args import LOCK_CREATE, index_args, lock_wheels_args
-from repro_lambda.core.install.sdists import LockedSdist, SdistPin, locked_sdists, refuses
+from repro_lambda.core.install.sdists import (
+    SYSTEM_LIBRARY_FIX,
+    LockedSdist,
+    SdistPin,
+    locked_sdists,
+    missing_from_build,
+    refuses,
+)
 from repro_lambda.core.manifest.hashed_requirements import canonical
 from repro_lambda.core.runtimes import BY_NAME
 from repro_lambda.core.sources.spec import TOKEN_ENV_VAR, render_lock
@@ -296,7 +303,13 @@ async def lock_resolve_for_lambda(
         result = await _lock_create(request, input_digest, repos, request.only_binary)
         if result.exit_code != 0:
             said = pip_said(result.stderr.decode(errors="replace"))
-            why = "and locking its sdist failed"
+            lacks = missing_from_build(said)
+            why = "and locking its sdist failed" + (
+                f": it needs {lacks}, which a sandboxed build does not have (use"
+                f" {SYSTEM_LIBRARY_FIX})"
+                if lacks
+                else ""
+            )
             raise LambdaLockError(
                 f"{_no_wheel_message(resolve, missing, pins, why)} pip said:\n{said}"
             )

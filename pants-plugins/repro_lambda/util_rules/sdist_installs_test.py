@@ -238,3 +238,41 @@ def test_an_sdist_with_another_backend_gets_its_own_locked_build_environment(
     (wrapped,) = error.value.wrapped_exceptions
     assert isinstance(wrapped, LambdaLockError)
     assert f"The Lambda platform lock {PLATFORM_LOCK} is not as" in str(wrapped)
+
+
+def test_an_sdist_that_needs_a_system_library_fails_lambda_lock_naming_it() -> None:
+    """psycopg2 publishes only an sdist, and even its metadata needs libpq's `pg_config`:
+    `lambda-lock` fails naming the pin, what it lacks and the fix; with `only_binary = ["*"]`, as
+    for any requirement without a wheel."""
+    rule_runner = make_rule_runner()
+    rule_runner.write_files(
+        {
+            LAMBDAS_LOCK: pants_lockfile({"psycopg2": "2.9.13"}),
+            "3rdparty/python/BUILD": 'python_requirement(name="pg", requirements=["psycopg2"])',
+            "src/python/db/BUILD": (
+                'python_sources(name="lib")\n'
+                'lambda_artifact(name="db", handler="db.handler.lambda_handler",'
+                ' runtime="python3.13", architecture="x86_64")\n'
+            ),
+            "src/python/db/handler.py": (
+                "import psycopg2\n\n\ndef lambda_handler(event, context):\n"
+                "    return psycopg2.__version__\n"
+            ),
+        }
+    )
+    for option, why in (
+        (
+            "--lambda-lock-only-binary=[]",
+            "and locking its sdist failed: it needs the program"
+            " pg_config (of libpq), which a sandboxed build does not have (use a distribution of"
+            " it that publishes wheels if there is one (such as psycopg2-binary)",
+        ),
+        ("--lambda-lock-only-binary=['*']", "and `[lambda-lock].only_binary` refuses its sdist."),
+    ):
+        with pytest.raises(ExecutionError) as error:
+            run_lambda_lock(rule_runner, option)
+        (wrapped,) = error.value.wrapped_exceptions
+        assert isinstance(wrapped, LambdaLockError)
+        message = " ".join(str(wrapped).split())
+        assert message.startswith("The `lambdas` resolve pins `psycopg2==2.9.13`"), message
+        assert why in message, message
