@@ -248,7 +248,8 @@ _FEED = (
 )
 _INVOKE_FEEDS = f"""
 import json, feeds.handler
-print(json.dumps(feeds.handler.lambda_handler({{"feed": {_FEED!r}}}, None)))
+event = {{"feed": {_FEED!r}, "options": "--limit=1"}}
+print(json.dumps(feeds.handler.lambda_handler(event, None)))
 """
 
 
@@ -257,8 +258,8 @@ print(json.dumps(feeds.handler.lambda_handler({{"feed": {_FEED!r}}}, None)))
 def test_feeds_runs_with_the_wheels_built_from_sdists(
     first_build: Build, tmp_path_factory: pytest.TempPathFactory, runtime: str, architecture: str
 ) -> None:
-    """sgmllib3k and crcmod publish only sdists: sgmllib3k's pure wheel is the same bytes for
-    every architecture; crcmod's C extension was cross-compiled for each, passes the audit for
+    """docopt, sgmllib3k and crcmod publish only sdists: sgmllib3k's pure wheel is the same bytes
+    for every architecture; crcmod's C extension was cross-compiled for each, passes the audit for
     the runtime's glibc, and computes the feed's CRC-32 in the runtime's Python (arm64 under
     qemu)."""
     version = runtime.removeprefix("python")
