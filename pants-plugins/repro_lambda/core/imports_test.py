@@ -1,5 +1,5 @@
 """Checks that the core imports nothing from Pants, and from third parties only `deflate`, boto3 and
-botocore.
+botocore; and `packaging` where only the plugin imports the module (Pants ships it).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ CORE_MODULES = sorted(CORE_DIR.rglob("*.py"))
 IDS = [path.relative_to(CORE_DIR).as_posix() for path in CORE_MODULES]
 ALLOWED_THIRD_PARTY = {"deflate", "repro_lambda", "boto3", "botocore"}
 ALLOWED_IN_TESTS = {"pytest", "hypothesis", "moto", "fake_s3", "fake_releases"}
+PLUGIN_ONLY = {"install/build_systems.py": {"packaging"}}
+"""Modules no tool process or layer builder imports, with what else they may import."""
 
 
 def imported_top_level_names(path: Path) -> set[str]:
@@ -39,6 +41,7 @@ def test_core_module_does_not_import_pants(path: Path) -> None:
 @pytest.mark.parametrize("path", CORE_MODULES, ids=IDS)
 def test_core_module_imports_only_stdlib_and_deflate(path: Path) -> None:
     allowed = sys.stdlib_module_names | ALLOWED_THIRD_PARTY
+    allowed |= PLUGIN_ONLY.get(path.relative_to(CORE_DIR).as_posix(), set())
     if path.name.endswith("_test.py") or path.name in ("conftest.py", "testutil.py"):
         allowed |= ALLOWED_IN_TESTS
     assert imported_top_level_names(path) <= allowed
