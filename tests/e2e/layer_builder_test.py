@@ -34,12 +34,20 @@ def test_the_service_builds_the_science_layer_byte_for_byte(
         assert layer.path.read_bytes() == by_pants.read_bytes()
 
 
+@pytest.mark.parametrize(
+    ("requirement", "layer_zip"),
+    [
+        ("feedparser==6.0.11", "feedparser-python3.13-arm64.zip"),
+        ("crcmod==1.7", "crcmod-python3.13-arm64.zip"),
+    ],
+)
 def test_the_service_builds_a_layer_with_an_sdist_byte_for_byte(
-    first_build: Build, tmp_path: Path
+    first_build: Build, tmp_path: Path, requirement: str, layer_zip: str
 ) -> None:
-    """feedparser's dependency sgmllib3k publishes only an sdist: both build its wheel alike."""
-    request = BuildRequest(("feedparser==6.0.11",), "3.13", ("arm64",), single_file=True)
+    """feedparser's dependency sgmllib3k publishes only an sdist, and crcmod only an sdist with a
+    C extension, which both cross-compile for arm64: both build their wheels alike."""
+    request = BuildRequest((requirement,), "3.13", ("arm64",), single_file=True)
     settings = PexSettings(tmp_path / "pex", cert=os.environ.get("PANTS_CA_CERTS_PATH"))
     (layer,) = build_layers(request, tmp_path / "build", settings).zips
-    by_pants = first_build.dist / "src.python.feeds/feedparser-python3.13-arm64.zip"
+    by_pants = first_build.dist / "src.python.feeds" / layer_zip
     assert layer.path.read_bytes() == by_pants.read_bytes()

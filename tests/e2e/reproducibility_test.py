@@ -92,6 +92,12 @@ EXPECTED_ARTIFACTS: dict[str, tuple[str, str, str, str | None]] = {
         "arm64",
         None,
     ),
+    "src.python.feeds/crcmod-python3.13-arm64.zip": (
+        "crcmod-python3.13-arm64",
+        "python3.13",
+        "arm64",
+        None,
+    ),
     # the lambdas of the root lambdas.toml
     "inventory.zip": ("inventory", "python3.13", "arm64", "inventory.lambda_handler"),
     "resizer.zip": ("resizer", "python3.12", "x86_64", "resizer.handler.handler"),

@@ -9,7 +9,7 @@ from pants.backend.python.subsystems.python_tool_base import (
 from pants.option.option_types import StrListOption
 from pants.util.strutil import help_text, softwrap
 
-_DEBIAN = "https://deb.debian.org/debian/pool/main/p"
+from repro_lambda.core.install.cross_pins import PYTHON_HEADERS
 
 
 class LambdaSdistBuild(PythonToolRequirementsBase):
@@ -40,16 +40,7 @@ class LambdaSdistBuild(PythonToolRequirementsBase):
     lockfile_rules_type = LockfileRules.SIMPLE
 
     python_headers = StrListOption(
-        default=[
-            f"python3.11|x86_64|{_DEBIAN}/python3.11/libpython3.11-dev_3.11.2-6+deb12u8_amd64.deb"
-            "|01a8eddeb8505bb6e2c01209cda66b41fb5ebeaa64e69d0e25f7131915f1cd32|4737920",
-            f"python3.11|arm64|{_DEBIAN}/python3.11/libpython3.11-dev_3.11.2-6+deb12u8_arm64.deb"
-            "|454a191a37dd86674c309691904be69d499f060e643c1f8efc8b82078967cd48|4394264",
-            f"python3.13|x86_64|{_DEBIAN}/python3.13/libpython3.13-dev_3.13.5-2+deb13u5_amd64.deb"
-            "|4bd7b17ffbeb367ce1fef8b6ff02536a25f29fc07372d1bdd3ed1e1faa5b9409|5285588",
-            f"python3.13|arm64|{_DEBIAN}/python3.13/libpython3.13-dev_3.13.5-2+deb13u5_arm64.deb"
-            "|cd8e73644d319576d8cf02ab63ccd6b1fb8eb12637b5f59114b520a9b3d4741e|4932808",
-        ],
+        default=list(PYTHON_HEADERS),
         help=softwrap(
             """
             The Python headers that sdists' C extensions compile against, one archive per

@@ -20,6 +20,7 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
 from repro_lambda.core.contract import UserError, platform_name
+from repro_lambda.core.install.cross_pins import zig_target
 from repro_lambda.core.install.python_headers import HeadersPin, include_directory
 from repro_lambda.core.runtimes import BY_NAME
 from repro_lambda.errors import LambdaUserError
@@ -48,8 +49,7 @@ async def cross_toolchain(pin: HeadersPin, zig: LambdaZig, platform: Platform) -
         Get(Digest, DownloadFile, download),
     )
     (contents,) = await Get(DigestContents, Digest, archive)
-    runtime = BY_NAME[pin.runtime]
-    python = runtime.python_version
+    python = BY_NAME[pin.runtime].python_version
     assert python is not None
     try:
         headers = include_directory(contents.content, contents.path, python, pin.architecture)
@@ -60,13 +60,12 @@ async def cross_toolchain(pin: HeadersPin, zig: LambdaZig, platform: Platform) -
         Digest,
         CreateDigest(FileContent(f"{HEADERS}/{path}", data) for path, data in headers.items()),
     )
-    glibc = ".".join(map(str, runtime.os.glibc))
     return CrossToolchain(
         zig_wheel,
         download.url.rsplit("/", 1)[-1],
         download.expected_digest.fingerprint,
         headers_digest,
-        f"{pin.architecture.machine}-linux-gnu.{glibc}",
+        zig_target(pin.runtime, pin.architecture),
     )
 
 

@@ -27,7 +27,7 @@ from urllib.parse import quote, urlsplit
 
 import pex
 from layer_builder.build_request import BuildRequest
-from layer_builder.sdists import SdistFailed, build_sdists
+from layer_builder.sdists import CrossDownloads, SdistFailed, build_sdists
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -220,7 +220,8 @@ def _build(
                 f" another Python version or architecture. pip said:\n{_tail(str(with_sdists))}"
             ) from None
     try:
-        with_wheels = build_sdists(run_pex, workdir, runtime, platforms, lock)
+        cross = CrossDownloads(settings.root / "cross", settings.cert)
+        with_wheels = build_sdists(run_pex, workdir, runtime, platforms, lock, cross)
     except SdistFailed as e:
         raise BuildFailed(str(e)) from None
     groups: list[tuple[str | None, tuple[str, ...]]] = [(None, request.requirements)]

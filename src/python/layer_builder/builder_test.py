@@ -24,8 +24,9 @@ from layer_builder.builder import (
     build_layers,
     scrub,
 )
-from layer_builder.sdists import SdistFailed, build_sdists
+from layer_builder.sdists import CrossDownloads, SdistFailed, build_sdists
 
+from repro_lambda.core.install.extension_audit import read_elf
 from repro_lambda.core.install.pex_args import (
     DOWNLOAD,
     LOCK_CREATE,
@@ -372,18 +373,29 @@ def test_a_download_that_is_not_the_locked_sdist_is_refused(tmp_path: Path) -> N
             Path(dest, "sgmllib3k-1.0.0.tar.gz").write_bytes(b"something else")
 
     with pytest.raises(SdistFailed, match="^The download of `sgmllib3k==1.0.0` is not the sdist"):
-        build_sdists(run_pex, tmp_path, "python3.13", {"x86_64": platform}, lock)
+        build_sdists(
+            run_pex,
+            tmp_path,
+            "python3.13",
+            {"x86_64": platform},
+            lock,
+            CrossDownloads(tmp_path / "cross"),
+        )
 
 
-def test_an_sdist_with_extensions_is_refused_naming_pants_package(
+def test_an_sdist_with_extensions_is_cross_compiled_for_each_architecture(
     tmp_path: Path, pex_settings
 ) -> None:
-    """crcmod compiles a C extension (or falls back to pure Python): the service builds neither,
-    and says where to build it."""
-    request = BuildRequest(("crcmod==1.7",), "3.13", ("x86_64",), True)
-    with pytest.raises(
-        BuildFailed,
-        match=r"^`crcmod==1.7` compiles extensions from its sdist, which"
-        r" this service does not do: build the layer with `pants package`",
-    ):
-        build_layers(request, tmp_path / "w", pex_settings)
+    """crcmod publishes only an sdist with a C extension: the service builds it with the plugin's
+    pinned Zig and Python headers for each architecture, the same bytes on a second build."""
+    request = BuildRequest(("crcmod==1.7",), "3.13", ("x86_64", "arm64"), True)
+    built = build_layers(request, tmp_path / "a", pex_settings)
+    machines = set()
+    for z in built.zips:
+        with zipfile.ZipFile(z.path) as archive:
+            (extension,) = [n for n in archive.namelist() if n.endswith(".so")]
+            machines.add(read_elf(archive.read(extension)).machine)
+        assert extension.startswith("python/lib/python3.13/site-packages/crcmod/_crcfunext.")
+    assert machines == set(ELF_MACHINES.values())
+    again = build_layers(request, tmp_path / "b", pex_settings)
+    assert [z.sha256 for z in again.zips] == [z.sha256 for z in built.zips]
