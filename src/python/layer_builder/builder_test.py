@@ -1,5 +1,6 @@
 import base64
 import dataclasses
+import functools
 import hashlib
 import json
 import socket
@@ -10,7 +11,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pex
@@ -24,7 +25,7 @@ from layer_builder.builder import (
     build_layers,
     scrub,
 )
-from layer_builder.sdists import CrossDownloads, SdistFailed, build_sdists
+from layer_builder.sdists import CrossDownloads, SdistFailed, build_sdists, fetch_pinned
 
 from repro_lambda.core.install.extension_audit import read_elf
 from repro_lambda.core.install.pex_args import (
@@ -399,3 +400,29 @@ def test_an_sdist_with_extensions_is_cross_compiled_for_each_architecture(
     assert machines == set(ELF_MACHINES.values())
     again = build_layers(request, tmp_path / "b", pex_settings)
     assert [z.sha256 for z in again.zips] == [z.sha256 for z in built.zips]
+
+
+def test_a_cross_download_that_is_not_the_pinned_file_is_refused(tmp_path: Path) -> None:
+    """Whatever a host serves for Zig or the Python headers, and whatever a cache holds, only the
+    bytes with the pinned sha256 and size are used."""
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "headers.deb").write_bytes(b"not the pinned archive")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/headers.deb"
+    pinned = hashlib.sha256(b"the pinned archive!!!!").hexdigest()
+    cross = CrossDownloads(tmp_path / "cache")
+    try:
+        with pytest.raises(SdistFailed, match=r"^The download of .* is not the pinned file"):
+            fetch_pinned(url, pinned, 22, cross)
+        cached = tmp_path / "cache" / "downloads" / pinned / "headers.deb"
+        assert not cached.exists()
+        # a cached file that is not the pinned one is downloaded again, and refused again
+        cached.parent.mkdir(parents=True)
+        cached.write_bytes(b"planted in the cache!!")
+        with pytest.raises(SdistFailed, match="is not the pinned file"):
+            fetch_pinned(url, pinned, 22, cross)
+    finally:
+        server.shutdown()

@@ -212,7 +212,7 @@ def _toolchain(
     Zig for this machine, and the runtime's Python headers for the architecture."""
     host = "linux_arm64" if platform.machine() == "aarch64" else "linux_x86_64"
     path, zig_sha256, zig_size = ZIG_WHEELS[host]
-    zig = _fetch(f"{PYPI_FILES}/{path}.whl", zig_sha256, zig_size, cross)
+    zig = fetch_pinned(f"{PYPI_FILES}/{path}.whl", zig_sha256, zig_size, cross)
     pin = parse_pins(PYTHON_HEADERS, PYTHON_RUNTIMES).get((runtime, architecture.value))
     where = platform_name(runtime, architecture)
     if pin is None:
@@ -225,7 +225,7 @@ def _toolchain(
     if not headers.is_dir():
         version = BY_NAME[runtime].python_version
         assert version is not None
-        archive = _fetch(pin.url, pin.sha256, pin.size, cross)
+        archive = fetch_pinned(pin.url, pin.sha256, pin.size, cross)
         try:
             files = include_directory(archive.read_bytes(), pin.url, version, architecture)
         except UserError as error:
@@ -242,11 +242,11 @@ def _toolchain(
     ]
 
 
-def _fetch(url: str, sha256: str, size: int, cross: CrossDownloads) -> Path:
+def fetch_pinned(url: str, sha256: str, size: int, cross: CrossDownloads) -> Path:
     """The file at `url`, downloaded once into the cache (under its sha256, by its name), of
-    exactly that sha256 and size."""
+    exactly that sha256 and size, checked each time it is used."""
     path = cross.cache / "downloads" / sha256 / url.rsplit("/", 1)[-1]
-    if path.is_file():
+    if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
         return path
     context = ssl.create_default_context(cafile=cross.cert)
     try:
