@@ -101,7 +101,7 @@ def build_sdists(
         pure = _build(python, build_env, downloads[sdist.pin], built_dir, sdist, runtime)
         for tag in sdist.platform_tags:
             architecture, path = tags[tag]
-            platform = platform_name(runtime, architecture)
+            where = platform_name(runtime, architecture)
             wheel = pure or _build(
                 python,
                 build_env,
@@ -113,12 +113,12 @@ def build_sdists(
             )
             assert wheel is not None, "a cross build never asks for a compiler"
             if not wheel_fits(wheel.name, json.loads(path.read_bytes())["compatible_tags"]):
-                raise SdistFailed(unfit_wheel_message(sdist.pin, wheel.name, platform))
+                raise SdistFailed(unfit_wheel_message(sdist.pin, wheel.name, where))
             data = wheel.read_bytes()
             problems = audit_wheel(data, Architecture(architecture), BY_NAME[runtime].os.glibc)
             if problems:
                 raise SdistFailed(
-                    f"Building `{sdist.pin}` for {platform} gave {wheel.name}, which would not run"
+                    f"Building `{sdist.pin}` for {where} gave {wheel.name}, which would not run"
                     " there: " + "; ".join(problems)
                 )
             built[tag][sdist.pin] = (wheel.name, hashlib.sha256(data).hexdigest())
