@@ -4,6 +4,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from layer_builder.build_request import BuildRequest
 from layer_builder.builder import PexSettings, build_layers
 
